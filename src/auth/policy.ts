@@ -1,0 +1,117 @@
+// What a viewer may see and do. The scope resolvers (graphql/builder.ts), the node loaders and
+// the domain functions all ask here, so a rule changes in one place.
+import DataLoader from "dataloader";
+import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
+import type { Viewer } from "./authenticate.js";
+import type { Permission } from "./permissions.js";
+
+const NO_MATCH = "00000000-0000-0000-0000-000000000000";
+
+/** A viewer's standing in one organization. */
+export interface OrgAccess {
+  memberId: string | null;
+  roleId: string | null;
+  permissions: ReadonlySet<Permission>;
+}
+
+const NO_ACCESS: OrgAccess = { memberId: null, roleId: null, permissions: new Set() };
+
+/**
+ * Per-request policy for one viewer. Organization access is batched: however many
+ * organizations a request touches, their memberships are read in one statement per tick.
+ */
+export class Policy {
+  private readonly access: DataLoader<string, OrgAccess>;
+  private readonly visibleUsers: DataLoader<string, boolean>;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    readonly viewer: Viewer | null,
+  ) {
+    this.access = new DataLoader(async (organizationIds) => {
+      if (!viewer || viewer.user.status !== "ACTIVE") return organizationIds.map(() => NO_ACCESS);
+      const rows = await prisma.member.findMany({
+        where: { userId: viewer.user.id, organizationId: { in: [...organizationIds] }, status: "ACTIVE" },
+        select: { id: true, organizationId: true, roleId: true, role: { select: { permissions: true } } },
+      });
+      const byOrg = new Map(rows.map((row) => [row.organizationId, row]));
+      return organizationIds.map((id) => {
+        const row = byOrg.get(id);
+        return row
+          ? { memberId: row.id, roleId: row.roleId, permissions: new Set(row.role.permissions as Permission[]) }
+          : NO_ACCESS;
+      });
+    });
+    this.visibleUsers = new DataLoader(async (userIds) => {
+      if (!viewer) return userIds.map(() => false);
+      const rows = await prisma.member.findMany({
+        where: { userId: { in: [...userIds] }, organization: this.organizationsWhere("members:read") },
+        select: { userId: true },
+        distinct: ["userId"],
+      });
+      const visible = new Set(rows.map((row) => row.userId));
+      return userIds.map((id) => id === viewer.user.id || visible.has(id));
+    });
+  }
+
+  get isAuthenticated(): boolean {
+    return this.viewer !== null;
+  }
+
+  orgAccess(organizationId: string): Promise<OrgAccess> {
+    return this.access.load(organizationId);
+  }
+
+  async can(organizationId: string, permission: Permission): Promise<boolean> {
+    return (await this.orgAccess(organizationId)).permissions.has(permission);
+  }
+
+  async isActiveMember(organizationId: string): Promise<boolean> {
+    return (await this.orgAccess(organizationId)).memberId !== null;
+  }
+
+  /** A user is visible to themselves and to anyone who may read members of an organization they belong to. */
+  canSeeUser(userId: string): Promise<boolean> {
+    return this.visibleUsers.load(userId);
+  }
+
+  /** Prisma filter: organizations where the viewer is an active member holding `permission` (any member when null). */
+  organizationsWhere(permission: Permission | null): Prisma.OrganizationWhereInput {
+    if (!this.viewer || this.viewer.user.status !== "ACTIVE") return { id: NO_MATCH };
+    return {
+      members: {
+        some: {
+          userId: this.viewer.user.id,
+          status: "ACTIVE",
+          ...(permission ? { role: { permissions: { has: permission } } } : {}),
+        },
+      },
+    };
+  }
+
+  /** Prisma filter for members the viewer may read: their own memberships, and all members where they hold members:read. */
+  membersWhere(): Prisma.MemberWhereInput {
+    if (!this.viewer) return { id: NO_MATCH };
+    return { OR: [{ userId: this.viewer.user.id }, { organization: this.organizationsWhere("members:read") }] };
+  }
+
+  /**
+   * Prisma filter for roles the viewer may see: the system roles, and the custom roles of
+   * organizations they are an active member of (every member sees their own role; listing
+   * an organization's roles still needs roles:read).
+   */
+  rolesWhere(): Prisma.RoleWhereInput {
+    if (!this.viewer) return { id: NO_MATCH };
+    return { OR: [{ organizationId: null }, { organization: this.organizationsWhere(null) }] };
+  }
+
+  usersWhere(): Prisma.UserWhereInput {
+    if (!this.viewer) return { id: NO_MATCH };
+    return {
+      OR: [
+        { id: this.viewer.user.id },
+        { memberships: { some: { organization: this.organizationsWhere("members:read") } } },
+      ],
+    };
+  }
+}

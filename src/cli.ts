@@ -1,0 +1,138 @@
+// Operator commands: npm run cli -- <migrate|seed|create-token> [options]
+// Logs go to stderr; stdout carries only the command's result (the token for create-token).
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "./config.js";
+import { openDatabase, type Database } from "./db/client.js";
+import { DataDirInUseError } from "./db/embedded-lock.js";
+import { applyMigrations, MigrationError, pendingMigrations, resolveRolledBack } from "./db/migrate.js";
+import { seedDemo } from "./db/seed.js";
+import { createApiToken } from "./domain/api-tokens.js";
+import { AppError } from "./domain/errors.js";
+import { findOrCreateActiveUser } from "./domain/users.js";
+import { createLogger } from "./logger.js";
+
+const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  migrate [--resolve-rolled-back NAME]   apply pending migrations (or mark a failed one as rolled back)
+  seed                                   load the demo dataset (idempotent)
+  create-token --email EMAIL [--name NAME] [--expires-in-days DAYS]
+                                         create the user if needed and print a new access token
+
+The database is DATABASE_URL, or the embedded one in DATA_DIR (default ./.data), which must not
+be in use by a running server.`;
+
+class UsageError extends Error {}
+
+async function withDatabase<T>(run: (db: Database) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  try {
+    return await run(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function ensureMigrated(db: Database, log: (message: string) => void): Promise<void> {
+  const sql = await db.sqlRunner();
+  try {
+    const pending = await pendingMigrations(sql);
+    if (pending.length === 0) return;
+    if (db.kind === "embedded") {
+      await applyMigrations(sql, { log });
+    } else {
+      throw new MigrationError(`The database is missing migrations (${pending.join(", ")}): run \`npm run db:migrate\` first`);
+    }
+  } finally {
+    sql.release();
+  }
+}
+
+async function run(argv: string[]): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel === "silent" ? "silent" : config.logLevel, "stderr");
+  const log = (message: string, fields: Record<string, unknown> = {}) => logger.info(fields, message);
+  const [command, ...rest] = argv;
+
+  switch (command) {
+    case "migrate": {
+      const { values } = parseArgs({ args: rest, options: { "resolve-rolled-back": { type: "string" } } });
+      await withDatabase(async (db) => {
+        const sql = await db.sqlRunner();
+        try {
+          if (values["resolve-rolled-back"]) {
+            await resolveRolledBack(sql, values["resolve-rolled-back"]);
+            log("marked as rolled back", { migration: values["resolve-rolled-back"] });
+            return;
+          }
+          const result = await applyMigrations(sql, { log });
+          log(result.applied.length ? `applied ${result.applied.length} migration(s)` : "no pending migrations", {
+            applied: result.applied,
+            alreadyApplied: result.alreadyApplied,
+          });
+        } finally {
+          sql.release();
+        }
+      });
+      return;
+    }
+    case "seed": {
+      parseArgs({ args: rest, options: {} });
+      await withDatabase(async (db) => {
+        await ensureMigrated(db, log);
+        const result = await seedDemo(db.prisma, log);
+        log(result.created ? "demo data loaded" : "demo data already present", { ...result });
+      });
+      return;
+    }
+    case "create-token": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { email: { type: "string" }, name: { type: "string" }, "expires-in-days": { type: "string" } },
+      });
+      if (!values.email) throw new UsageError("create-token needs --email");
+      let expiresInDays: number | undefined;
+      if (values["expires-in-days"] !== undefined) {
+        expiresInDays = Number(values["expires-in-days"]);
+        if (!Number.isInteger(expiresInDays)) throw new UsageError("--expires-in-days must be a whole number");
+      }
+      const token = await withDatabase(async (db) => {
+        await ensureMigrated(db, log);
+        const user = await findOrCreateActiveUser(db.prisma, values.email!);
+        if (user.status === "SUSPENDED") throw new UsageError(`${user.email} is suspended; no token created`);
+        const created = await createApiToken(db.prisma, user.id, { name: values.name ?? "cli token", expiresInDays });
+        log("token created", { email: user.email, tokenId: created.apiToken.id, expiresAt: created.apiToken.expiresAt });
+        return created.token;
+      });
+      process.stdout.write(`${token}\n`);
+      return;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(`${USAGE}\n`);
+      if (command === undefined) process.exitCode = 2;
+      return;
+    default:
+      throw new UsageError(`Unknown command "${command}"`);
+  }
+}
+
+run(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (error instanceof ConfigError || error instanceof DataDirInUseError || error instanceof MigrationError || error instanceof AppError) {
+    console.error(`Error: ${error.message}`);
+    process.exit(1);
+  }
+  if (error instanceof TypeError && "code" in error && String((error as { code: unknown }).code).startsWith("ERR_PARSE_ARGS")) {
+    console.error(`${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+// A minimal SQL runner over either database driver, for the work Prisma's client can't do:
+// multi-statement migration scripts, advisory locks, readiness pings.
+import type { PGlite } from "@electric-sql/pglite";
+import type pg from "pg";
+
+export interface SqlRunner {
+  /** Runs one statement with $1-style parameters and returns its rows. */
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** Runs a script of several statements (no parameters). */
+  exec(script: string): Promise<void>;
+  /** Gives back the connection (pool client) this runner holds, if any. */
+  release(): void;
+}
+
+export function pgliteRunner(db: PGlite): SqlRunner {
+  return {
+    async query<Row>(sql: string, params: unknown[] = []) {
+      return (await db.query<Row>(sql, params)).rows;
+    },
+    async exec(script) {
+      await db.exec(script);
+    },
+    release() {},
+  };
+}
+
+/** One dedicated pool connection, so session state (advisory locks, BEGIN) stays on it. */
+export async function pgRunner(pool: pg.Pool): Promise<SqlRunner> {
+  const client = await pool.connect();
+  return {
+    async query<Row>(sql: string, params: unknown[] = []) {
+      return (await client.query(sql, params)).rows as Row[];
+    },
+    async exec(script) {
+      await client.query(script);
+    },
+    release() {
+      client.release();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// Personal access tokens: created for a user, shown once, revocable, optionally expiring.
+import type { ApiToken, PrismaClient } from "../generated/prisma/client.js";
+import { newSecret } from "../auth/tokens.js";
+import { invalid } from "./errors.js";
+import { requireText } from "./validate.js";
+
+export interface CreateApiTokenInput {
+  name: string;
+  expiresInDays?: number | null;
+}
+
+export const MAX_TOKEN_LIFETIME_DAYS = 3650;
+
+export async function createApiToken(
+  db: PrismaClient,
+  userId: string,
+  input: CreateApiTokenInput,
+): Promise<{ apiToken: ApiToken; token: string }> {
+  const name = requireText(input.name, "name", { max: 100 });
+  let expiresAt: Date | null = null;
+  if (input.expiresInDays !== undefined && input.expiresInDays !== null) {
+    const days = input.expiresInDays;
+    if (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_LIFETIME_DAYS) {
+      throw invalid("expiresInDays", `expiresInDays must be a whole number from 1 to ${MAX_TOKEN_LIFETIME_DAYS}`);
+    }
+    expiresAt = new Date(Date.now() + days * 86_400_000);
+  }
+  const secret = newSecret();
+  const apiToken = await db.apiToken.create({
+    data: { userId, name, tokenHash: secret.hash, prefix: secret.displayPrefix, expiresAt },
+  });
+  return { apiToken, token: secret.token };
+}

@@ -1,0 +1,32 @@
+// Typed errors with stable codes. The domain throws these; the GraphQL layer shows `code` as
+// extensions.code and the message as is. Anything else that escapes is masked.
+export type ErrorCode =
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "BAD_USER_INPUT"
+  | "CONFLICT"
+  | "LAST_OWNER";
+
+export class AppError extends Error {
+  override name = "AppError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra machine-readable facts, e.g. which input field was wrong. */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} not found`);
+
+export const invalid = (field: string, message: string) => new AppError("BAD_USER_INPUT", message, { field });
+
+export const forbidden = (message = "You do not have permission to do this") => new AppError("FORBIDDEN", message);
+
+export const conflict = (message: string, details: Record<string, unknown> = {}) =>
+  new AppError("CONFLICT", message, details);
+
+export const unauthenticated = (message: string) => new AppError("UNAUTHENTICATED", message);

@@ -1,0 +1,40 @@
+// Users: people known to the service, by their (case-insensitive) email.
+import type { Prisma, User } from "../generated/prisma/client.js";
+import { normalizeEmail, optionalText, validateTimeZone } from "./validate.js";
+
+export interface UserProfileInput {
+  firstName?: string | null;
+  lastName?: string | null;
+  imageUrl?: string | null;
+  timezone?: string | null;
+}
+
+function profileData(input: UserProfileInput) {
+  return {
+    firstName: optionalText(input.firstName, "firstName", 100),
+    lastName: optionalText(input.lastName, "lastName", 100),
+    imageUrl: optionalText(input.imageUrl, "imageUrl", 2048),
+    timezone: input.timezone ? validateTimeZone(input.timezone) : input.timezone,
+  };
+}
+
+/**
+ * The user with this email, created as ACTIVE when there is none. An INVITED user who now
+ * signs in (gets a token) becomes ACTIVE; a SUSPENDED user stays suspended.
+ */
+export async function findOrCreateActiveUser(
+  db: Prisma.TransactionClient,
+  email: string,
+  profile: UserProfileInput = {},
+): Promise<User> {
+  const normalized = normalizeEmail(email);
+  const data = profileData(profile);
+  const existing = await db.user.findUnique({ where: { email: normalized } });
+  if (!existing) {
+    return db.user.upsert({ where: { email: normalized }, create: { email: normalized, ...data }, update: {} });
+  }
+  if (existing.status === "INVITED") {
+    return db.user.update({ where: { id: existing.id }, data: { status: "ACTIVE" } });
+  }
+  return existing;
+}

@@ -1,0 +1,63 @@
+// Input rules shared by every mutation path (GraphQL, CLI, seed). Each throws BAD_USER_INPUT
+// naming the field, so a client can show the message next to the right input.
+import { invalid } from "./errors.js";
+
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
+
+/** Emails are compared case-insensitively, so they are stored lower-cased and trimmed. */
+export function normalizeEmail(email: string, field = "email"): string {
+  const value = email.trim().toLowerCase();
+  if (value.length > 254 || !EMAIL_PATTERN.test(value)) throw invalid(field, `"${email}" is not a valid email address`);
+  return value;
+}
+
+export function requireText(value: string, field: string, { min = 1, max }: { min?: number; max: number }): string {
+  const text = value.trim();
+  if (text.length < min) throw invalid(field, `${field} must not be empty`);
+  if (text.length > max) throw invalid(field, `${field} must be at most ${max} characters (got ${text.length})`);
+  return text;
+}
+
+export function optionalText(value: string | null | undefined, field: string, max: number): string | null | undefined {
+  if (value === undefined || value === null) return value;
+  const text = value.trim();
+  if (text === "") return null;
+  return requireText(text, field, { max });
+}
+
+export function validateSlug(slug: string, field = "slug"): string {
+  const value = slug.trim();
+  if (value.length < 2 || !SLUG_PATTERN.test(value)) {
+    throw invalid(field, `slug must be 2-48 characters of lower-case letters, digits and dashes, not starting or ending with a dash (got "${slug}")`);
+  }
+  return value;
+}
+
+/** A slug made from a display name: "Acme, Inc." → "acme-inc". */
+export function slugify(name: string): string {
+  const base = name
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 40)
+    .replace(/-+$/g, "");
+  return base.length >= 2 ? base : `org-${base}`.replace(/-+$/, "").padEnd(5, "0");
+}
+
+let timeZones: Set<string> | undefined;
+
+export function validateTimeZone(value: string, field = "timezone"): string {
+  timeZones ??= new Set(Intl.supportedValuesOf("timeZone").concat("UTC"));
+  if (!timeZones.has(value)) {
+    try {
+      // Accept aliases Intl knows but does not list (e.g. "Etc/GMT+1").
+      new Intl.DateTimeFormat("en", { timeZone: value });
+    } catch {
+      throw invalid(field, `"${value}" is not an IANA time zone (e.g. "Europe/Berlin")`);
+    }
+  }
+  return value;
+}

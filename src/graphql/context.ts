@@ -1,0 +1,35 @@
+// Per-request context: who is calling, what they may do, the batch loaders, the request id.
+import type { Config } from "../config.js";
+import type { PrismaClient } from "../generated/prisma/client.js";
+import type { Viewer } from "../auth/authenticate.js";
+import { Policy } from "../auth/policy.js";
+import type { UserActor } from "../domain/organizations.js";
+import { unauthenticated } from "../domain/errors.js";
+import { createLoaders, type Loaders } from "./loaders.js";
+
+export interface Context {
+  prisma: PrismaClient;
+  config: Config;
+  requestId: string;
+  viewer: Viewer | null;
+  policy: Policy;
+  loaders: Loaders;
+  /** The acting user for domain functions; throws UNAUTHENTICATED for anonymous callers. */
+  actor(): UserActor;
+}
+
+export function createContext(prisma: PrismaClient, config: Config, requestId: string, viewer: Viewer | null): Context {
+  const policy = new Policy(prisma, viewer);
+  return {
+    prisma,
+    config,
+    requestId,
+    viewer,
+    policy,
+    loaders: createLoaders(prisma),
+    actor() {
+      if (!viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
+      return { userId: viewer.user.id, tokenId: viewer.tokenId, requestId };
+    },
+  };
+}

@@ -1,0 +1,66 @@
+// Batch loaders for data that plugin-prisma can't fold into the parent query. Each turns
+// "one query per parent" into "one query per batch", so statement counts follow the shape
+// of the GraphQL query and not the number of rows.
+import DataLoader from "dataloader";
+import type { PrismaClient, Role, User } from "../generated/prisma/client.js";
+
+/** A role as seen from one organization (system roles are shared rows). */
+export type RoleInOrganization = Role & { contextOrganizationId: string | null };
+
+export function inOrganization(role: Role, organizationId: string | null): RoleInOrganization {
+  return { ...role, contextOrganizationId: role.organizationId ?? organizationId };
+}
+
+export interface Loaders {
+  userById: DataLoader<string, User | null>;
+  roleById: DataLoader<string, Role | null>;
+  /** All roles usable in an organization: the system roles first, then its custom roles by creation. */
+  organizationRoles: DataLoader<string, RoleInOrganization[]>;
+  /** Members holding a role in an organization; key `${organizationId}:${roleId}`. */
+  roleMemberCount: DataLoader<string, number>;
+}
+
+export function createLoaders(prisma: PrismaClient): Loaders {
+  const userById = new DataLoader<string, User | null>(async (ids) => {
+    const rows = await prisma.user.findMany({ where: { id: { in: [...ids] } } });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+
+  const roleById = new DataLoader<string, Role | null>(async (ids) => {
+    const rows = await prisma.role.findMany({ where: { id: { in: [...ids] } } });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+
+  const organizationRoles = new DataLoader<string, RoleInOrganization[]>(async (organizationIds) => {
+    const rows = await prisma.role.findMany({
+      where: { OR: [{ organizationId: null }, { organizationId: { in: [...organizationIds] } }] },
+      orderBy: [{ isSystem: "desc" }, { createdAt: "asc" }, { id: "asc" }],
+    });
+    return organizationIds.map((organizationId) =>
+      rows
+        .filter((row) => row.organizationId === null || row.organizationId === organizationId)
+        .map((row) => inOrganization(row, organizationId)),
+    );
+  });
+
+  const roleMemberCount = new DataLoader<string, number>(async (keys) => {
+    const pairs = keys.map((key) => {
+      const [organizationId, roleId] = key.split(":");
+      return { organizationId: organizationId!, roleId: roleId! };
+    });
+    const groups = await prisma.member.groupBy({
+      by: ["organizationId", "roleId"],
+      where: {
+        organizationId: { in: [...new Set(pairs.map((pair) => pair.organizationId))] },
+        roleId: { in: [...new Set(pairs.map((pair) => pair.roleId))] },
+      },
+      _count: { _all: true },
+    });
+    const counts = new Map(groups.map((group) => [`${group.organizationId}:${group.roleId}`, group._count._all]));
+    return keys.map((key) => counts.get(key) ?? 0);
+  });
+
+  return { userById, roleById, organizationRoles, roleMemberCount };
+}

@@ -1,0 +1,233 @@
+// Organization: its fields, its members and roles, and the root fields and mutations that
+// return it.
+import { resolveArrayConnection } from "@pothos/plugin-relay";
+import type { Prisma } from "../../generated/prisma/client.js";
+import { invalid, notFound } from "../../domain/errors.js";
+import { createOrganization } from "../../domain/organizations.js";
+import { builder, SortDirection } from "../builder.js";
+import { asUuid, parseGlobalId } from "./common.js";
+import { MemberStatusEnum } from "./enums.js";
+import { MemberNode } from "./member.js";
+import { RoleNode } from "./role.js";
+import { UserNode, visibleUser } from "./user.js";
+
+const MemberOrderField = builder.enumType("MemberOrderField", {
+  values: ["JOINED_AT", "EMAIL", "FIRST_NAME", "LAST_NAME"] as const,
+});
+
+const MemberOrder = builder.inputType("MemberOrder", {
+  fields: (t) => ({
+    field: t.field({ type: MemberOrderField, required: true }),
+    direction: t.field({ type: SortDirection, defaultValue: "asc" }),
+  }),
+});
+
+const MemberFilter = builder.inputType("MemberFilter", {
+  fields: (t) => ({
+    roleIds: t.idList({ required: false, description: "Only members holding one of these roles" }),
+    status: t.field({ type: MemberStatusEnum, required: false }),
+    search: t.string({ required: false, description: "Case-insensitive match on email, first or last name" }),
+  }),
+});
+
+type MemberOrderInput = { field: "JOINED_AT" | "EMAIL" | "FIRST_NAME" | "LAST_NAME"; direction?: "asc" | "desc" | null };
+
+function memberOrderBy(order: MemberOrderInput | null | undefined): Prisma.MemberOrderByWithRelationInput[] {
+  const direction = order?.direction ?? "asc";
+  // The id breaks ties, so cursor pages never skip or repeat members with equal sort values.
+  switch (order?.field) {
+    case "EMAIL":
+      return [{ user: { email: direction } }, { id: direction }];
+    case "FIRST_NAME":
+      return [{ user: { firstName: { sort: direction, nulls: "last" } } }, { id: direction }];
+    case "LAST_NAME":
+      return [{ user: { lastName: { sort: direction, nulls: "last" } } }, { id: direction }];
+    default:
+      return [{ joinedAt: direction }, { id: direction }];
+  }
+}
+
+function memberWhere(filter: {
+  roleIds?: readonly (string | number)[] | null;
+  status?: "ACTIVE" | "SUSPENDED" | null;
+  search?: string | null;
+} | null | undefined): Prisma.MemberWhereInput {
+  const where: Prisma.MemberWhereInput = {};
+  if (!filter) return where;
+  if (filter.roleIds) {
+    if (filter.roleIds.length > 100) throw invalid("filter.roleIds", "filter.roleIds takes at most 100 IDs");
+    where.roleId = { in: filter.roleIds.map((id) => parseGlobalId(String(id), "Role", "filter.roleIds")) };
+  }
+  if (filter.status) where.status = filter.status;
+  const search = filter.search?.trim();
+  if (search) {
+    if (search.length > 200) throw invalid("filter.search", "filter.search must be at most 200 characters");
+    where.user = {
+      OR: [
+        { email: { contains: search, mode: "insensitive" } },
+        { firstName: { contains: search, mode: "insensitive" } },
+        { lastName: { contains: search, mode: "insensitive" } },
+      ],
+    };
+  }
+  return where;
+}
+
+const OrganizationOrderField = builder.enumType("OrganizationOrderField", {
+  values: ["NAME", "CREATED_AT"] as const,
+});
+
+const OrganizationOrder = builder.inputType("OrganizationOrder", {
+  fields: (t) => ({
+    field: t.field({ type: OrganizationOrderField, required: true }),
+    direction: t.field({ type: SortDirection, defaultValue: "asc" }),
+  }),
+});
+
+export const OrganizationNode = builder.prismaNode("Organization", {
+  id: { field: "id" },
+  authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "org:read" } }),
+  findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.organizationsWhere("org:read")] }),
+  fields: (t) => ({
+    slug: t.exposeString("slug"),
+    name: t.exposeString("name"),
+    businessInformation: t.exposeString("businessInformation", { nullable: true }),
+    timezone: t.expose("timezone", { type: "TimeZone" }),
+    createdBy: t.field({
+      type: UserNode,
+      nullable: true,
+      description: "Who created the organization, when visible to you",
+      select: { createdById: true },
+      resolve: (organization, _args, context) => visibleUser(context, organization.createdById),
+    }),
+    owner: t.field({
+      type: UserNode,
+      nullable: true,
+      description: "The primary owner, when visible to you (needs members:read)",
+      select: { ownerId: true },
+      resolve: (organization, _args, context) => visibleUser(context, organization.ownerId),
+    }),
+    publicMetadata: t.expose("publicMetadata", { type: "JSONObject" }),
+    privateMetadata: t.expose("privateMetadata", {
+      type: "JSONObject",
+      description: "Needs org:update",
+      authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "org:update" } }),
+    }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    memberCount: t.relationCount("members", { description: "All members, active and suspended" }),
+    members: t.relatedConnection("members", {
+      description: "Needs members:read",
+      cursor: "id",
+      totalCount: true,
+      authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "members:read" } }),
+      args: {
+        filter: t.arg({ type: MemberFilter, required: false }),
+        orderBy: t.arg({ type: MemberOrder, required: false }),
+      },
+      query: (args) => ({ where: memberWhere(args.filter), orderBy: memberOrderBy(args.orderBy) }),
+    }),
+    roles: t.connection({
+      type: RoleNode,
+      description: "Roles that can be assigned here: the system roles first, then custom roles by creation. Needs roles:read",
+      authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "roles:read" } }),
+      resolve: async (organization, args, context) => {
+        const roles = await context.loaders.organizationRoles.load(organization.id);
+        return { ...resolveArrayConnection({ args }, roles), totalCount: roles.length };
+      },
+    }, {
+      fields: (c) => ({ totalCount: c.int({ resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount }) }),
+    }),
+    viewerMembership: t.field({
+      type: MemberNode,
+      nullable: true,
+      description: "Your own membership here, active or suspended",
+      resolve: async (organization, _args, context) => {
+        if (!context.viewer) return null;
+        return context.prisma.member.findUnique({
+          where: { organizationId_userId: { organizationId: organization.id, userId: context.viewer.user.id } },
+        });
+      },
+    }),
+    viewerPermissions: t.stringList({
+      description: "What your role lets you do here (empty when your membership is suspended)",
+      resolve: async (organization, _args, context) => [...(await context.policy.orgAccess(organization.id)).permissions].sort(),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  organization: t.prismaField({
+    type: "Organization",
+    nullable: true,
+    description: "An organization you are an active member of, by ID or slug (exactly one of them).",
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: false }), slug: t.arg.string({ required: false }) },
+    resolve: async (query, _root, args, context) => {
+      if ((args.id == null) === (args.slug == null)) throw invalid("id", "Pass exactly one of id or slug");
+      const where: Prisma.OrganizationWhereInput =
+        args.id != null ? { id: parseGlobalId(String(args.id), "Organization", "id") } : { slug: args.slug! };
+      const organization = await context.prisma.organization.findFirst({
+        ...query,
+        where: { ...where, ...context.policy.organizationsWhere("org:read") },
+      });
+      // Unknown and not-yours read the same, so IDs of other organizations reveal nothing.
+      if (!organization) throw notFound("Organization");
+      return organization;
+    },
+  }),
+  organizations: t.prismaConnection({
+    type: "Organization",
+    cursor: "id",
+    description: "Organizations you are an active member of.",
+    authScopes: { authenticated: true },
+    args: { orderBy: t.arg({ type: OrganizationOrder, required: false }) },
+    totalCount: (_parent, _args, context) =>
+      context.prisma.organization.count({ where: context.policy.organizationsWhere("org:read") }),
+    resolve: (query, _root, args, context) => {
+      const direction = args.orderBy?.direction ?? "asc";
+      const orderBy: Prisma.OrganizationOrderByWithRelationInput[] =
+        args.orderBy?.field === "CREATED_AT"
+          ? [{ createdAt: direction }, { id: direction }]
+          : [{ name: direction }, { id: direction }];
+      return context.prisma.organization.findMany({
+        ...query,
+        where: context.policy.organizationsWhere("org:read"),
+        orderBy,
+      });
+    },
+  }),
+}));
+
+const CreateOrganizationInput = builder.inputType("CreateOrganizationInput", {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    slug: t.string({ required: false, description: "Lower-case letters, digits and dashes; derived from the name when absent" }),
+    timezone: t.field({ type: "TimeZone", required: false, description: "IANA time zone; UTC when absent" }),
+    businessInformation: t.string({ required: false }),
+  }),
+});
+
+const CreateOrganizationPayload = builder.objectRef<{ organizationId: string }>("CreateOrganizationPayload").implement({
+  fields: (t) => ({
+    organization: t.prismaField({
+      type: "Organization",
+      resolve: (query, payload, _args, context) =>
+        context.prisma.organization.findUniqueOrThrow({ ...query, where: { id: payload.organizationId } }),
+    }),
+  }),
+});
+
+builder.mutationField("createOrganization", (t) =>
+  t.field({
+    type: CreateOrganizationPayload,
+    description: "Creates an organization; you become its owner.",
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: CreateOrganizationInput, required: true }) },
+    resolve: async (_root, { input }, context) => {
+      const organization = await createOrganization(context.prisma, context.actor(), input);
+      return { organizationId: organization.id };
+    },
+  }),
+);
+

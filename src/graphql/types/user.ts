@@ -1,0 +1,52 @@
+// User: a person. Visible to themselves and to those who may read members of an organization
+// the user belongs to. The root `viewer` field returns the caller.
+import { builder } from "../builder.js";
+import type { Context } from "../context.js";
+import { asUuid } from "./common.js";
+import { UserStatusEnum } from "./enums.js";
+
+export const UserNode = builder.prismaNode("User", {
+  id: { field: "id" },
+  authScopes: (user) => ({ userVisible: user.id }),
+  findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.usersWhere()] }),
+  fields: (t) => ({
+    email: t.expose("email", { type: "EmailAddress" }),
+    firstName: t.exposeString("firstName", { nullable: true }),
+    lastName: t.exposeString("lastName", { nullable: true }),
+    name: t.string({
+      nullable: true,
+      description: "First and last name, or null when neither is known",
+      select: { firstName: true, lastName: true },
+      resolve: (user) => [user.firstName, user.lastName].filter(Boolean).join(" ") || null,
+    }),
+    imageUrl: t.exposeString("imageUrl", { nullable: true }),
+    timezone: t.expose("timezone", { type: "TimeZone", nullable: true }),
+    status: t.expose("status", { type: UserStatusEnum }),
+    invitedAt: t.expose("invitedAt", { type: "DateTime", nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    memberships: t.relatedConnection("memberships", {
+      description: "The organizations this user belongs to. Only the user themselves can list them.",
+      cursor: "id",
+      totalCount: true,
+      authScopes: (user) => ({ self: user.id }),
+      query: () => ({ orderBy: [{ joinedAt: "asc" }, { id: "asc" }] }),
+    }),
+  }),
+});
+
+/** Resolves a user id to the user when the caller may see them, else null (never an error). */
+export async function visibleUser(context: Context, userId: string | null) {
+  if (!userId || !(await context.policy.canSeeUser(userId))) return null;
+  return context.loaders.userById.load(userId);
+}
+
+builder.queryField("viewer", (t) =>
+  t.prismaField({
+    type: "User",
+    description: "The signed-in caller.",
+    authScopes: { authenticated: true },
+    resolve: (query, _root, _args, context) =>
+      context.prisma.user.findUniqueOrThrow({ ...query, where: { id: context.actor().userId } }),
+  }),
+);

@@ -1,0 +1,13 @@
+// Structured JSON logs (pino): stdout for the server, stderr for the CLI so its stdout stays
+// clean for scripts. Each request logs with its request id.
+import pino from "pino";
+import type { LogLevel } from "./config.js";
+
+export type Logger = pino.Logger;
+
+export function createLogger(level: LogLevel, stream: "stdout" | "stderr" = "stdout"): Logger {
+  return pino(
+    { level, base: { service: "membership-graph" }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ fd: stream === "stdout" ? 1 : 2, sync: true }),
+  );
+}

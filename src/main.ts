@@ -1,0 +1,111 @@
+// Process entry: read config, open the database, migrate (always for the embedded database),
+// seed the demo on a fresh embedded database, listen, and shut down gracefully.
+import http from "node:http";
+import { ConfigError, loadConfig } from "./config.js";
+import { openDatabase } from "./db/client.js";
+import { DataDirInUseError } from "./db/embedded-lock.js";
+import { applyMigrations, MigrationError, pendingMigrations } from "./db/migrate.js";
+import { DEMO_OWNER_EMAIL, seedDemo } from "./db/seed.js";
+import { createApiToken } from "./domain/api-tokens.js";
+import { findOrCreateActiveUser } from "./domain/users.js";
+import { createLogger } from "./logger.js";
+import { createApp } from "./server.js";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`Configuration error: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+
+  let db;
+  try {
+    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
+  } catch (error) {
+    if (error instanceof DataDirInUseError) {
+      logger.fatal(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  logger.info({ database: db.kind, location: db.location }, "database opened");
+
+  const sql = await db.sqlRunner();
+  try {
+    if (config.migrateOnStart) {
+      const result = await applyMigrations(sql, { log: (message, fields) => logger.info(fields ?? {}, message) });
+      logger.info({ applied: result.applied, alreadyApplied: result.alreadyApplied }, "migrations up to date");
+    } else {
+      const pending = await pendingMigrations(sql);
+      if (pending.length > 0) {
+        logger.fatal({ pending }, "the database is missing migrations: run `npm run db:migrate` (or start with MIGRATE_ON_START=1)");
+        await db.close();
+        process.exit(1);
+      }
+    }
+  } catch (error) {
+    if (error instanceof MigrationError) {
+      logger.fatal(error.message);
+      await db.close();
+      process.exit(1);
+    }
+    throw error;
+  } finally {
+    sql.release();
+  }
+
+  if (config.seedDemo && (await db.prisma.user.count()) === 0) {
+    logger.info("empty database: seeding the demo dataset");
+    await seedDemo(db.prisma, (message) => logger.info(message));
+    const demo = await findOrCreateActiveUser(db.prisma, DEMO_OWNER_EMAIL);
+    const { token } = await createApiToken(db.prisma, demo.id, { name: "demo token (first start)" });
+    logger.info(
+      { email: DEMO_OWNER_EMAIL, graphiqlHeaders: { Authorization: `Bearer ${token}` } },
+      `demo owner token for ${DEMO_OWNER_EMAIL}; paste into GraphiQL's Headers tab: {"Authorization": "Bearer ${token}"}`,
+    );
+  }
+
+  let shuttingDown = false;
+  const app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+  logger.info({ port, graphiql: config.graphiql }, `Membership Graph listening on http://${shownHost}:${port}/graphql`);
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, "shutting down: no new connections, finishing in-flight requests");
+    const forced = setTimeout(() => {
+      logger.warn({ timeoutMs: config.shutdownTimeoutMs }, "in-flight requests did not finish in time; closing them");
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    forced.unref();
+    server.closeIdleConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearTimeout(forced);
+    await db.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,171 @@
+// The HTTP application: GraphQL (and GraphiQL) at /graphql, /healthz and /readyz. Exported
+// without a listening socket so tests drive it through yoga.fetch; main.ts listens.
+import { randomUUID } from "node:crypto";
+import { PothosValidationError } from "@pothos/core";
+import { GraphQLError } from "graphql";
+import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { authenticate } from "./auth/authenticate.js";
+import type { Config } from "./config.js";
+import type { Database } from "./db/client.js";
+import { AppError } from "./domain/errors.js";
+import { createContext, type Context } from "./graphql/context.js";
+import { pageSizeLimit } from "./graphql/page-size.js";
+import { getSchema } from "./graphql/schema.js";
+import type { Logger } from "./logger.js";
+
+export type App = YogaServerInstance<Record<string, unknown>, Context>;
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const DEFAULT_QUERY = `# Welcome to Membership Graph.
+# Add your token under Headers below: {"Authorization": "Bearer pat_..."}
+# (the server logs a demo token on its first start with the embedded database).
+
+query Overview {
+  viewer { email name }
+  organizations(first: 10) {
+    totalCount
+    edges {
+      node {
+        id
+        name
+        slug
+        memberCount
+        viewerPermissions
+        members(first: 5, orderBy: { field: JOINED_AT }) {
+          totalCount
+          edges { node { role { key } user { email name } } }
+        }
+      }
+    }
+  }
+}
+`;
+
+function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8" } });
+}
+
+function healthRoutes(db: Database, isShuttingDown: () => boolean): Plugin {
+  return {
+    async onRequest({ url, endResponse }) {
+      if (url.pathname === "/healthz") {
+        endResponse(json({ status: "ok" }));
+      } else if (url.pathname === "/readyz") {
+        if (isShuttingDown()) return endResponse(json({ status: "shutting_down" }, 503));
+        try {
+          await db.ping();
+          endResponse(json({ status: "ready", database: db.kind }));
+        } catch (error) {
+          endResponse(json({ status: "unavailable", database: db.kind, error: (error as Error).message }, 503));
+        }
+      }
+    },
+  };
+}
+
+function requestLogging(logger: Logger): Plugin {
+  const started = new WeakMap<Request, number>();
+  return {
+    onRequest({ request }) {
+      started.set(request, performance.now());
+    },
+    onResponse({ request, response, serverContext }) {
+      const url = new URL(request.url);
+      if (url.pathname === "/healthz" || url.pathname === "/readyz") return;
+      const begin = started.get(request);
+      const requestId = (serverContext as { requestId?: string } | undefined)?.requestId ?? request.headers.get("x-request-id");
+      logger.info(
+        {
+          requestId,
+          method: request.method,
+          path: url.pathname,
+          status: response.status,
+          durationMs: begin === undefined ? undefined : Math.round((performance.now() - begin) * 10) / 10,
+        },
+        "request",
+      );
+    },
+  };
+}
+
+/** Gives every request an id (the caller's X-Request-Id when well-formed) and echoes it back. */
+function requestIds(): Plugin {
+  const ids = new WeakMap<Request, string>();
+  return {
+    onRequest({ request, serverContext }) {
+      const given = request.headers.get("x-request-id");
+      const id = given && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+      ids.set(request, id);
+      (serverContext as { requestId?: string }).requestId = id;
+    },
+    onResponse({ request, response }) {
+      const id = ids.get(request);
+      if (id) response.headers.set("x-request-id", id);
+    },
+  };
+}
+
+export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (string | number)[]): GraphQLError {
+  const original = error instanceof GraphQLError ? (error.originalError ?? undefined) : error;
+  if (original instanceof AppError) {
+    return new GraphQLError(original.message, {
+      path: path ?? (error instanceof GraphQLError ? error.path : undefined),
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      extensions: {
+        ...original.details,
+        code: original.code,
+        ...(original.code === "UNAUTHENTICATED" ? { http: { status: 401, headers: { "www-authenticate": "Bearer" } } } : {}),
+      },
+    });
+  }
+  if (original instanceof PothosValidationError) {
+    return new GraphQLError(original.message, {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      extensions: { code: "BAD_USER_INPUT" },
+    });
+  }
+  if (error instanceof GraphQLError && (original === undefined || original instanceof GraphQLError)) {
+    return error;
+  }
+  logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, "unexpected error");
+  return new GraphQLError("Unexpected error.", {
+    path: error instanceof GraphQLError ? error.path : undefined,
+    nodes: error instanceof GraphQLError ? error.nodes : undefined,
+    extensions: { code: "INTERNAL_SERVER_ERROR" },
+  });
+}
+
+export interface AppOptions {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  isShuttingDown?: () => boolean;
+}
+
+export function createApp({ config, db, logger, isShuttingDown = () => false }: AppOptions): App {
+  return createYoga<Record<string, unknown>, Context>({
+    schema: getSchema(),
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    graphiql: config.graphiql ? { title: "Membership Graph", defaultQuery: DEFAULT_QUERY } : false,
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(" ")),
+      info: (...args) => logger.info(args.map(String).join(" ")),
+      warn: (...args) => logger.warn(args.map(String).join(" ")),
+      error: (...args) => logger.error(args.map(String).join(" ")),
+    },
+    maskedErrors: { maskError: (error) => toGraphQLError(error, logger) },
+    plugins: [requestIds(), healthRoutes(db, isShuttingDown), requestLogging(logger), pageSizeLimit(config.maxPageSize)],
+    context: async ({ request, ...serverContext }) => {
+      const requestId = (serverContext as { requestId?: string }).requestId ?? randomUUID();
+      try {
+        const viewer = await authenticate(db.prisma, request.headers.get("authorization"));
+        return createContext(db.prisma, config, requestId, viewer);
+      } catch (error) {
+        throw toGraphQLError(error, logger);
+      }
+    },
+  });
+}
