@@ -129,7 +129,7 @@ export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (
   if (error instanceof GraphQLError && (original === undefined || original instanceof GraphQLError)) {
     return error;
   }
-  logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, "unexpected error");
+  if (process.env.DEBUG_MASK) console.error("MASK", original); logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, "unexpected error");
   return new GraphQLError("Unexpected error.", {
     path: error instanceof GraphQLError ? error.path : undefined,
     nodes: error instanceof GraphQLError ? error.nodes : undefined,

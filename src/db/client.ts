@@ -40,8 +40,10 @@ function redactUrl(url: string): string {
 
 function countStatements(prisma: PrismaClient): () => number {
   let count = 0;
-  prisma.$on("query" as never, () => {
+  const trace = process.env.TRACE_SQL === "1";
+  prisma.$on("query" as never, (event: { query: string }) => {
     count++;
+    if (trace) process.stderr.write(`[sql] ${event.query.replace(/\s+/g, " ").replace(/"public"\./g, "").replace(/SELECT .*? FROM/, "SELECT … FROM").slice(0, Number(process.env.TRACE_SQL_WIDTH ?? 400))}\n`);
   });
   return () => count;
 }

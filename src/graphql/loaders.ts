@@ -2,7 +2,7 @@
 // "one query per parent" into "one query per batch", so statement counts follow the shape
 // of the GraphQL query and not the number of rows.
 import DataLoader from "dataloader";
-import type { PrismaClient, Role, User } from "../generated/prisma/client.js";
+import type { Member, PrismaClient, Role, User } from "../generated/prisma/client.js";
 
 /** A role as seen from one organization (system roles are shared rows). */
 export type RoleInOrganization = Role & { contextOrganizationId: string | null };
@@ -16,6 +16,10 @@ export interface Loaders {
   roleById: DataLoader<string, Role | null>;
   /** All roles usable in an organization: the system roles first, then its custom roles by creation. */
   organizationRoles: DataLoader<string, RoleInOrganization[]>;
+  /** All members (active and suspended) of an organization. */
+  organizationMemberCount: DataLoader<string, number>;
+  /** The viewer's own membership per organization (any status); built per request for one viewer. */
+  membershipOfUser: (userId: string) => DataLoader<string, Member | null>;
   /** Members holding a role in an organization; key `${organizationId}:${roleId}`. */
   roleMemberCount: DataLoader<string, number>;
 }
@@ -62,5 +66,31 @@ export function createLoaders(prisma: PrismaClient): Loaders {
     return keys.map((key) => counts.get(key) ?? 0);
   });
 
-  return { userById, roleById, organizationRoles, roleMemberCount };
+  // A relation count would also do, but it competes with the members connection's own count
+  // for the organization's `_count`, which forces plugin-prisma into one fallback query per row.
+  const organizationMemberCount = new DataLoader<string, number>(async (organizationIds) => {
+    const groups = await prisma.member.groupBy({
+      by: ["organizationId"],
+      where: { organizationId: { in: [...organizationIds] } },
+      _count: { _all: true },
+    });
+    const counts = new Map(groups.map((group) => [group.organizationId, group._count._all]));
+    return organizationIds.map((id) => counts.get(id) ?? 0);
+  });
+
+  const membershipLoaders = new Map<string, DataLoader<string, Member | null>>();
+  const membershipOfUser = (userId: string) => {
+    let loader = membershipLoaders.get(userId);
+    if (!loader) {
+      loader = new DataLoader<string, Member | null>(async (organizationIds) => {
+        const rows = await prisma.member.findMany({ where: { userId, organizationId: { in: [...organizationIds] } } });
+        const byOrg = new Map(rows.map((row) => [row.organizationId, row]));
+        return organizationIds.map((id) => byOrg.get(id) ?? null);
+      });
+      membershipLoaders.set(userId, loader);
+    }
+    return loader;
+  };
+
+  return { userById, roleById, organizationRoles, organizationMemberCount, membershipOfUser, roleMemberCount };
 }

@@ -9,6 +9,8 @@ import { UserNode, visibleUser } from "./user.js";
 
 export const MemberNode = builder.prismaNode("Member", {
   id: { field: "id" },
+  // Unknown and not-visible ids both load as null, so node(id:) reveals nothing.
+  nullable: true,
   authScopes: (member) => ({
     $any: {
       self: member.userId,
@@ -21,7 +23,6 @@ export const MemberNode = builder.prismaNode("Member", {
     user: t.relation("user"),
     role: t.field({
       type: RoleNode,
-      select: { roleId: true, organizationId: true },
       resolve: async (member, _args, context) => {
         const role = await context.loaders.roleById.load(member.roleId);
         if (!role) throw new Error(`Member ${member.id} has no role ${member.roleId}`);
@@ -35,7 +36,6 @@ export const MemberNode = builder.prismaNode("Member", {
       type: UserNode,
       nullable: true,
       description: "Who added or invited this member, when known and visible to you",
-      select: { invitedById: true },
       resolve: (member, _args, context) => visibleUser(context, member.invitedById),
     }),
     publicMetadata: t.expose("publicMetadata", { type: "JSONObject" }),

@@ -86,6 +86,8 @@ const OrganizationOrder = builder.inputType("OrganizationOrder", {
 
 export const OrganizationNode = builder.prismaNode("Organization", {
   id: { field: "id" },
+  // Unknown and not-visible ids both load as null, so node(id:) reveals nothing.
+  nullable: true,
   authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "org:read" } }),
   findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.organizationsWhere("org:read")] }),
   fields: (t) => ({
@@ -97,14 +99,12 @@ export const OrganizationNode = builder.prismaNode("Organization", {
       type: UserNode,
       nullable: true,
       description: "Who created the organization, when visible to you",
-      select: { createdById: true },
       resolve: (organization, _args, context) => visibleUser(context, organization.createdById),
     }),
     owner: t.field({
       type: UserNode,
       nullable: true,
       description: "The primary owner, when visible to you (needs members:read)",
-      select: { ownerId: true },
       resolve: (organization, _args, context) => visibleUser(context, organization.ownerId),
     }),
     publicMetadata: t.expose("publicMetadata", { type: "JSONObject" }),
@@ -115,7 +115,10 @@ export const OrganizationNode = builder.prismaNode("Organization", {
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
-    memberCount: t.relationCount("members", { description: "All members, active and suspended" }),
+    memberCount: t.int({
+      description: "All members, active and suspended",
+      resolve: (organization, _args, context) => context.loaders.organizationMemberCount.load(organization.id),
+    }),
     members: t.relatedConnection("members", {
       description: "Needs members:read",
       cursor: "id",
@@ -142,12 +145,8 @@ export const OrganizationNode = builder.prismaNode("Organization", {
       type: MemberNode,
       nullable: true,
       description: "Your own membership here, active or suspended",
-      resolve: async (organization, _args, context) => {
-        if (!context.viewer) return null;
-        return context.prisma.member.findUnique({
-          where: { organizationId_userId: { organizationId: organization.id, userId: context.viewer.user.id } },
-        });
-      },
+      resolve: (organization, _args, context) =>
+        context.viewer ? context.loaders.membershipOfUser(context.viewer.user.id).load(organization.id) : null,
     }),
     viewerPermissions: t.stringList({
       description: "What your role lets you do here (empty when your membership is suspended)",

@@ -7,6 +7,8 @@ import { asUuid } from "./common.js";
 
 export const RoleNode = builder.prismaNode("Role", {
   id: { field: "id" },
+  // Unknown and not-visible ids both load as null, so node(id:) reveals nothing.
+  nullable: true,
   authScopes: (role) =>
     role.organizationId === null ? { authenticated: true } : { orgMember: role.organizationId },
   findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.rolesWhere()] }),

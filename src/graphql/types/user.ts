@@ -7,6 +7,8 @@ import { UserStatusEnum } from "./enums.js";
 
 export const UserNode = builder.prismaNode("User", {
   id: { field: "id" },
+  // Unknown and not-visible ids both load as null, so node(id:) reveals nothing.
+  nullable: true,
   authScopes: (user) => ({ userVisible: user.id }),
   findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.usersWhere()] }),
   fields: (t) => ({

@@ -1,0 +1,142 @@
+// Test harness: each test file gets its own fresh database (in-memory embedded PostgreSQL, or a
+// throwaway database on the server named by TEST_DATABASE_URL), migrated by the real applier,
+// and talks to the real app through yoga.fetch.
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { loadConfig, type Config } from "../src/config.js";
+import { openDatabase, type Database } from "../src/db/client.js";
+import { applyMigrations } from "../src/db/migrate.js";
+import { SYSTEM_ROLES, type SystemRoleKey } from "../src/auth/permissions.js";
+import { createApiToken } from "../src/domain/api-tokens.js";
+import { createOrganization } from "../src/domain/organizations.js";
+import { findOrCreateActiveUser } from "../src/domain/users.js";
+import type { Organization, User } from "../src/generated/prisma/client.js";
+import { createLogger } from "../src/logger.js";
+import { createApp, type App } from "../src/server.js";
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL?.trim() || undefined;
+export const databaseKind = TEST_DATABASE_URL ? "postgresql" : "embedded";
+
+/** Creates an empty database on the PostgreSQL server and returns its URL and a drop function. */
+export async function createThrowawayDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `mg_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export interface TestDatabase {
+  db: Database;
+  url: string | undefined;
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated database for one test file. */
+export async function openTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  let url: string | undefined;
+  let drop = async () => {};
+  if (TEST_DATABASE_URL) {
+    ({ url, drop } = await createThrowawayDatabase(TEST_DATABASE_URL));
+  }
+  const db = await openDatabase({ databaseUrl: url, dataDir: "", inMemory: !url, poolSize: 5 });
+  if (options.migrate !== false) {
+    const sql = await db.sqlRunner();
+    try {
+      await applyMigrations(sql);
+    } finally {
+      sql.release();
+    }
+  }
+  return {
+    db,
+    url,
+    async close() {
+      await db.close();
+      await drop();
+    },
+  };
+}
+
+export interface TestApp extends TestDatabase {
+  app: App;
+  config: Config;
+  /** POSTs a GraphQL operation; returns the parsed body and the HTTP status. */
+  gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GqlResult<T>>;
+}
+
+export interface GqlResult<T> {
+  status: number;
+  data: T;
+  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; [key: string]: unknown } }[];
+}
+
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const test = await openTestDatabase();
+  const config = loadConfig({ LOG_LEVEL: "silent", ...env });
+  const app = createApp({ config, db: test.db, logger: createLogger("silent") });
+  return {
+    ...test,
+    app,
+    config,
+    async gql(query, variables, token) {
+      const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const response = await app.fetch("http://localhost/graphql", {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as { data: any; errors?: GqlResult<unknown>["errors"] };
+      return { status: response.status, data: body.data, errors: body.errors };
+    },
+  };
+}
+
+export interface TestUser {
+  user: User;
+  token: string;
+}
+
+/** A user with a fresh access token. */
+export async function userWithToken(db: Database, email: string): Promise<TestUser> {
+  const user = await findOrCreateActiveUser(db.prisma, email);
+  const { token } = await createApiToken(db.prisma, user.id, { name: "test" });
+  return { user, token };
+}
+
+/** An organization owned by `owner`, created through the domain function. */
+export async function organizationOf(db: Database, owner: User, name: string, slug?: string): Promise<Organization> {
+  return createOrganization(db.prisma, { userId: owner.id, tokenId: null, requestId: null }, { name, slug });
+}
+
+/** Adds a membership directly (fixture setup; the addMember mutation comes with its own tests). */
+export async function addMembership(
+  db: Database,
+  organization: Organization,
+  user: User,
+  role: SystemRoleKey | { id: string },
+  status: "ACTIVE" | "SUSPENDED" = "ACTIVE",
+) {
+  const roleId = typeof role === "string" ? SYSTEM_ROLES[role].id : role.id;
+  return db.prisma.member.create({ data: { organizationId: organization.id, userId: user.id, roleId, status } });
+}
+
+export function globalId(typename: string, id: string): string {
+  return Buffer.from(`${typename}:${id}`).toString("base64");
+}
+
+export function codes(result: GqlResult<unknown>): (string | undefined)[] {
+  return (result.errors ?? []).map((error) => error.extensions?.code);
+}

@@ -1,0 +1,79 @@
+// The N+1 guard: the number of SQL statements for a nested query must follow the query's
+// shape, not the amount of data. Same query, 10× more organizations and members: same count.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { createTestApp, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
+
+const NESTED = `{
+  viewer { email memberships(first: 100) { totalCount edges { node { role { key memberCount } organization { slug } } } } }
+  organizations(first: 100) {
+    totalCount
+    edges { node {
+      name memberCount viewerPermissions owner { email }
+      viewerMembership { role { key } }
+      roles(first: 10) { totalCount edges { node { key memberCount } } }
+      members(first: 100) {
+        totalCount
+        edges { node { status invitedBy { email } user { email name } role { key name memberCount } } }
+      }
+    } }
+  }
+}`;
+
+let t: TestApp;
+let viewer: TestUser;
+
+async function grow(organizations: number, membersEach: number, offset: number) {
+  for (let o = 0; o < organizations; o++) {
+    const org = await organizationOf(t.db, viewer.user, `Org ${offset + o}`, `org-${offset + o}`);
+    const role = await t.db.prisma.role.create({
+      data: { organizationId: org.id, key: "custom", name: "Custom", permissions: ["org:read", "members:read"] },
+    });
+    const users = await t.db.prisma.user.createManyAndReturn({
+      data: Array.from({ length: membersEach }, (_, m) => ({ email: `u${m}.o${offset + o}@example.com`, firstName: `U${m}` })),
+    });
+    await t.db.prisma.member.createMany({
+      data: users.map((user, m) => ({
+        organizationId: org.id,
+        userId: user.id,
+        roleId: m % 3 === 0 ? role.id : m % 3 === 1 ? SYSTEM_ROLES.member.id : SYSTEM_ROLES.admin.id,
+        invitedById: viewer.user.id,
+      })),
+    });
+  }
+}
+
+async function statementsFor(query: string): Promise<number> {
+  const before = t.db.statementCount();
+  const result = await t.gql(query, {}, viewer.token);
+  expect(result.errors).toBeUndefined();
+  return t.db.statementCount() - before;
+}
+
+beforeAll(async () => {
+  t = await createTestApp();
+  viewer = await userWithToken(t.db, "viewer@example.com");
+});
+afterAll(() => t.close());
+
+it("counts every statement Prisma sends", async () => {
+  const before = t.db.statementCount();
+  await t.db.prisma.user.count();
+  expect(t.db.statementCount() - before).toBe(1);
+});
+
+it("keeps the statement count flat when the data grows 10×", async () => {
+  await grow(2, 5, 0);
+  await statementsFor(NESTED); // warm up: the token's lastUsedAt write happens once a minute
+  const small = await statementsFor(NESTED);
+
+  await grow(18, 45, 2); // 20 organizations, up to 50 members each
+  const large = await statementsFor(NESTED);
+  const check = await t.gql("{ organizations(first: 100) { totalCount edges { node { members(first: 100) { totalCount } } } } }", {}, viewer.token);
+  expect(check.data.organizations.totalCount).toBe(20);
+  expect(check.data.organizations.edges.at(-1).node.members.totalCount).toBe(46);
+
+  console.log(`nested query: ${small} SQL statements with 2 organizations × 6 members, ${large} with 20 × 46`);
+  expect(large).toBe(small);
+  expect(small).toBeLessThanOrEqual(20);
+});
