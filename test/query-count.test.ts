@@ -2,7 +2,7 @@
 // shape, not the amount of data. Same query, 10× more organizations and members: same count.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { SYSTEM_ROLES } from "../src/auth/permissions.js";
-import { createTestApp, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
+import { createTestApp, databaseKind, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
 
 const NESTED = `{
   viewer { email memberships(first: 100) { totalCount edges { node { role { key memberCount } organization { slug } } } } }
@@ -43,11 +43,15 @@ async function grow(organizations: number, membersEach: number, offset: number) 
   }
 }
 
-async function statementsFor(query: string): Promise<number> {
-  const before = t.db.statementCount();
-  const result = await t.gql(query, {}, viewer.token);
-  expect(result.errors).toBeUndefined();
-  return t.db.statementCount() - before;
+async function statementsFor(query: string): Promise<{ min: number; max: number }> {
+  const counts: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    const before = t.db.statementCount();
+    const result = await t.gql(query, {}, viewer.token);
+    expect(result.errors).toBeUndefined();
+    counts.push(t.db.statementCount() - before);
+  }
+  return { min: Math.min(...counts), max: Math.max(...counts) };
 }
 
 beforeAll(async () => {
@@ -73,7 +77,18 @@ it("keeps the statement count flat when the data grows 10×", async () => {
   expect(check.data.organizations.totalCount).toBe(20);
   expect(check.data.organizations.edges.at(-1).node.members.totalCount).toBe(46);
 
-  console.log(`nested query: ${small} SQL statements with 2 organizations × 6 members, ${large} with 20 × 46`);
-  expect(large).toBe(small);
-  expect(small).toBeLessThanOrEqual(20);
+  console.log(
+    `nested query on ${databaseKind}: ${small.min}-${small.max} SQL statements with 2 organizations × 6 members, ` +
+      `${large.min}-${large.max} with 20 × 46`,
+  );
+  if (databaseKind === "embedded") {
+    // One connection, no I/O jitter: batches form the same way every time.
+    expect(large).toEqual(small);
+  } else {
+    // Over a pool, two GraphQL paths that reach the same loader may or may not land in one
+    // batch, depending on I/O timing; that varies by a statement or so, per path, not per row.
+    // An N+1 would add one statement per organization (18 more here).
+    expect(large.min).toBeLessThanOrEqual(small.max);
+  }
+  expect(small.max).toBeLessThanOrEqual(20);
 });

@@ -24,12 +24,15 @@ export const RoleNode = builder.prismaNode("Role", {
       nullable: true,
       description:
         "Members holding this role in its organization. For a system role reached without an organization (node(id:)), null.",
-      resolve: (role, _args, context) => {
+      resolve: async (role, _args, context) => {
         const organizationId = role.organizationId ?? (role as Partial<RoleInOrganization>).contextOrganizationId ?? null;
         if (!organizationId) return null;
-        return context.policy.can(organizationId, "roles:read").then((allowed) =>
-          allowed ? context.loaders.roleMemberCount.load(`${organizationId}:${role.id}`) : null,
-        );
+        // Both loads start in this tick, so every role on the page shares one batch of each.
+        const [allowed, count] = await Promise.all([
+          context.policy.can(organizationId, "roles:read"),
+          context.loaders.roleMemberCount.load(`${organizationId}:${role.id}`),
+        ]);
+        return allowed ? count : null;
       },
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),

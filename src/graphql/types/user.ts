@@ -39,8 +39,10 @@ export const UserNode = builder.prismaNode("User", {
 
 /** Resolves a user id to the user when the caller may see them, else null (never an error). */
 export async function visibleUser(context: Context, userId: string | null) {
-  if (!userId || !(await context.policy.canSeeUser(userId))) return null;
-  return context.loaders.userById.load(userId);
+  if (!userId) return null;
+  // Both loads start in this tick, so every parent on the page shares one batch of each.
+  const [visible, user] = await Promise.all([context.policy.canSeeUser(userId), context.loaders.userById.load(userId)]);
+  return visible ? user : null;
 }
 
 builder.queryField("viewer", (t) =>
