@@ -2,14 +2,41 @@
 // seed the demo on a fresh embedded database, listen, and shut down gracefully.
 import http from "node:http";
 import { ConfigError, loadConfig } from "./config.js";
-import { openDatabase } from "./db/client.js";
+import { openDatabase, type Database } from "./db/client.js";
 import { DataDirInUseError } from "./db/embedded-lock.js";
 import { applyMigrations, MigrationError, pendingMigrations } from "./db/migrate.js";
 import { DEMO_OWNER_EMAIL, seedDemo } from "./db/seed.js";
 import { createApiToken } from "./domain/api-tokens.js";
 import { findOrCreateActiveUser } from "./domain/users.js";
-import { createLogger } from "./logger.js";
+import { createLogger, type Logger } from "./logger.js";
 import { createApp } from "./server.js";
+
+/** Applies pending migrations (or, without MIGRATE_ON_START, checks there are none); returns what stops the start. */
+async function migrateOrCheck(
+  db: Database,
+  migrate: boolean,
+  logger: Logger,
+): Promise<{ message: string; fields?: Record<string, unknown> } | null> {
+  const sql = await db.sqlRunner();
+  try {
+    if (migrate) {
+      const result = await applyMigrations(sql, { log: (message, fields) => logger.info(fields ?? {}, message) });
+      logger.info({ applied: result.applied, alreadyApplied: result.alreadyApplied }, "migrations up to date");
+      return null;
+    }
+    const pending = await pendingMigrations(sql);
+    if (pending.length === 0) return null;
+    return {
+      message: "the database is missing migrations: run `npm run db:migrate` (or start with MIGRATE_ON_START=1)",
+      fields: { pending },
+    };
+  } catch (error) {
+    if (error instanceof MigrationError) return { message: error.message };
+    throw error;
+  } finally {
+    sql.release();
+  }
+}
 
 async function main(): Promise<void> {
   let config;
@@ -36,28 +63,11 @@ async function main(): Promise<void> {
   }
   logger.info({ database: db.kind, location: db.location }, "database opened");
 
-  const sql = await db.sqlRunner();
-  try {
-    if (config.migrateOnStart) {
-      const result = await applyMigrations(sql, { log: (message, fields) => logger.info(fields ?? {}, message) });
-      logger.info({ applied: result.applied, alreadyApplied: result.alreadyApplied }, "migrations up to date");
-    } else {
-      const pending = await pendingMigrations(sql);
-      if (pending.length > 0) {
-        logger.fatal({ pending }, "the database is missing migrations: run `npm run db:migrate` (or start with MIGRATE_ON_START=1)");
-        await db.close();
-        process.exit(1);
-      }
-    }
-  } catch (error) {
-    if (error instanceof MigrationError) {
-      logger.fatal(error.message);
-      await db.close();
-      process.exit(1);
-    }
-    throw error;
-  } finally {
-    sql.release();
+  const problem = await migrateOrCheck(db, config.migrateOnStart, logger);
+  if (problem) {
+    logger.fatal(problem.fields ?? {}, problem.message);
+    await db.close();
+    process.exit(1);
   }
 
   if (config.seedDemo && (await db.prisma.user.count()) === 0) {
