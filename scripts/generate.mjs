@@ -28,13 +28,18 @@ function generate(env) {
   });
 }
 
+// `--if-missing` (used before start and test): skip when the client is already there.
+if (process.argv.includes("--if-missing") && existsSync(new URL("../src/generated/prisma/client.ts", import.meta.url))) {
+  process.exit(0);
+}
+
 let result = generate({});
 const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
 if (result.status !== 0 && /binaries\.prisma\.sh|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|fetch failed/i.test(output)) {
   console.error("generate: Prisma's schema engine can't be downloaded here; generating offline (the engine is not needed for this step)");
   result = generate({ PRISMA_SCHEMA_ENGINE_BINARY: process.execPath });
 }
-process.stdout.write(result.stdout ?? "");
+process.stderr.write(result.stdout ?? ""); // stdout stays clean for `TOKEN=$(npm run -s cli -- …)`
 process.stderr.write(result.stderr ?? "");
 if (result.status !== 0 || !existsSync(new URL("../src/generated/prisma/client.ts", import.meta.url))) {
   console.error("generate: prisma generate failed (see above)");
