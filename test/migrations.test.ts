@@ -140,6 +140,8 @@ describe("schema and migrations", () => {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
       timeout: 240_000,
+      // Under `npm test` / `npx -p node@24`, npm_* variables would steer the tool's own npx.
+      env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith("npm_"))),
     });
     const fromSchema = await PGlite.create();
     const fromMigrations = await PGlite.create();
