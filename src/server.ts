@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { authenticate } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
@@ -150,6 +151,8 @@ export function createApp({ config, db, logger, isShuttingDown = () => false }: 
     graphqlEndpoint: "/graphql",
     landingPage: false,
     graphiql: config.graphiql ? { title: "Membership Graph", defaultQuery: DEFAULT_QUERY } : false,
+    // The self-contained GraphiQL page: no CDN, so it also works on machines without internet.
+    renderGraphiQL,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(" ")),
       info: (...args) => logger.info(args.map(String).join(" ")),

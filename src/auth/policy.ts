@@ -3,7 +3,7 @@
 import DataLoader from "dataloader";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import type { Viewer } from "./authenticate.js";
-import type { Permission } from "./permissions.js";
+import { OWNER_ROLE_ID, type Permission } from "./permissions.js";
 
 const NO_MATCH = "00000000-0000-0000-0000-000000000000";
 
@@ -66,6 +66,10 @@ export class Policy {
     return (await this.orgAccess(organizationId)).permissions.has(permission);
   }
 
+  async isOwner(organizationId: string): Promise<boolean> {
+    return (await this.orgAccess(organizationId)).roleId === OWNER_ROLE_ID;
+  }
+
   async isActiveMember(organizationId: string): Promise<boolean> {
     return (await this.orgAccess(organizationId)).memberId !== null;
   }
@@ -103,6 +107,12 @@ export class Policy {
   rolesWhere(): Prisma.RoleWhereInput {
     if (!this.viewer) return { id: NO_MATCH };
     return { OR: [{ organizationId: null }, { organization: this.organizationsWhere(null) }] };
+  }
+
+  /** Prisma filter for invitations the viewer may see: those addressed to them, and those of organizations where they hold invitations:read. */
+  invitationsWhere(): Prisma.InvitationWhereInput {
+    if (!this.viewer) return { id: NO_MATCH };
+    return { OR: [{ email: this.viewer.user.email }, { organization: this.organizationsWhere("invitations:read") }] };
   }
 
   usersWhere(): Prisma.UserWhereInput {

@@ -1,7 +1,7 @@
 // Personal access tokens: created for a user, shown once, revocable, optionally expiring.
 import type { ApiToken, PrismaClient } from "../generated/prisma/client.js";
 import { newSecret } from "../auth/tokens.js";
-import { invalid } from "./errors.js";
+import { invalid, notFound } from "./errors.js";
 import { requireText } from "./validate.js";
 
 export interface CreateApiTokenInput {
@@ -30,4 +30,12 @@ export async function createApiToken(
     data: { userId, name, tokenHash: secret.hash, prefix: secret.displayPrefix, expiresAt },
   });
   return { apiToken, token: secret.token };
+}
+
+/** Revokes one of the user's own tokens; anyone else's reads as not found. Revoking twice is harmless. */
+export async function revokeApiToken(db: PrismaClient, userId: string, apiTokenId: string): Promise<ApiToken> {
+  const token = await db.apiToken.findUnique({ where: { id: apiTokenId } });
+  if (!token || token.userId !== userId) throw notFound("API token");
+  if (token.revokedAt) return token;
+  return db.apiToken.update({ where: { id: token.id }, data: { revokedAt: new Date() } });
 }

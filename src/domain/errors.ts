@@ -6,7 +6,8 @@ export type ErrorCode =
   | "NOT_FOUND"
   | "BAD_USER_INPUT"
   | "CONFLICT"
-  | "LAST_OWNER";
+  | "LAST_OWNER"
+  | "INVITATION_EXPIRED";
 
 export class AppError extends Error {
   override name = "AppError";

@@ -4,9 +4,10 @@ import type { Organization, PrismaClient } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID } from "../auth/permissions.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { conflict, invalid } from "./errors.js";
+import { conflict, forbidden, invalid } from "./errors.js";
 import { isUniqueViolation } from "./prisma-errors.js";
-import { optionalText, requireText, slugify, validateSlug, validateTimeZone } from "./validate.js";
+import { authorize } from "./access.js";
+import { optionalText, requireText, slugify, validateMetadata, validateSlug, validateTimeZone } from "./validate.js";
 
 export interface CreateOrganizationInput {
   name: string;
@@ -60,4 +61,84 @@ export async function createOrganization(
     }
   }
   throw invalid("slug", "Could not find a free slug for this name; pass one explicitly");
+}
+
+export interface UpdateOrganizationInput {
+  organizationId: string;
+  name?: string | null;
+  slug?: string | null;
+  timezone?: string | null;
+  businessInformation?: string | null;
+  publicMetadata?: unknown;
+  privateMetadata?: unknown;
+}
+
+const snapshot = (organization: Organization) => ({
+  name: organization.name,
+  slug: organization.slug,
+  timezone: organization.timezone,
+  businessInformation: organization.businessInformation,
+  publicMetadata: organization.publicMetadata as object,
+  privateMetadata: organization.privateMetadata as object,
+});
+
+/** Changes the given fields; absent (or null) fields stay as they are, except businessInformation, which null clears. */
+export async function updateOrganization(db: PrismaClient, actor: Actor, input: UpdateOrganizationInput): Promise<Organization> {
+  const data = {
+    ...(input.name != null ? { name: requireText(input.name, "name", { max: 100 }) } : {}),
+    ...(input.slug != null ? { slug: validateSlug(input.slug) } : {}),
+    ...(input.timezone != null ? { timezone: validateTimeZone(input.timezone) } : {}),
+    ...(input.businessInformation !== undefined
+      ? { businessInformation: optionalText(input.businessInformation, "businessInformation", 2000) ?? null }
+      : {}),
+    ...(input.publicMetadata != null ? { publicMetadata: validateMetadata(input.publicMetadata, "publicMetadata") } : {}),
+    ...(input.privateMetadata != null ? { privateMetadata: validateMetadata(input.privateMetadata, "privateMetadata") } : {}),
+  };
+  try {
+    return await db.$transaction(async (tx) => {
+      await authorize(tx, actor, input.organizationId, "org:update");
+      const before = await tx.organization.findUniqueOrThrow({ where: { id: input.organizationId } });
+      const organization = await tx.organization.update({ where: { id: input.organizationId }, data });
+      await recordAudit(tx, actor, {
+        organizationId: organization.id,
+        action: "organization.updated",
+        targetType: "Organization",
+        targetId: organization.id,
+        before: snapshot(before),
+        after: snapshot(organization),
+      });
+      return organization;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error, "slug")) throw conflict(`The slug "${input.slug}" is already taken`, { field: "slug" });
+    throw error;
+  }
+}
+
+/**
+ * Deletes an organization with its memberships, custom roles and invitations. Owner only.
+ * The audit trail stays (audit events have no foreign keys), ending with this deletion.
+ */
+export async function deleteOrganization(db: PrismaClient, actor: Actor, input: { organizationId: string }): Promise<string> {
+  return db.$transaction(async (tx) => {
+    const access = await authorize(tx, actor, input.organizationId, "org:delete");
+    if (!access.isOwner) throw forbidden("Only an owner can delete the organization");
+    const before = await tx.organization.findUniqueOrThrow({
+      where: { id: input.organizationId },
+      include: { _count: { select: { members: true, roles: true, invitations: true } } },
+    });
+    // Explicit order: members and invitations reference roles with ON DELETE RESTRICT.
+    await tx.member.deleteMany({ where: { organizationId: input.organizationId } });
+    await tx.invitation.deleteMany({ where: { organizationId: input.organizationId } });
+    await tx.role.deleteMany({ where: { organizationId: input.organizationId } });
+    await tx.organization.delete({ where: { id: input.organizationId } });
+    await recordAudit(tx, actor, {
+      organizationId: input.organizationId,
+      action: "organization.deleted",
+      targetType: "Organization",
+      targetId: input.organizationId,
+      before: { ...snapshot(before), counts: before._count },
+    });
+    return input.organizationId;
+  });
 }

@@ -1,5 +1,6 @@
 // Input rules shared by every mutation path (GraphQL, CLI, seed). Each throws BAD_USER_INPUT
 // naming the field, so a client can show the message next to the right input.
+import type { Prisma } from "../generated/prisma/client.js";
 import { invalid } from "./errors.js";
 
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -60,4 +61,14 @@ export function validateTimeZone(value: string, field = "timezone"): string {
     }
   }
   return value;
+}
+
+export const MAX_METADATA_BYTES = 8 * 1024;
+
+/** Metadata is a JSON object of at most 8 KB (serialised), so one member can't bloat every page. */
+export function validateMetadata(value: unknown, field: string): Prisma.InputJsonObject {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(field, `${field} must be a JSON object`);
+  const size = Buffer.byteLength(JSON.stringify(value), "utf8");
+  if (size > MAX_METADATA_BYTES) throw invalid(field, `${field} is ${size} bytes; at most ${MAX_METADATA_BYTES} are allowed`);
+  return value as Prisma.InputJsonObject;
 }

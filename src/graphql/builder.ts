@@ -36,6 +36,10 @@ export const builder = new SchemaBuilder<{
     orgPermission: OrgPermissionScope;
     /** The caller is an active member of the organization (any role). */
     orgMember: string;
+    /** The caller is an active owner of the organization. */
+    orgOwner: string;
+    /** The caller's email is this one (an invitation's addressee). */
+    invitee: string;
     /** The caller is this user. */
     self: string;
     /** The caller may see this user (themselves, or a member of an org where they hold members:read). */
@@ -66,6 +70,8 @@ export const builder = new SchemaBuilder<{
       authenticated: context.viewer !== null,
       orgPermission: ({ organizationId, permission }) => context.policy.can(organizationId, permission),
       orgMember: (organizationId) => context.policy.isActiveMember(organizationId),
+      orgOwner: (organizationId) => context.policy.isOwner(organizationId),
+      invitee: (email) => context.viewer?.user.email === email,
       self: (userId) => context.viewer?.user.id === userId,
       userVisible: (userId) => context.policy.canSeeUser(userId),
     }),

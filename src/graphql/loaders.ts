@@ -2,7 +2,7 @@
 // "one query per parent" into "one query per batch", so statement counts follow the shape
 // of the GraphQL query and not the number of rows.
 import DataLoader from "dataloader";
-import type { Member, PrismaClient, Role, User } from "../generated/prisma/client.js";
+import type { Invitation, Member, Organization, PrismaClient, Role, User } from "../generated/prisma/client.js";
 
 /** A role as seen from one organization (system roles are shared rows). */
 export type RoleInOrganization = Role & { contextOrganizationId: string | null };
@@ -13,6 +13,9 @@ export function inOrganization(role: Role, organizationId: string | null): RoleI
 
 export interface Loaders {
   userById: DataLoader<string, User | null>;
+  memberById: DataLoader<string, Member | null>;
+  organizationById: DataLoader<string, Organization | null>;
+  invitationById: DataLoader<string, Invitation | null>;
   roleById: DataLoader<string, Role | null>;
   /** All roles usable in an organization: the system roles first, then its custom roles by creation. */
   organizationRoles: DataLoader<string, RoleInOrganization[]>;
@@ -24,18 +27,25 @@ export interface Loaders {
   roleMemberCount: DataLoader<string, number>;
 }
 
-export function createLoaders(prisma: PrismaClient): Loaders {
-  const userById = new DataLoader<string, User | null>(async (ids) => {
-    const rows = await prisma.user.findMany({ where: { id: { in: [...ids] } } });
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+/** Orders rows like the keys that asked for them; a missing row is null. */
+function byId<Row extends { id: string }>(ids: readonly string[], rows: Row[]): (Row | null)[] {
+  const map = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => map.get(id) ?? null);
+}
 
-  const roleById = new DataLoader<string, Role | null>(async (ids) => {
-    const rows = await prisma.role.findMany({ where: { id: { in: [...ids] } } });
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+export function createLoaders(prisma: PrismaClient): Loaders {
+  const userById = new DataLoader<string, User | null>(async (ids) => byId(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } })));
+
+  const roleById = new DataLoader<string, Role | null>(async (ids) => byId(ids, await prisma.role.findMany({ where: { id: { in: [...ids] } } })));
+  const memberById = new DataLoader<string, Member | null>(async (ids) =>
+    byId(ids, await prisma.member.findMany({ where: { id: { in: [...ids] } } })),
+  );
+  const organizationById = new DataLoader<string, Organization | null>(async (ids) =>
+    byId(ids, await prisma.organization.findMany({ where: { id: { in: [...ids] } } })),
+  );
+  const invitationById = new DataLoader<string, Invitation | null>(async (ids) =>
+    byId(ids, await prisma.invitation.findMany({ where: { id: { in: [...ids] } } })),
+  );
 
   const organizationRoles = new DataLoader<string, RoleInOrganization[]>(async (organizationIds) => {
     const rows = await prisma.role.findMany({
@@ -92,5 +102,5 @@ export function createLoaders(prisma: PrismaClient): Loaders {
     return loader;
   };
 
-  return { userById, roleById, organizationRoles, organizationMemberCount, membershipOfUser, roleMemberCount };
+  return { userById, memberById, organizationById, invitationById, roleById, organizationRoles, organizationMemberCount, membershipOfUser, roleMemberCount };
 }

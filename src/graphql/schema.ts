@@ -6,6 +6,9 @@ import "./types/user.js";
 import "./types/role.js";
 import "./types/member.js";
 import "./types/organization.js";
+import "./types/invitation.js";
+import "./types/api-token.js";
+import "./types/audit-event.js";
 
 let schema: GraphQLSchema | undefined;
 

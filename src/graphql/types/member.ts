@@ -1,8 +1,11 @@
 // Member: one user's membership in one organization. Visible to the member themselves and to
 // callers holding members:read in that organization.
+import { encodeGlobalID } from "@pothos/plugin-relay";
+import { addMember, leaveOrganization, reactivateMember, removeMember, suspendMember, updateMember, updateMemberRole } from "../../domain/members.js";
 import { builder } from "../builder.js";
+import { permissionOn } from "../targets.js";
 import { inOrganization } from "../loaders.js";
-import { asUuid } from "./common.js";
+import { asUuid, parseGlobalId } from "./common.js";
 import { MemberStatusEnum } from "./enums.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
@@ -50,3 +53,157 @@ export const MemberNode = builder.prismaNode("Member", {
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),
 });
+
+// ---- Mutations ----------------------------------------------------------------------------
+
+/** Payloads that return one member, re-read with the client's selection. */
+function memberPayload(name: string) {
+  return builder.objectRef<{ memberId: string }>(name).implement({
+    fields: (t) => ({
+      member: t.prismaField({
+        type: "Member",
+        resolve: (query, payload, _args, context) =>
+          context.prisma.member.findUniqueOrThrow({ ...query, where: { id: payload.memberId } }),
+      }),
+    }),
+  });
+}
+
+function removedMemberPayload(name: string) {
+  return builder.objectRef<{ removedMemberId: string }>(name).implement({
+    fields: (t) => ({
+      removedMemberId: t.id({ resolve: (payload) => encodeGlobalID("Member", payload.removedMemberId) }),
+    }),
+  });
+}
+
+const AddMemberInput = builder.inputType("AddMemberInput", {
+  fields: (t) => ({
+    organizationId: t.id({ required: true }),
+    email: t.field({ type: "EmailAddress", required: true }),
+    roleId: t.id({ required: false, description: "Defaults to the organization's default role" }),
+  }),
+});
+
+builder.mutationField("addMember", (t) =>
+  t.field({
+    type: memberPayload("AddMemberPayload"),
+    description: "Adds a user by email (creating them as INVITED when unknown). Needs members:create; you can only grant roles within your own permissions.",
+    args: { input: t.arg({ type: AddMemberInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "members:create"),
+    resolve: async (_root, { input }, context) => {
+      const member = await addMember(context.prisma, context.actor(), {
+        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+        email: input.email,
+        roleId: input.roleId == null ? null : parseGlobalId(String(input.roleId), "Role", "roleId"),
+      });
+      return { memberId: member.id };
+    },
+  }),
+);
+
+const UpdateMemberRoleInput = builder.inputType("UpdateMemberRoleInput", {
+  fields: (t) => ({ memberId: t.id({ required: true }), roleId: t.id({ required: true }) }),
+});
+
+builder.mutationField("updateMemberRole", (t) =>
+  t.field({
+    type: memberPayload("UpdateMemberRolePayload"),
+    description: "Changes a member's role. Needs members:update; the owner role is granted and taken only by owners; an organization keeps at least one owner (LAST_OWNER).",
+    args: { input: t.arg({ type: UpdateMemberRoleInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
+    resolve: async (_root, { input }, context) => {
+      const member = await updateMemberRole(context.prisma, context.actor(), {
+        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
+        roleId: parseGlobalId(String(input.roleId), "Role", "roleId"),
+      });
+      return { memberId: member.id };
+    },
+  }),
+);
+
+const UpdateMemberInput = builder.inputType("UpdateMemberInput", {
+  fields: (t) => ({
+    memberId: t.id({ required: true }),
+    publicMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB" }),
+    privateMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB; needs members:read_private too" }),
+    isPrimary: t.boolean({ required: false, description: "Makes this member the organization's primary contact (only one is)" }),
+  }),
+});
+
+builder.mutationField("updateMember", (t) =>
+  t.field({
+    type: memberPayload("UpdateMemberPayload"),
+    description: "Changes a member's metadata or primary-contact flag. Needs members:update.",
+    args: { input: t.arg({ type: UpdateMemberInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
+    resolve: async (_root, { input }, context) => {
+      const member = await updateMember(context.prisma, context.actor(), {
+        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
+        publicMetadata: input.publicMetadata,
+        privateMetadata: input.privateMetadata,
+        isPrimary: input.isPrimary,
+      });
+      return { memberId: member.id };
+    },
+  }),
+);
+
+const MemberIdInput = (name: string) =>
+  builder.inputType(name, { fields: (t) => ({ memberId: t.id({ required: true }) }) });
+
+builder.mutationField("suspendMember", (t) =>
+  t.field({
+    type: memberPayload("SuspendMemberPayload"),
+    description: "Suspends a member: they keep the membership but lose every permission in the organization. Needs members:update.",
+    args: { input: t.arg({ type: MemberIdInput("SuspendMemberInput"), required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
+    resolve: async (_root, { input }, context) => {
+      const member = await suspendMember(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") });
+      return { memberId: member.id };
+    },
+  }),
+);
+
+builder.mutationField("reactivateMember", (t) =>
+  t.field({
+    type: memberPayload("ReactivateMemberPayload"),
+    description: "Gives a suspended member their role's permissions back. Needs members:update.",
+    args: { input: t.arg({ type: MemberIdInput("ReactivateMemberInput"), required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
+    resolve: async (_root, { input }, context) => {
+      const member = await reactivateMember(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") });
+      return { memberId: member.id };
+    },
+  }),
+);
+
+builder.mutationField("removeMember", (t) =>
+  t.field({
+    type: removedMemberPayload("RemoveMemberPayload"),
+    description: "Removes a member from the organization. Needs members:delete. Their account and tokens stay.",
+    args: { input: t.arg({ type: MemberIdInput("RemoveMemberInput"), required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:delete"),
+    resolve: async (_root, { input }, context) => ({
+      removedMemberId: await removeMember(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") }),
+    }),
+  }),
+);
+
+const LeaveOrganizationInput = builder.inputType("LeaveOrganizationInput", {
+  fields: (t) => ({ organizationId: t.id({ required: true }) }),
+});
+
+builder.mutationField("leaveOrganization", (t) =>
+  t.field({
+    type: removedMemberPayload("LeaveOrganizationPayload"),
+    description: "Ends your own membership (also while suspended). The last owner can't leave (LAST_OWNER).",
+    args: { input: t.arg({ type: LeaveOrganizationInput, required: true }) },
+    authScopes: { authenticated: true },
+    resolve: async (_root, { input }, context) => ({
+      removedMemberId: await leaveOrganization(context.prisma, context.actor(), {
+        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+      }),
+    }),
+  }),
+);

@@ -1,9 +1,11 @@
 // Organization: its fields, its members and roles, and the root fields and mutations that
 // return it.
-import { resolveArrayConnection } from "@pothos/plugin-relay";
+import { encodeGlobalID, resolveArrayConnection } from "@pothos/plugin-relay";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { invalid, notFound } from "../../domain/errors.js";
-import { createOrganization } from "../../domain/organizations.js";
+import { transferOwnership } from "../../domain/members.js";
+import { createOrganization, deleteOrganization, updateOrganization } from "../../domain/organizations.js";
+import { permissionOn, targetOrganizationId } from "../targets.js";
 import { builder, SortDirection } from "../builder.js";
 import { asUuid, parseGlobalId } from "./common.js";
 import { MemberStatusEnum } from "./enums.js";
@@ -230,3 +232,114 @@ builder.mutationField("createOrganization", (t) =>
   }),
 );
 
+
+const UpdateOrganizationInput = builder.inputType("UpdateOrganizationInput", {
+  fields: (t) => ({
+    organizationId: t.id({ required: true }),
+    name: t.string({ required: false }),
+    slug: t.string({ required: false }),
+    timezone: t.field({ type: "TimeZone", required: false }),
+    businessInformation: t.string({ required: false, description: "null clears it" }),
+    publicMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB" }),
+    privateMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB" }),
+  }),
+});
+
+const UpdateOrganizationPayload = builder.objectRef<{ organizationId: string }>("UpdateOrganizationPayload").implement({
+  fields: (t) => ({
+    organization: t.prismaField({
+      type: "Organization",
+      resolve: (query, payload, _args, context) =>
+        context.prisma.organization.findUniqueOrThrow({ ...query, where: { id: payload.organizationId } }),
+    }),
+  }),
+});
+
+builder.mutationField("updateOrganization", (t) =>
+  t.field({
+    type: UpdateOrganizationPayload,
+    description: "Changes the organization's profile or metadata. Needs org:update.",
+    args: { input: t.arg({ type: UpdateOrganizationInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "org:update"),
+    resolve: async (_root, { input }, context) => {
+      const organization = await updateOrganization(context.prisma, context.actor(), {
+        ...input,
+        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+      });
+      return { organizationId: organization.id };
+    },
+  }),
+);
+
+const DeleteOrganizationInput = builder.inputType("DeleteOrganizationInput", {
+  fields: (t) => ({ organizationId: t.id({ required: true }) }),
+});
+
+const DeleteOrganizationPayload = builder.objectRef<{ deletedOrganizationId: string }>("DeleteOrganizationPayload").implement({
+  fields: (t) => ({ deletedOrganizationId: t.id({ resolve: (payload) => encodeGlobalID("Organization", payload.deletedOrganizationId) }) }),
+});
+
+builder.mutationField("deleteOrganization", (t) =>
+  t.field({
+    type: DeleteOrganizationPayload,
+    description: "Deletes the organization with its memberships, custom roles and invitations; the audit trail is kept. Owners only.",
+    args: { input: t.arg({ type: DeleteOrganizationInput, required: true }) },
+    authScopes: async (_root, { input }, context) => {
+      const organizationId = await targetOrganizationId(context, "Organization", input.organizationId, "organizationId");
+      return { $all: { orgOwner: organizationId, orgPermission: { organizationId, permission: "org:delete" } } };
+    },
+    resolve: async (_root, { input }, context) => ({
+      deletedOrganizationId: await deleteOrganization(context.prisma, context.actor(), {
+        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+      }),
+    }),
+  }),
+);
+
+const TransferOwnershipInput = builder.inputType("TransferOwnershipInput", {
+  fields: (t) => ({
+    organizationId: t.id({ required: true }),
+    toMemberId: t.id({ required: true, description: "An active member of the same organization" }),
+  }),
+});
+
+const TransferOwnershipPayload = builder
+  .objectRef<{ organizationId: string; newOwnerId: string; previousOwnerId: string }>("TransferOwnershipPayload")
+  .implement({
+    fields: (t) => ({
+      organization: t.prismaField({
+        type: "Organization",
+        resolve: (query, payload, _args, context) =>
+          context.prisma.organization.findUniqueOrThrow({ ...query, where: { id: payload.organizationId } }),
+      }),
+      newOwner: t.prismaField({
+        type: "Member",
+        resolve: (query, payload, _args, context) => context.prisma.member.findUniqueOrThrow({ ...query, where: { id: payload.newOwnerId } }),
+      }),
+      previousOwner: t.prismaField({
+        type: "Member",
+        description: "You, now an admin",
+        resolve: (query, payload, _args, context) =>
+          context.prisma.member.findUniqueOrThrow({ ...query, where: { id: payload.previousOwnerId } }),
+      }),
+    }),
+  });
+
+builder.mutationField("transferOwnership", (t) =>
+  t.field({
+    type: TransferOwnershipPayload,
+    description: "Makes another active member the owner (and primary owner); you become an admin. Owners only.",
+    args: { input: t.arg({ type: TransferOwnershipInput, required: true }) },
+    authScopes: async (_root, { input }, context) => ({
+      orgOwner: await targetOrganizationId(context, "Organization", input.organizationId, "organizationId"),
+    }),
+    resolve: async (_root, { input }, context) => {
+      const organizationId = parseGlobalId(String(input.organizationId), "Organization", "organizationId");
+      const { newOwner, previousOwner } = await transferOwnership(context.prisma, context.actor(), {
+        organizationId,
+        toMemberId: parseGlobalId(String(input.toMemberId), "Member", "toMemberId"),
+      });
+      return { organizationId, newOwnerId: newOwner.id, previousOwnerId: previousOwner.id };
+    },
+  }),
+);

@@ -1,9 +1,13 @@
 // Role: a named set of permissions. System roles (owner, admin, member) are shared by every
 // organization; custom roles belong to one. A role reached through an organization carries
 // that organization, so `memberCount` counts its members there.
+import { encodeGlobalID } from "@pothos/plugin-relay";
+import { ALL_PERMISSIONS, PERMISSIONS, type Permission } from "../../auth/permissions.js";
+import { createRole, deleteRole, updateRole } from "../../domain/roles.js";
 import { builder } from "../builder.js";
+import { permissionOn } from "../targets.js";
 import type { RoleInOrganization } from "../loaders.js";
-import { asUuid } from "./common.js";
+import { asUuid, parseGlobalId } from "./common.js";
 
 export const RoleNode = builder.prismaNode("Role", {
   id: { field: "id" },
@@ -40,3 +44,114 @@ export const RoleNode = builder.prismaNode("Role", {
   }),
 });
 
+
+// ---- The permission catalogue -------------------------------------------------------------
+
+const PermissionInfo = builder.objectRef<{ key: Permission; description: string }>("Permission").implement({
+  description: "One entry of the permission catalogue",
+  fields: (t) => ({
+    key: t.exposeString("key", { description: 'e.g. "members:update"' }),
+    description: t.exposeString("description"),
+  }),
+});
+
+builder.queryField("permissions", (t) =>
+  t.field({
+    type: [PermissionInfo],
+    description: "Every permission a role can hold (a fixed catalogue of 16, so not paginated), for role editors.",
+    authScopes: { authenticated: true },
+    resolve: () => ALL_PERMISSIONS.map((key) => ({ key, description: PERMISSIONS[key] })),
+  }),
+);
+
+// ---- Mutations ----------------------------------------------------------------------------
+
+function rolePayload(name: string) {
+  return builder.objectRef<{ roleId: string }>(name).implement({
+    fields: (t) => ({
+      role: t.prismaField({
+        type: "Role",
+        resolve: (query, payload, _args, context) => context.prisma.role.findUniqueOrThrow({ ...query, where: { id: payload.roleId } }),
+      }),
+    }),
+  });
+}
+
+const CreateRoleInput = builder.inputType("CreateRoleInput", {
+  fields: (t) => ({
+    organizationId: t.id({ required: true }),
+    name: t.string({ required: true }),
+    key: t.string({ required: false, description: "Unique in the organization; derived from the name when absent (\"Billing manager\" → billing_manager)" }),
+    description: t.string({ required: false }),
+    permissions: t.stringList({ required: true, description: "Keys from the `permissions` catalogue" }),
+    isDefault: t.boolean({ required: false, description: "Make this the role new members get" }),
+  }),
+});
+
+builder.mutationField("createRole", (t) =>
+  t.field({
+    type: rolePayload("CreateRolePayload"),
+    description: "Creates a custom role. Needs roles:create, and you must hold every permission you put in it.",
+    args: { input: t.arg({ type: CreateRoleInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "roles:create"),
+    resolve: async (_root, { input }, context) => {
+      const role = await createRole(context.prisma, context.actor(), {
+        ...input,
+        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+      });
+      return { roleId: role.id };
+    },
+  }),
+);
+
+const UpdateRoleInput = builder.inputType("UpdateRoleInput", {
+  fields: (t) => ({
+    roleId: t.id({ required: true }),
+    name: t.string({ required: false }),
+    description: t.string({ required: false }),
+    permissions: t.stringList({ required: false, description: "Replaces the whole list" }),
+    isDefault: t.boolean({ required: false }),
+  }),
+});
+
+builder.mutationField("updateRole", (t) =>
+  t.field({
+    type: rolePayload("UpdateRolePayload"),
+    description: "Edits a custom role (system roles can't be edited). Needs roles:update and every permission the role has or gets.",
+    args: { input: t.arg({ type: UpdateRoleInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Role", input.roleId, "roleId", "roles:update"),
+    resolve: async (_root, { input }, context) => {
+      const role = await updateRole(context.prisma, context.actor(), {
+        ...input,
+        roleId: parseGlobalId(String(input.roleId), "Role", "roleId"),
+      });
+      return { roleId: role.id };
+    },
+  }),
+);
+
+const DeleteRoleInput = builder.inputType("DeleteRoleInput", {
+  fields: (t) => ({
+    roleId: t.id({ required: true }),
+    reassignToRoleId: t.id({ required: false, description: "Where members and invitations holding the role go; required while there are any" }),
+  }),
+});
+
+const DeleteRolePayload = builder.objectRef<{ deletedRoleId: string }>("DeleteRolePayload").implement({
+  fields: (t) => ({ deletedRoleId: t.id({ resolve: (payload) => encodeGlobalID("Role", payload.deletedRoleId) }) }),
+});
+
+builder.mutationField("deleteRole", (t) =>
+  t.field({
+    type: DeleteRolePayload,
+    description: "Deletes a custom role. Needs roles:delete. A role still held needs reassignToRoleId (CONFLICT otherwise).",
+    args: { input: t.arg({ type: DeleteRoleInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Role", input.roleId, "roleId", "roles:delete"),
+    resolve: async (_root, { input }, context) => ({
+      deletedRoleId: await deleteRole(context.prisma, context.actor(), {
+        roleId: parseGlobalId(String(input.roleId), "Role", "roleId"),
+        reassignToRoleId: input.reassignToRoleId == null ? null : parseGlobalId(String(input.reassignToRoleId), "Role", "reassignToRoleId"),
+      }),
+    }),
+  }),
+);

@@ -1,0 +1,220 @@
+// Invitations: an offer of membership bound to one email address. The secret token is shown
+// once; the invitation can be accepted only by the signed-in user with that email, before it
+// expires, once, and only while the inviter could still grant its role.
+import type { Invitation, Member, PrismaClient } from "../generated/prisma/client.js";
+import { hashSecret, newSecret } from "../auth/tokens.js";
+import { actorAccess, assertCanGrant, authorize, defaultRole, lockOrganization, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
+import type { Actor } from "./actor.js";
+import { recordAudit } from "./audit.js";
+import { AppError, conflict, invalid, notFound } from "./errors.js";
+import { normalizeEmail } from "./validate.js";
+
+export const INVITATION_TOKEN_PREFIX = "inv_";
+export const DEFAULT_INVITATION_DAYS = 7;
+export const MAX_INVITATION_DAYS = 30;
+
+function expiry(days: number | null | undefined): Date {
+  const value = days ?? DEFAULT_INVITATION_DAYS;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_INVITATION_DAYS) {
+    throw invalid("expiresInDays", `expiresInDays must be a whole number from 1 to ${MAX_INVITATION_DAYS}`);
+  }
+  return new Date(Date.now() + value * 86_400_000);
+}
+
+const snapshot = (invitation: Invitation) => ({
+  email: invitation.email,
+  roleId: invitation.roleId,
+  status: invitation.status,
+  expiresAt: invitation.expiresAt.toISOString(),
+});
+
+export interface CreateInvitationInput {
+  organizationId: string;
+  email: string;
+  roleId?: string | null;
+  expiresInDays?: number | null;
+}
+
+export async function createInvitation(
+  db: PrismaClient,
+  actor: Actor,
+  input: CreateInvitationInput,
+): Promise<{ invitation: Invitation; token: string }> {
+  const email = normalizeEmail(input.email);
+  const expiresAt = expiry(input.expiresInDays);
+  return db.$transaction(async (tx) => {
+    const access = await authorize(tx, actor, input.organizationId, "invitations:create");
+    const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
+    assertCanGrant(access, role);
+    const member = await tx.member.findFirst({ where: { organizationId: input.organizationId, user: { email } } });
+    if (member) throw conflict(`${email} is already a member of this organization`, { field: "email" });
+    const pending = await tx.invitation.findFirst({
+      where: { organizationId: input.organizationId, email, status: "PENDING", expiresAt: { gt: new Date() } },
+    });
+    if (pending) {
+      throw conflict(`${email} already has a pending invitation; resend or revoke it`, { field: "email", invitationId: pending.id });
+    }
+    const secret = newSecret(INVITATION_TOKEN_PREFIX);
+    const invitation = await tx.invitation.create({
+      data: { organizationId: input.organizationId, email, roleId: role.id, invitedById: actor.userId, tokenHash: secret.hash, expiresAt },
+    });
+    await recordAudit(tx, actor, {
+      organizationId: input.organizationId,
+      action: "invitation.created",
+      targetType: "Invitation",
+      targetId: invitation.id,
+      after: snapshot(invitation),
+    });
+    return { invitation, token: secret.token };
+  });
+}
+
+async function invitationForManagement(tx: Tx, invitationId: string): Promise<Invitation> {
+  const invitation = await tx.invitation.findUnique({ where: { id: invitationId } });
+  if (!invitation) throw notFound("Invitation");
+  return invitation;
+}
+
+export async function revokeInvitation(db: PrismaClient, actor: Actor, input: { invitationId: string }): Promise<Invitation> {
+  return db.$transaction(async (tx) => {
+    const before = await invitationForManagement(tx, input.invitationId);
+    await authorize(tx, actor, before.organizationId, "invitations:delete");
+    if (before.status !== "PENDING") throw conflict(`Only pending invitations can be revoked (this one is ${before.status})`);
+    const invitation = await tx.invitation.update({ where: { id: before.id }, data: { status: "REVOKED" } });
+    await recordAudit(tx, actor, {
+      organizationId: before.organizationId,
+      action: "invitation.revoked",
+      targetType: "Invitation",
+      targetId: invitation.id,
+      before: snapshot(before),
+      after: snapshot(invitation),
+    });
+    return invitation;
+  });
+}
+
+/** A new secret and a new expiry for a pending or expired invitation; the old token stops working. */
+export async function resendInvitation(
+  db: PrismaClient,
+  actor: Actor,
+  input: { invitationId: string; expiresInDays?: number | null },
+): Promise<{ invitation: Invitation; token: string }> {
+  const expiresAt = expiry(input.expiresInDays);
+  return db.$transaction(async (tx) => {
+    const before = await invitationForManagement(tx, input.invitationId);
+    const access = await authorize(tx, actor, before.organizationId, "invitations:create");
+    if (before.status !== "PENDING" && before.status !== "EXPIRED") {
+      throw conflict(`Only pending or expired invitations can be resent (this one is ${before.status})`);
+    }
+    assertCanGrant(access, await roleInOrganization(tx, before.organizationId, before.roleId));
+    const secret = newSecret(INVITATION_TOKEN_PREFIX);
+    const invitation = await tx.invitation.update({
+      where: { id: before.id },
+      data: { tokenHash: secret.hash, expiresAt, status: "PENDING", invitedById: actor.userId },
+    });
+    await recordAudit(tx, actor, {
+      organizationId: before.organizationId,
+      action: "invitation.resent",
+      targetType: "Invitation",
+      targetId: invitation.id,
+      before: snapshot(before),
+      after: snapshot(invitation),
+    });
+    return { invitation, token: secret.token };
+  });
+}
+
+/** The invitation a token names, provided it is addressed to the acting user. */
+async function invitationForInvitee(tx: Tx, actor: Actor, token: string): Promise<Invitation> {
+  if (!actor.userId) throw notFound("Invitation");
+  const invitation = await tx.invitation.findUnique({ where: { tokenHash: hashSecret(token.trim()) } });
+  const user = await tx.user.findUniqueOrThrow({ where: { id: actor.userId } });
+  // Someone else's token reads as unknown: a leaked link is no use to anyone but the invitee.
+  if (!invitation || invitation.email !== user.email) throw notFound("Invitation");
+  return invitation;
+}
+
+async function assertStillValid(tx: Tx, invitation: Invitation): Promise<void> {
+  if (invitation.status !== "PENDING") {
+    throw conflict(`This invitation is no longer pending (it is ${invitation.status})`, { status: invitation.status });
+  }
+  if (invitation.expiresAt <= new Date()) {
+    await tx.invitation.update({ where: { id: invitation.id }, data: { status: "EXPIRED" } });
+    throw new AppError("INVITATION_EXPIRED", "This invitation has expired; ask for a new one");
+  }
+}
+
+/**
+ * Accepts an invitation: the acting user (whose email it was sent to) becomes a member with its
+ * role. The inviter must still be able to grant that role; a second accept finds it no longer
+ * pending.
+ */
+export async function acceptInvitation(db: PrismaClient, actor: Actor, input: { token: string }): Promise<Member> {
+  const result = await db.$transaction(async (tx) => {
+    const found = await invitationForInvitee(tx, actor, input.token);
+    await lockOrganization(tx, found.organizationId);
+    const invitation = await tx.invitation.findUniqueOrThrow({ where: { id: found.id } }); // re-read under the lock
+    try {
+      await assertStillValid(tx, invitation);
+    } catch (error) {
+      if (error instanceof AppError && error.code === "INVITATION_EXPIRED") return error; // keep the EXPIRED mark
+      throw error;
+    }
+    let inviter: ActorAccess | null = null;
+    if (invitation.invitedById) {
+      inviter = await actorAccess(tx, { userId: invitation.invitedById, tokenId: null, requestId: null }, invitation.organizationId).catch(() => null);
+    }
+    const role = await roleInOrganization(tx, invitation.organizationId, invitation.roleId);
+    try {
+      if (!inviter || !inviter.permissions.has("invitations:create")) throw new Error("inviter lost the right to invite");
+      assertCanGrant(inviter, role);
+    } catch {
+      throw new AppError("FORBIDDEN", "The person who invited you can no longer grant this role; ask for a new invitation");
+    }
+    const existing = await tx.member.findUnique({
+      where: { organizationId_userId: { organizationId: invitation.organizationId, userId: actor.userId! } },
+    });
+    if (existing) throw conflict("You are already a member of this organization");
+    await tx.invitation.update({ where: { id: invitation.id }, data: { status: "ACCEPTED" } });
+    await tx.user.updateMany({ where: { id: actor.userId!, status: "INVITED" }, data: { status: "ACTIVE" } });
+    const member = await tx.member.create({
+      data: { organizationId: invitation.organizationId, userId: actor.userId!, roleId: role.id, invitedById: invitation.invitedById },
+    });
+    await recordAudit(tx, actor, {
+      organizationId: invitation.organizationId,
+      action: "invitation.accepted",
+      targetType: "Invitation",
+      targetId: invitation.id,
+      after: { memberId: member.id, roleId: role.id },
+    });
+    return member;
+  });
+  if (result instanceof AppError) throw result;
+  return result;
+}
+
+export async function declineInvitation(db: PrismaClient, actor: Actor, input: { token: string }): Promise<Invitation> {
+  const result = await db.$transaction(async (tx) => {
+    const found = await invitationForInvitee(tx, actor, input.token);
+    await lockOrganization(tx, found.organizationId);
+    const before = await tx.invitation.findUniqueOrThrow({ where: { id: found.id } });
+    try {
+      await assertStillValid(tx, before);
+    } catch (error) {
+      if (error instanceof AppError && error.code === "INVITATION_EXPIRED") return error;
+      throw error;
+    }
+    const invitation = await tx.invitation.update({ where: { id: before.id }, data: { status: "DECLINED" } });
+    await recordAudit(tx, actor, {
+      organizationId: before.organizationId,
+      action: "invitation.declined",
+      targetType: "Invitation",
+      targetId: invitation.id,
+      before: snapshot(before),
+      after: snapshot(invitation),
+    });
+    return invitation;
+  });
+  if (result instanceof AppError) throw result;
+  return result;
+}

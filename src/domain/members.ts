@@ -1,0 +1,229 @@
+// Members: adding, changing roles and metadata, suspending, removing, leaving, and handing
+// over ownership. Each function is one transaction that locks the organization, checks the
+// actor's rights, writes the change and its audit event, and re-checks the last-owner rule.
+import type { Member, PrismaClient } from "../generated/prisma/client.js";
+import { OWNER_ROLE_ID, SYSTEM_ROLES } from "../auth/permissions.js";
+import {
+  actorAccess,
+  assertCanGrant,
+  assertCanManage,
+  assertOwnerRemains,
+  authorize,
+  defaultRole,
+  lockOrganization,
+  memberInOrganization,
+  roleInOrganization,
+} from "./access.js";
+import type { Actor } from "./actor.js";
+import { recordAudit } from "./audit.js";
+import { conflict, forbidden, invalid, notFound } from "./errors.js";
+import { normalizeEmail, validateMetadata } from "./validate.js";
+
+const snapshot = (member: Member) => ({
+  roleId: member.roleId,
+  status: member.status,
+  isPrimary: member.isPrimary,
+  publicMetadata: member.publicMetadata as object,
+  privateMetadata: member.privateMetadata as object,
+});
+
+export interface AddMemberInput {
+  organizationId: string;
+  email: string;
+  roleId?: string | null;
+}
+
+/**
+ * Adds the user with this email (creating them as INVITED when unknown) with the given role or
+ * the organization's default role. An existing member is a CONFLICT.
+ */
+export async function addMember(db: PrismaClient, actor: Actor, input: AddMemberInput): Promise<Member> {
+  const email = normalizeEmail(input.email);
+  return db.$transaction(async (tx) => {
+    const access = await authorize(tx, actor, input.organizationId, "members:create");
+    const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
+    assertCanGrant(access, role);
+    const user =
+      (await tx.user.findUnique({ where: { email } })) ??
+      (await tx.user.create({ data: { email, status: "INVITED", invitedAt: new Date() } }));
+    const existing = await tx.member.findUnique({
+      where: { organizationId_userId: { organizationId: input.organizationId, userId: user.id } },
+    });
+    if (existing) throw conflict(`${email} is already a member of this organization`, { field: "email", memberId: existing.id });
+    const member = await tx.member.create({
+      data: { organizationId: input.organizationId, userId: user.id, roleId: role.id, invitedById: actor.userId },
+    });
+    await recordAudit(tx, actor, {
+      organizationId: input.organizationId,
+      action: "member.added",
+      targetType: "Member",
+      targetId: member.id,
+      after: { email, userId: user.id, ...snapshot(member) },
+    });
+    return member;
+  });
+}
+
+/** Changes a member's role. Granting or removing the owner role needs an owner. */
+export async function updateMemberRole(db: PrismaClient, actor: Actor, input: { memberId: string; roleId: string }): Promise<Member> {
+  return db.$transaction(async (tx) => {
+    const target = await memberInOrganization(tx, input.memberId);
+    const access = await authorize(tx, actor, target.organizationId, "members:update");
+    const role = await roleInOrganization(tx, target.organizationId, input.roleId);
+    assertCanManage(access, target);
+    assertCanGrant(access, role);
+    if (role.id === target.roleId) return target;
+    const member = await tx.member.update({ where: { id: target.id }, data: { roleId: role.id } });
+    await assertOwnerRemains(tx, target.organizationId);
+    await recordAudit(tx, actor, {
+      organizationId: target.organizationId,
+      action: "member.role_changed",
+      targetType: "Member",
+      targetId: member.id,
+      before: { roleId: target.roleId, roleKey: target.role.key },
+      after: { roleId: role.id, roleKey: role.key },
+    });
+    return member;
+  });
+}
+
+export interface UpdateMemberInput {
+  memberId: string;
+  publicMetadata?: unknown;
+  privateMetadata?: unknown;
+  isPrimary?: boolean | null;
+}
+
+/** Replaces a member's metadata and primary-contact flag. Writing private metadata also needs members:read_private. */
+export async function updateMember(db: PrismaClient, actor: Actor, input: UpdateMemberInput): Promise<Member> {
+  const publicMetadata = input.publicMetadata === undefined || input.publicMetadata === null ? undefined : validateMetadata(input.publicMetadata, "publicMetadata");
+  const privateMetadata = input.privateMetadata === undefined || input.privateMetadata === null ? undefined : validateMetadata(input.privateMetadata, "privateMetadata");
+  return db.$transaction(async (tx) => {
+    const target = await memberInOrganization(tx, input.memberId);
+    const access = await authorize(tx, actor, target.organizationId, "members:update");
+    if (privateMetadata !== undefined && !access.permissions.has("members:read_private")) {
+      throw forbidden("Writing private metadata needs the members:read_private permission");
+    }
+    if (input.isPrimary === true) {
+      await tx.member.updateMany({ where: { organizationId: target.organizationId, isPrimary: true, NOT: { id: target.id } }, data: { isPrimary: false } });
+    }
+    const member = await tx.member.update({
+      where: { id: target.id },
+      data: {
+        ...(publicMetadata !== undefined ? { publicMetadata } : {}),
+        ...(privateMetadata !== undefined ? { privateMetadata } : {}),
+        ...(typeof input.isPrimary === "boolean" ? { isPrimary: input.isPrimary } : {}),
+      },
+    });
+    await recordAudit(tx, actor, {
+      organizationId: target.organizationId,
+      action: "member.updated",
+      targetType: "Member",
+      targetId: member.id,
+      before: snapshot(target),
+      after: snapshot(member),
+    });
+    return member;
+  });
+}
+
+async function setStatus(db: PrismaClient, actor: Actor, memberId: string, status: "ACTIVE" | "SUSPENDED"): Promise<Member> {
+  return db.$transaction(async (tx) => {
+    const target = await memberInOrganization(tx, memberId);
+    const access = await authorize(tx, actor, target.organizationId, "members:update");
+    assertCanManage(access, target);
+    if (status === "SUSPENDED" && target.userId === actor.userId) throw forbidden("You can't suspend yourself; leave the organization instead");
+    if (target.status === status) return target;
+    const member = await tx.member.update({ where: { id: target.id }, data: { status } });
+    await assertOwnerRemains(tx, target.organizationId);
+    await recordAudit(tx, actor, {
+      organizationId: target.organizationId,
+      action: status === "SUSPENDED" ? "member.suspended" : "member.reactivated",
+      targetType: "Member",
+      targetId: member.id,
+      before: { status: target.status },
+      after: { status },
+    });
+    return member;
+  });
+}
+
+/** A suspended member keeps their membership but has no permissions until reactivated. */
+export const suspendMember = (db: PrismaClient, actor: Actor, input: { memberId: string }) => setStatus(db, actor, input.memberId, "SUSPENDED");
+
+export const reactivateMember = (db: PrismaClient, actor: Actor, input: { memberId: string }) => setStatus(db, actor, input.memberId, "ACTIVE");
+
+/** Removes a member. Their user and tokens stay: they keep access to their other organizations. */
+export async function removeMember(db: PrismaClient, actor: Actor, input: { memberId: string }): Promise<string> {
+  return db.$transaction(async (tx) => {
+    const target = await memberInOrganization(tx, input.memberId);
+    const access = await authorize(tx, actor, target.organizationId, "members:delete");
+    assertCanManage(access, target);
+    await tx.member.delete({ where: { id: target.id } });
+    await assertOwnerRemains(tx, target.organizationId);
+    await recordAudit(tx, actor, {
+      organizationId: target.organizationId,
+      action: "member.removed",
+      targetType: "Member",
+      targetId: target.id,
+      before: { userId: target.userId, ...snapshot(target) },
+    });
+    return target.id;
+  });
+}
+
+/** The actor leaves the organization (active or suspended). The last owner can't. */
+export async function leaveOrganization(db: PrismaClient, actor: Actor, input: { organizationId: string }): Promise<string> {
+  return db.$transaction(async (tx) => {
+    await lockOrganization(tx, input.organizationId);
+    const own = actor.userId
+      ? await tx.member.findUnique({ where: { organizationId_userId: { organizationId: input.organizationId, userId: actor.userId } } })
+      : null;
+    if (!own) throw notFound("Organization");
+    await tx.member.delete({ where: { id: own.id } });
+    await assertOwnerRemains(tx, input.organizationId);
+    await recordAudit(tx, actor, {
+      organizationId: input.organizationId,
+      action: "member.left",
+      targetType: "Member",
+      targetId: own.id,
+      before: { userId: own.userId, ...snapshot(own) },
+    });
+    return own.id;
+  });
+}
+
+/**
+ * Makes another active member the organization's owner (and primary owner); the acting owner
+ * stays as an admin. Owner only.
+ */
+export async function transferOwnership(
+  db: PrismaClient,
+  actor: Actor,
+  input: { organizationId: string; toMemberId: string },
+): Promise<{ newOwner: Member; previousOwner: Member }> {
+  return db.$transaction(async (tx) => {
+    await lockOrganization(tx, input.organizationId);
+    const access = await actorAccess(tx, actor, input.organizationId);
+    if (!access.isOwner) throw forbidden("Only an owner can transfer ownership");
+    const target = await memberInOrganization(tx, input.toMemberId, input.organizationId);
+    if (target.id === access.member.id) throw invalid("toMemberId", "You already own this organization");
+    const targetUser = await tx.user.findUniqueOrThrow({ where: { id: target.userId } });
+    if (target.status !== "ACTIVE" || targetUser.status !== "ACTIVE") {
+      throw invalid("toMemberId", "Ownership can only go to an active member with an active account");
+    }
+    const newOwner = await tx.member.update({ where: { id: target.id }, data: { roleId: OWNER_ROLE_ID } });
+    const previousOwner = await tx.member.update({ where: { id: access.member.id }, data: { roleId: SYSTEM_ROLES.admin.id } });
+    const organization = await tx.organization.update({ where: { id: input.organizationId }, data: { ownerId: target.userId } });
+    await assertOwnerRemains(tx, input.organizationId);
+    await recordAudit(tx, actor, {
+      organizationId: input.organizationId,
+      action: "organization.ownership_transferred",
+      targetType: "Organization",
+      targetId: organization.id,
+      before: { ownerUserId: access.member.userId, ownerMemberId: access.member.id },
+      after: { ownerUserId: target.userId, ownerMemberId: target.id, previousOwnerRoleKey: "admin" },
+    });
+    return { newOwner, previousOwner };
+  });
+}

@@ -1,0 +1,185 @@
+// Custom roles: named permission sets of one organization. System roles can't be changed.
+// Nobody can create or edit a role holding permissions they don't hold themselves.
+import type { PrismaClient, Role } from "../generated/prisma/client.js";
+import { isPermission, type Permission } from "../auth/permissions.js";
+import { assertCanGrant, authorize, roleInOrganization, type Tx } from "./access.js";
+import type { Actor } from "./actor.js";
+import { recordAudit } from "./audit.js";
+import { AppError, conflict, forbidden, invalid, notFound } from "./errors.js";
+import { isUniqueViolation } from "./prisma-errors.js";
+import { optionalText, requireText } from "./validate.js";
+
+export const MAX_CUSTOM_ROLES = 50;
+const RESERVED_KEYS = new Set(["owner", "admin", "member"]);
+const KEY_PATTERN = /^[a-z][a-z0-9_]{1,47}$/;
+
+const snapshot = (role: Role) => ({
+  key: role.key,
+  name: role.name,
+  description: role.description,
+  permissions: role.permissions,
+  isDefault: role.isDefault,
+});
+
+export function validatePermissions(values: readonly string[], field = "permissions"): Permission[] {
+  const unknown = values.filter((value) => !isPermission(value));
+  if (unknown.length > 0) {
+    throw new AppError("BAD_USER_INPUT", `Unknown permission(s): ${unknown.join(", ")}. See the \`permissions\` query for the catalogue`, {
+      field,
+      unknownPermissions: unknown,
+    });
+  }
+  return [...new Set(values as Permission[])].sort();
+}
+
+function roleKey(name: string, key: string | null | undefined): string {
+  const value = key?.trim() || name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 48);
+  const normalized = /^[a-z]/.test(value) ? value : `role_${value}`.replace(/_+$/, "");
+  if (!KEY_PATTERN.test(normalized)) {
+    throw invalid("key", `key must be 2-48 characters of lower-case letters, digits and underscores, starting with a letter (got "${key ?? normalized}")`);
+  }
+  if (RESERVED_KEYS.has(normalized)) throw invalid("key", `"${normalized}" is the key of a system role; choose another`);
+  return normalized;
+}
+
+async function customRole(tx: Tx, roleId: string): Promise<Role> {
+  const role = await tx.role.findUnique({ where: { id: roleId } });
+  if (!role) throw notFound("Role");
+  return role;
+}
+
+function assertEditable(role: Role): asserts role is Role & { organizationId: string } {
+  if (role.isSystem || role.organizationId === null) throw forbidden("System roles can't be changed or deleted");
+}
+
+async function clearOtherDefaults(tx: Tx, organizationId: string, keepId: string): Promise<void> {
+  await tx.role.updateMany({ where: { organizationId, isDefault: true, NOT: { id: keepId } }, data: { isDefault: false } });
+}
+
+export interface CreateRoleInput {
+  organizationId: string;
+  name: string;
+  key?: string | null;
+  description?: string | null;
+  permissions: readonly string[];
+  isDefault?: boolean | null;
+}
+
+export async function createRole(db: PrismaClient, actor: Actor, input: CreateRoleInput): Promise<Role> {
+  const name = requireText(input.name, "name", { max: 100 });
+  const key = roleKey(name, input.key);
+  const description = optionalText(input.description, "description", 500) ?? null;
+  const permissions = validatePermissions(input.permissions);
+  try {
+    return await db.$transaction(async (tx) => {
+      const access = await authorize(tx, actor, input.organizationId, "roles:create");
+      assertCanGrant(access, { id: "", key, permissions });
+      const count = await tx.role.count({ where: { organizationId: input.organizationId } });
+      if (count >= MAX_CUSTOM_ROLES) throw conflict(`An organization can have at most ${MAX_CUSTOM_ROLES} custom roles`);
+      const role = await tx.role.create({
+        data: { organizationId: input.organizationId, key, name, description, permissions, isDefault: input.isDefault === true },
+      });
+      if (role.isDefault) await clearOtherDefaults(tx, input.organizationId, role.id);
+      await recordAudit(tx, actor, {
+        organizationId: input.organizationId,
+        action: "role.created",
+        targetType: "Role",
+        targetId: role.id,
+        after: snapshot(role),
+      });
+      return role;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict(`A role with the key "${key}" already exists in this organization`, { field: "key" });
+    throw error;
+  }
+}
+
+export interface UpdateRoleInput {
+  roleId: string;
+  name?: string | null;
+  description?: string | null;
+  permissions?: readonly string[] | null;
+  isDefault?: boolean | null;
+}
+
+/** Edits a custom role. Both its current and its new permissions must be within the editor's own. */
+export async function updateRole(db: PrismaClient, actor: Actor, input: UpdateRoleInput): Promise<Role> {
+  const name = input.name === undefined || input.name === null ? undefined : requireText(input.name, "name", { max: 100 });
+  const description = input.description === undefined ? undefined : (optionalText(input.description, "description", 500) ?? null);
+  const permissions = input.permissions ? validatePermissions(input.permissions) : undefined;
+  return db.$transaction(async (tx) => {
+    const before = await customRole(tx, input.roleId);
+    if (before.organizationId === null) throw forbidden("System roles can't be changed or deleted");
+    const access = await authorize(tx, actor, before.organizationId, "roles:update");
+    assertEditable(before);
+    assertCanGrant(access, before);
+    if (permissions) assertCanGrant(access, { id: before.id, key: before.key, permissions });
+    const role = await tx.role.update({
+      where: { id: before.id },
+      data: {
+        ...(name !== undefined ? { name } : {}),
+        ...(description !== undefined ? { description } : {}),
+        ...(permissions ? { permissions } : {}),
+        ...(typeof input.isDefault === "boolean" ? { isDefault: input.isDefault } : {}),
+      },
+    });
+    if (role.isDefault) await clearOtherDefaults(tx, before.organizationId, role.id);
+    await recordAudit(tx, actor, {
+      organizationId: before.organizationId,
+      action: "role.updated",
+      targetType: "Role",
+      targetId: role.id,
+      before: snapshot(before),
+      after: snapshot(role),
+    });
+    return role;
+  });
+}
+
+/**
+ * Deletes a custom role. While members or pending invitations hold it, it can only be deleted
+ * with `reassignToRoleId`, which moves them to another role of the organization.
+ */
+export async function deleteRole(
+  db: PrismaClient,
+  actor: Actor,
+  input: { roleId: string; reassignToRoleId?: string | null },
+): Promise<string> {
+  return db.$transaction(async (tx) => {
+    const role = await customRole(tx, input.roleId);
+    if (role.organizationId === null) throw forbidden("System roles can't be changed or deleted");
+    const access = await authorize(tx, actor, role.organizationId, "roles:delete");
+    assertEditable(role);
+    assertCanGrant(access, role);
+    const [members, invitations] = await Promise.all([
+      tx.member.count({ where: { roleId: role.id } }),
+      tx.invitation.count({ where: { roleId: role.id } }),
+    ]);
+    let reassignedTo: Role | null = null;
+    if (members + invitations > 0) {
+      if (!input.reassignToRoleId) {
+        throw conflict(`The role "${role.key}" is held by ${members} member(s) and ${invitations} invitation(s); pass reassignToRoleId`, {
+          field: "reassignToRoleId",
+          memberCount: members,
+          invitationCount: invitations,
+        });
+      }
+      reassignedTo = await roleInOrganization(tx, role.organizationId, input.reassignToRoleId, "reassignToRoleId");
+      if (reassignedTo.id === role.id) throw invalid("reassignToRoleId", "reassignToRoleId must be another role");
+      assertCanGrant(access, reassignedTo);
+      await tx.member.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id } });
+      await tx.invitation.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id } });
+    }
+    await tx.role.delete({ where: { id: role.id } });
+    await recordAudit(tx, actor, {
+      organizationId: role.organizationId,
+      action: "role.deleted",
+      targetType: "Role",
+      targetId: role.id,
+      before: snapshot(role),
+      after: reassignedTo ? { reassignedToRoleId: reassignedTo.id, members, invitations } : null,
+    });
+    return role.id;
+  });
+}

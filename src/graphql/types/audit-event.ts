@@ -1,0 +1,62 @@
+// AuditEvent: one entry of an organization's audit trail, written in the same transaction as
+// the change it records. Readable with audit:read.
+import { encodeGlobalID } from "@pothos/plugin-relay";
+import { builder, SortDirection } from "../builder.js";
+import { NO_ROW } from "./common.js";
+import { UserNode, visibleUser } from "./user.js";
+
+export const AuditEventObject = builder.prismaObject("AuditEvent", {
+  authScopes: (event) =>
+    ({ orgPermission: { organizationId: event.organizationId ?? NO_ROW, permission: "audit:read" } }),
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    action: t.exposeString("action", { description: 'What happened, e.g. "member.role_changed"' }),
+    targetType: t.exposeString("targetType"),
+    targetId: t.id({
+      nullable: true,
+      description: "The global ID of what changed (it may no longer exist)",
+      resolve: (event) => (event.targetId ? encodeGlobalID(event.targetType, event.targetId) : null),
+    }),
+    actor: t.field({
+      type: UserNode,
+      nullable: true,
+      description: "Who did it (null for operator actions, or when you can't see that user)",
+      resolve: (event, _args, context) => visibleUser(context, event.actorUserId),
+    }),
+    viaApiTokenId: t.id({
+      nullable: true,
+      resolve: (event) => (event.actorTokenId ? encodeGlobalID("ApiToken", event.actorTokenId) : null),
+    }),
+    before: t.expose("before", { type: "JSON", nullable: true }),
+    after: t.expose("after", { type: "JSON", nullable: true }),
+    requestId: t.exposeString("requestId", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+const AuditEventOrder = builder.inputType("AuditEventOrder", {
+  fields: (t) => ({ direction: t.field({ type: SortDirection, defaultValue: "desc" }) }),
+});
+
+builder.prismaObjectField("Organization", "auditEvents", (t) =>
+  t.prismaConnection({
+    type: "AuditEvent",
+    cursor: "id",
+    description: "The audit trail, newest first by default. Needs audit:read",
+    authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "audit:read" } }),
+    args: {
+      orderBy: t.arg({ type: AuditEventOrder, required: false }),
+      action: t.arg.string({ required: false, description: 'Only this action, e.g. "member.removed"' }),
+    },
+    totalCount: (organization, args, context) =>
+      context.prisma.auditEvent.count({ where: { organizationId: organization.id, ...(args.action ? { action: args.action } : {}) } }),
+    resolve: (query, organization, args, context) => {
+      const direction = args.orderBy?.direction ?? "desc";
+      return context.prisma.auditEvent.findMany({
+        ...query,
+        where: { organizationId: organization.id, ...(args.action ? { action: args.action } : {}) },
+        orderBy: [{ createdAt: direction }, { id: direction }],
+      });
+    },
+  }),
+);

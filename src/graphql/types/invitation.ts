@@ -1,0 +1,247 @@
+// Invitation: an offer of membership sent to an email address. Visible to its addressee and to
+// members holding invitations:read. The service sends no email: createInvitation returns the
+// secret token once, and the caller delivers it (e.g. in a link).
+import { builder } from "../builder.js";
+import { permissionOn } from "../targets.js";
+import {
+  acceptInvitation,
+  createInvitation,
+  declineInvitation,
+  resendInvitation,
+  revokeInvitation,
+} from "../../domain/invitations.js";
+import { asUuid, parseGlobalId } from "./common.js";
+import { InvitationStatusEnum } from "./enums.js";
+import { inOrganization } from "../loaders.js";
+import { OrganizationNode } from "./organization.js";
+import { RoleNode } from "./role.js";
+import { UserNode, visibleUser } from "./user.js";
+
+export const InvitationNode = builder.prismaNode("Invitation", {
+  id: { field: "id" },
+  nullable: true,
+  authScopes: (invitation) => ({
+    $any: {
+      invitee: invitation.email,
+      orgPermission: { organizationId: invitation.organizationId, permission: "invitations:read" },
+    },
+  }),
+  findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.invitationsWhere()] }),
+  fields: (t) => ({
+    email: t.expose("email", { type: "EmailAddress" }),
+    status: t.field({
+      type: InvitationStatusEnum,
+      description: "EXPIRED as soon as expiresAt has passed, even before anyone tried to accept it",
+      resolve: (invitation) => (invitation.status === "PENDING" && invitation.expiresAt <= new Date() ? "EXPIRED" : invitation.status),
+    }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime" }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    organizationName: t.string({
+      description: "Shown to the invitee, who can't see the organization itself yet",
+      resolve: async (invitation, _args, context) => (await context.loaders.organizationById.load(invitation.organizationId))?.name ?? "",
+    }),
+    organization: t.field({
+      type: OrganizationNode,
+      nullable: true,
+      description: "Null unless you are a member who may see it",
+      resolve: async (invitation, _args, context) => {
+        const [allowed, organization] = await Promise.all([
+          context.policy.can(invitation.organizationId, "org:read"),
+          context.loaders.organizationById.load(invitation.organizationId),
+        ]);
+        return allowed ? organization : null;
+      },
+    }),
+    role: t.field({
+      type: RoleNode,
+      nullable: true,
+      description: "The role the invitee will get (null for a custom role you can't see)",
+      resolve: async (invitation, _args, context) => {
+        const [member, role] = await Promise.all([
+          context.policy.isActiveMember(invitation.organizationId),
+          context.loaders.roleById.load(invitation.roleId),
+        ]);
+        return role && (role.organizationId === null || member) ? inOrganization(role, invitation.organizationId) : null;
+      },
+    }),
+    roleName: t.string({
+      description: "The name of that role, shown to the invitee",
+      resolve: async (invitation, _args, context) => (await context.loaders.roleById.load(invitation.roleId))?.name ?? "",
+    }),
+    invitedBy: t.field({
+      type: UserNode,
+      nullable: true,
+      resolve: (invitation, _args, context) => visibleUser(context, invitation.invitedById),
+    }),
+  }),
+});
+
+// ---- Mutations ----------------------------------------------------------------------------
+
+function invitationPayload(name: string, withToken: boolean) {
+  return builder.objectRef<{ invitationId: string; token?: string }>(name).implement({
+    fields: (t) => ({
+      invitation: t.prismaField({
+        type: "Invitation",
+        resolve: (query, payload, _args, context) =>
+          context.prisma.invitation.findUniqueOrThrow({ ...query, where: { id: payload.invitationId } }),
+      }),
+      ...(withToken
+        ? {
+            token: t.string({
+              description: "The invitation's secret, shown only now: deliver it to the invitee (acceptInvitation takes it)",
+              resolve: (payload) => payload.token!,
+            }),
+          }
+        : {}),
+    }),
+  });
+}
+
+const CreateInvitationInput = builder.inputType("CreateInvitationInput", {
+  fields: (t) => ({
+    organizationId: t.id({ required: true }),
+    email: t.field({ type: "EmailAddress", required: true }),
+    roleId: t.id({ required: false, description: "Defaults to the organization's default role" }),
+    expiresInDays: t.int({ required: false, description: "1-30, default 7" }),
+  }),
+});
+
+builder.mutationField("createInvitation", (t) =>
+  t.field({
+    type: invitationPayload("CreateInvitationPayload", true),
+    description: "Invites an email address. Needs invitations:create, and you can only offer roles within your own permissions.",
+    args: { input: t.arg({ type: CreateInvitationInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "invitations:create"),
+    resolve: async (_root, { input }, context) => {
+      const { invitation, token } = await createInvitation(context.prisma, context.actor(), {
+        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+        email: input.email,
+        roleId: input.roleId == null ? null : parseGlobalId(String(input.roleId), "Role", "roleId"),
+        expiresInDays: input.expiresInDays,
+      });
+      return { invitationId: invitation.id, token };
+    },
+  }),
+);
+
+const ResendInvitationInput = builder.inputType("ResendInvitationInput", {
+  fields: (t) => ({ invitationId: t.id({ required: true }), expiresInDays: t.int({ required: false, description: "1-30, default 7" }) }),
+});
+
+builder.mutationField("resendInvitation", (t) =>
+  t.field({
+    type: invitationPayload("ResendInvitationPayload", true),
+    description: "A new secret and expiry for a pending or expired invitation; the old secret stops working. Needs invitations:create.",
+    args: { input: t.arg({ type: ResendInvitationInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Invitation", input.invitationId, "invitationId", "invitations:create"),
+    resolve: async (_root, { input }, context) => {
+      const { invitation, token } = await resendInvitation(context.prisma, context.actor(), {
+        invitationId: parseGlobalId(String(input.invitationId), "Invitation", "invitationId"),
+        expiresInDays: input.expiresInDays,
+      });
+      return { invitationId: invitation.id, token };
+    },
+  }),
+);
+
+const RevokeInvitationInput = builder.inputType("RevokeInvitationInput", {
+  fields: (t) => ({ invitationId: t.id({ required: true }) }),
+});
+
+builder.mutationField("revokeInvitation", (t) =>
+  t.field({
+    type: invitationPayload("RevokeInvitationPayload", false),
+    description: "Withdraws a pending invitation. Needs invitations:delete.",
+    args: { input: t.arg({ type: RevokeInvitationInput, required: true }) },
+    authScopes: (_root, { input }, context) => permissionOn(context, "Invitation", input.invitationId, "invitationId", "invitations:delete"),
+    resolve: async (_root, { input }, context) => {
+      const invitation = await revokeInvitation(context.prisma, context.actor(), {
+        invitationId: parseGlobalId(String(input.invitationId), "Invitation", "invitationId"),
+      });
+      return { invitationId: invitation.id };
+    },
+  }),
+);
+
+const InvitationTokenInput = (name: string) =>
+  builder.inputType(name, { fields: (t) => ({ token: t.string({ required: true, description: "The secret from createInvitation" }) }) });
+
+const AcceptInvitationPayload = builder.objectRef<{ memberId: string }>("AcceptInvitationPayload").implement({
+  fields: (t) => ({
+    member: t.prismaField({
+      type: "Member",
+      resolve: (query, payload, _args, context) => context.prisma.member.findUniqueOrThrow({ ...query, where: { id: payload.memberId } }),
+    }),
+  }),
+});
+
+builder.mutationField("acceptInvitation", (t) =>
+  t.field({
+    type: AcceptInvitationPayload,
+    description:
+      "Joins the organization. Only the signed-in user the invitation was sent to can accept it, once, before it expires (INVITATION_EXPIRED), and only while the inviter can still grant its role.",
+    args: { input: t.arg({ type: InvitationTokenInput("AcceptInvitationInput"), required: true }) },
+    authScopes: { authenticated: true },
+    resolve: async (_root, { input }, context) => {
+      const member = await acceptInvitation(context.prisma, context.actor(), { token: input.token });
+      return { memberId: member.id };
+    },
+  }),
+);
+
+builder.mutationField("declineInvitation", (t) =>
+  t.field({
+    type: invitationPayload("DeclineInvitationPayload", false),
+    description: "Turns an invitation down. Only its addressee can.",
+    args: { input: t.arg({ type: InvitationTokenInput("DeclineInvitationInput"), required: true }) },
+    authScopes: { authenticated: true },
+    resolve: async (_root, { input }, context) => {
+      const invitation = await declineInvitation(context.prisma, context.actor(), { token: input.token });
+      return { invitationId: invitation.id };
+    },
+  }),
+);
+
+// ---- Lists ----------------------------------------------------------------------------------
+
+builder.prismaObjectField("User", "invitations", (t) =>
+  t.prismaConnection({
+    type: "Invitation",
+    cursor: "id",
+    description: "Pending, unexpired invitations addressed to this user's email. Only the user themselves can list them.",
+    authScopes: (user) => ({ self: user.id }),
+    totalCount: (user, _args, context) =>
+      context.prisma.invitation.count({ where: { email: user.email, status: "PENDING", expiresAt: { gt: new Date() } } }),
+    resolve: (query, user, _args, context) =>
+      context.prisma.invitation.findMany({
+        ...query,
+        where: { email: user.email, status: "PENDING", expiresAt: { gt: new Date() } },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      }),
+  }),
+);
+
+builder.prismaObjectField("Organization", "invitations", (t) =>
+  t.relatedConnection("invitations", {
+    cursor: "id",
+    totalCount: true,
+    description: "The organization's invitations, newest first. Needs invitations:read",
+    authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "invitations:read" } }),
+    args: { status: t.arg({ type: InvitationStatusEnum, required: false }) },
+    query: (args) => {
+      const now = new Date();
+      // EXPIRED is also what a PENDING invitation past its expiry shows as.
+      const where =
+        args.status === "EXPIRED"
+          ? { OR: [{ status: "EXPIRED" as const }, { status: "PENDING" as const, expiresAt: { lte: now } }] }
+          : args.status === "PENDING"
+            ? { status: "PENDING" as const, expiresAt: { gt: now } }
+            : args.status
+              ? { status: args.status }
+              : {};
+      return { where, orderBy: [{ createdAt: "desc" as const }, { id: "desc" as const }] };
+    },
+  }),
+);
