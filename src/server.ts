@@ -128,6 +128,14 @@ export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (
     });
   }
   if (error instanceof GraphQLError && (original === undefined || original instanceof GraphQLError)) {
+    // graphql-js leaves variable-coercion errors (a malformed email, a wrong type) without a code.
+    if (error.extensions?.code === undefined && /^Variable "\$/.test(error.message)) {
+      return new GraphQLError(error.message, {
+        nodes: error.nodes,
+        path: error.path,
+        extensions: { ...error.extensions, code: "BAD_USER_INPUT" },
+      });
+    }
     return error;
   }
   if (process.env.DEBUG_MASK) console.error("MASK", original); logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, "unexpected error");

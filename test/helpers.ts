@@ -140,3 +140,39 @@ export function globalId(typename: string, id: string): string {
 export function codes(result: GqlResult<unknown>): (string | undefined)[] {
   return (result.errors ?? []).map((error) => error.extensions?.code);
 }
+
+export interface Person extends TestUser {
+  memberId: string;
+  /** The member's global ID. */
+  memberGid: string;
+}
+
+export interface OrgFixture {
+  organization: Organization;
+  /** The organization's global ID. */
+  orgGid: string;
+  owner: Person;
+  admin: Person;
+  member: Person;
+}
+
+/** An organization with an owner, an admin and a plain member, each with a token. */
+export async function orgWithPeople(db: Database, slug: string): Promise<OrgFixture> {
+  const ownerUser = await userWithToken(db, `owner@${slug}.example`);
+  const organization = await organizationOf(db, ownerUser.user, slug.toUpperCase(), slug);
+  const ownerMember = await db.prisma.member.findFirstOrThrow({ where: { organizationId: organization.id, userId: ownerUser.user.id } });
+  const person = async (key: "admin" | "member"): Promise<Person> => {
+    const user = await userWithToken(db, `${key}@${slug}.example`);
+    const member = await addMembership(db, organization, user.user, key);
+    return { ...user, memberId: member.id, memberGid: globalId("Member", member.id) };
+  };
+  return {
+    organization,
+    orgGid: globalId("Organization", organization.id),
+    owner: { ...ownerUser, memberId: ownerMember.id, memberGid: globalId("Member", ownerMember.id) },
+    admin: await person("admin"),
+    member: await person("member"),
+  };
+}
+
+export const roleGid = (key: SystemRoleKey) => globalId("Role", SYSTEM_ROLES[key].id);

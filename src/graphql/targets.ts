@@ -3,13 +3,14 @@
 // organization the caller is not an active member of, is NOT_FOUND — the same answer, so a
 // probe learns nothing. Whether the caller's role allows the change is the scope's business.
 import type { Permission } from "../auth/permissions.js";
-import { forbidden, notFound } from "../domain/errors.js";
+import { forbidden, notFound, unauthenticated } from "../domain/errors.js";
 import type { Context } from "./context.js";
 import { parseGlobalId } from "./types/common.js";
 
 export type TargetType = "Organization" | "Member" | "Role" | "Invitation";
 
 export async function targetOrganizationId(context: Context, typename: TargetType, globalId: string | number, field: string): Promise<string> {
+  if (!context.viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
   const id = parseGlobalId(String(globalId), typename, field);
   let organizationId: string | null | undefined;
   switch (typename) {

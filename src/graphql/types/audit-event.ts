@@ -23,6 +23,11 @@ export const AuditEventObject = builder.prismaObject("AuditEvent", {
       description: "Who did it (null for operator actions, or when you can't see that user)",
       resolve: (event, _args, context) => visibleUser(context, event.actorUserId),
     }),
+    actorEmail: t.string({
+      nullable: true,
+      description: "The actor's email, also for people who have since left or were never members (e.g. an invitee who declined)",
+      resolve: async (event, _args, context) => (event.actorUserId ? ((await context.loaders.userById.load(event.actorUserId))?.email ?? null) : null),
+    }),
     viaApiTokenId: t.id({
       nullable: true,
       resolve: (event) => (event.actorTokenId ? encodeGlobalID("ApiToken", event.actorTokenId) : null),
