@@ -134,14 +134,32 @@ async function invitationForInvitee(tx: Tx, actor: Actor, token: string): Promis
   return invitation;
 }
 
-async function assertStillValid(tx: Tx, invitation: Invitation): Promise<void> {
-  if (invitation.status !== "PENDING") {
-    throw conflict(`This invitation is no longer pending (it is ${invitation.status})`, { status: invitation.status });
-  }
-  if (invitation.expiresAt <= new Date()) {
-    await tx.invitation.update({ where: { id: invitation.id }, data: { status: "EXPIRED" } });
-    throw new AppError("INVITATION_EXPIRED", "This invitation has expired; ask for a new one");
-  }
+/**
+ * Runs `change` on the still-pending invitation a token names, addressed to the actor, inside
+ * a transaction that holds the organization's lock. An expired one is marked EXPIRED (that mark
+ * is committed) and refused with INVITATION_EXPIRED.
+ */
+async function withPendingInvitation<T>(
+  db: PrismaClient,
+  actor: Actor,
+  token: string,
+  change: (tx: Tx, invitation: Invitation) => Promise<T>,
+): Promise<T> {
+  const result = await db.$transaction(async (tx): Promise<{ value: T } | { expired: true }> => {
+    const found = await invitationForInvitee(tx, actor, token);
+    await lockOrganization(tx, found.organizationId);
+    const invitation = await tx.invitation.findUniqueOrThrow({ where: { id: found.id } }); // re-read under the lock
+    if (invitation.status !== "PENDING") {
+      throw conflict(`This invitation is no longer pending (it is ${invitation.status})`, { status: invitation.status });
+    }
+    if (invitation.expiresAt <= new Date()) {
+      await tx.invitation.update({ where: { id: invitation.id }, data: { status: "EXPIRED" } });
+      return { expired: true };
+    }
+    return { value: await change(tx, invitation) };
+  });
+  if ("expired" in result) throw new AppError("INVITATION_EXPIRED", "This invitation has expired; ask for a new one");
+  return result.value;
 }
 
 /**
@@ -150,16 +168,7 @@ async function assertStillValid(tx: Tx, invitation: Invitation): Promise<void> {
  * pending.
  */
 export async function acceptInvitation(db: PrismaClient, actor: Actor, input: { token: string }): Promise<Member> {
-  const result = await db.$transaction(async (tx) => {
-    const found = await invitationForInvitee(tx, actor, input.token);
-    await lockOrganization(tx, found.organizationId);
-    const invitation = await tx.invitation.findUniqueOrThrow({ where: { id: found.id } }); // re-read under the lock
-    try {
-      await assertStillValid(tx, invitation);
-    } catch (error) {
-      if (error instanceof AppError && error.code === "INVITATION_EXPIRED") return error; // keep the EXPIRED mark
-      throw error;
-    }
+  return withPendingInvitation(db, actor, input.token, async (tx, invitation) => {
     let inviter: ActorAccess | null = null;
     if (invitation.invitedById) {
       inviter = await actorAccess(tx, { userId: invitation.invitedById, tokenId: null, requestId: null }, invitation.organizationId).catch(() => null);
@@ -189,21 +198,10 @@ export async function acceptInvitation(db: PrismaClient, actor: Actor, input: { 
     });
     return member;
   });
-  if (result instanceof AppError) throw result;
-  return result;
 }
 
 export async function declineInvitation(db: PrismaClient, actor: Actor, input: { token: string }): Promise<Invitation> {
-  const result = await db.$transaction(async (tx) => {
-    const found = await invitationForInvitee(tx, actor, input.token);
-    await lockOrganization(tx, found.organizationId);
-    const before = await tx.invitation.findUniqueOrThrow({ where: { id: found.id } });
-    try {
-      await assertStillValid(tx, before);
-    } catch (error) {
-      if (error instanceof AppError && error.code === "INVITATION_EXPIRED") return error;
-      throw error;
-    }
+  return withPendingInvitation(db, actor, input.token, async (tx, before) => {
     const invitation = await tx.invitation.update({ where: { id: before.id }, data: { status: "DECLINED" } });
     await recordAudit(tx, actor, {
       organizationId: before.organizationId,
@@ -215,6 +213,4 @@ export async function declineInvitation(db: PrismaClient, actor: Actor, input: {
     });
     return invitation;
   });
-  if (result instanceof AppError) throw result;
-  return result;
 }

@@ -13,6 +13,7 @@ import {
   lockOrganization,
   memberInOrganization,
   roleInOrganization,
+  type Tx,
 } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
@@ -153,22 +154,27 @@ export const suspendMember = (db: PrismaClient, actor: Actor, input: { memberId:
 
 export const reactivateMember = (db: PrismaClient, actor: Actor, input: { memberId: string }) => setStatus(db, actor, input.memberId, "ACTIVE");
 
+/** Deletes a membership, re-checks the last-owner rule and audits it, inside the caller's transaction. */
+async function endMembership(tx: Tx, actor: Actor, member: Member, action: "member.removed" | "member.left"): Promise<string> {
+  await tx.member.delete({ where: { id: member.id } });
+  await assertOwnerRemains(tx, member.organizationId);
+  await recordAudit(tx, actor, {
+    organizationId: member.organizationId,
+    action,
+    targetType: "Member",
+    targetId: member.id,
+    before: { userId: member.userId, ...snapshot(member) },
+  });
+  return member.id;
+}
+
 /** Removes a member. Their user and tokens stay: they keep access to their other organizations. */
 export async function removeMember(db: PrismaClient, actor: Actor, input: { memberId: string }): Promise<string> {
   return db.$transaction(async (tx) => {
     const target = await memberInOrganization(tx, input.memberId);
     const access = await authorize(tx, actor, target.organizationId, "members:delete");
     assertCanManage(access, target);
-    await tx.member.delete({ where: { id: target.id } });
-    await assertOwnerRemains(tx, target.organizationId);
-    await recordAudit(tx, actor, {
-      organizationId: target.organizationId,
-      action: "member.removed",
-      targetType: "Member",
-      targetId: target.id,
-      before: { userId: target.userId, ...snapshot(target) },
-    });
-    return target.id;
+    return endMembership(tx, actor, target, "member.removed");
   });
 }
 
@@ -180,16 +186,7 @@ export async function leaveOrganization(db: PrismaClient, actor: Actor, input: {
       ? await tx.member.findUnique({ where: { organizationId_userId: { organizationId: input.organizationId, userId: actor.userId } } })
       : null;
     if (!own) throw notFound("Organization");
-    await tx.member.delete({ where: { id: own.id } });
-    await assertOwnerRemains(tx, input.organizationId);
-    await recordAudit(tx, actor, {
-      organizationId: input.organizationId,
-      action: "member.left",
-      targetType: "Member",
-      targetId: own.id,
-      before: { userId: own.userId, ...snapshot(own) },
-    });
-    return own.id;
+    return endMembership(tx, actor, own, "member.left");
   });
 }
 
