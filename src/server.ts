@@ -19,8 +19,10 @@ export type App = YogaServerInstance<Record<string, unknown>, Context>;
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const DEFAULT_QUERY = `# Welcome to Membership Graph.
-# Add your token under Headers below: {"Authorization": "Bearer pat_..."}
-# (the server logs a demo token on its first start with the embedded database).
+# Put your token under Headers (below):
+#   {"Authorization": "Bearer pat_..."}
+# A fresh embedded database logs a demo token
+# on its first start.
 
 query Overview {
   viewer { email name }
