@@ -1,6 +1,7 @@
 // The N+1 guard: the number of SQL statements for a nested query must follow the query's
 // shape, not the amount of data. Same query, 10× more organizations and members: same count.
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { Q1, Q2, Q3, Q4, STATEMENT_BUDGET } from "../bench/queries.js";
 import { SYSTEM_ROLES } from "../src/auth/permissions.js";
 import { createTestApp, databaseKind, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
 
@@ -43,11 +44,11 @@ async function grow(organizations: number, membersEach: number, offset: number) 
   }
 }
 
-async function statementsFor(query: string): Promise<{ min: number; max: number }> {
+async function statementsFor(query: string, variables: Record<string, unknown> = {}): Promise<{ min: number; max: number }> {
   const counts: number[] = [];
   for (let run = 0; run < 3; run++) {
     const before = t.db.statementCount();
-    const result = await t.gql(query, {}, viewer.token);
+    const result = await t.gql(query, variables, viewer.token);
     expect(result.errors).toBeUndefined();
     counts.push(t.db.statementCount() - before);
   }
@@ -91,4 +92,26 @@ it("keeps the statement count flat when the data grows 10×", async () => {
     expect(large.min).toBeLessThanOrEqual(small.max);
   }
   expect(small.max).toBeLessThanOrEqual(20);
+});
+
+it("keeps the benchmark's reads (q1-q4) within their statement budgets at both sizes", async () => {
+  const org = await t.db.prisma.organization.findUniqueOrThrow({ where: { slug: "org-0" } });
+  const big = await t.db.prisma.organization.findUniqueOrThrow({ where: { slug: "org-19" } });
+  const member = await t.db.prisma.member.findFirstOrThrow({ where: { organizationId: org.id, NOT: { userId: viewer.user.id } } });
+  const memberId = Buffer.from(`Member:${member.id}`).toString("base64");
+  const counts = {
+    q1: await statementsFor(Q1, { slug: "org-0" }),
+    q1big: await statementsFor(Q1, { slug: big.slug }),
+    q2: await statementsFor(Q2),
+    q3: await statementsFor(Q3, { slug: "org-0", search: "u1" }),
+    q3big: await statementsFor(Q3, { slug: big.slug, search: "u1" }),
+    q4: await statementsFor(Q4, { id: memberId }),
+  };
+  console.log(`statements per request: ${Object.entries(counts).map(([name, c]) => `${name} ${c.max}`).join(", ")}`);
+  expect(counts.q1.max).toBeLessThanOrEqual(STATEMENT_BUDGET.q1);
+  expect(counts.q1big.max).toBe(counts.q1.max);
+  expect(counts.q2.max).toBeLessThanOrEqual(STATEMENT_BUDGET.q2);
+  expect(counts.q3.max).toBeLessThanOrEqual(STATEMENT_BUDGET.q3);
+  expect(counts.q3big.max).toBe(counts.q3.max);
+  expect(counts.q4.max).toBeLessThanOrEqual(STATEMENT_BUDGET.q4);
 });

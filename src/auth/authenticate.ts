@@ -4,11 +4,26 @@ import type { PrismaClient, User } from "../generated/prisma/client.js";
 import { unauthenticated } from "../domain/errors.js";
 import { hashesEqual, hashSecret, looksLikeToken } from "./tokens.js";
 
+export interface ActiveMembership {
+  organizationId: string;
+  memberId: string;
+  roleId: string;
+  permissions: string[];
+}
+
 export interface Viewer {
   user: User;
   /** The token this request came with; null for in-process callers such as the CLI. */
   tokenId: string | null;
+  /**
+   * Every active membership of the user, read with the token (so most requests need no
+   * separate permission query); null when there are more than MEMBERSHIPS_WITH_TOKEN.
+   */
+  memberships?: ActiveMembership[] | null;
 }
+
+/** Up to this many active memberships are read together with the token. */
+export const MEMBERSHIPS_WITH_TOKEN = 200;
 
 /** lastUsedAt is written at most this often per token, to keep reads read-only. */
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -21,7 +36,20 @@ export async function authenticate(prisma: PrismaClient, authorization: string |
   if (!looksLikeToken(secret)) throw unauthenticated("The access token is not valid");
 
   const hash = hashSecret(secret);
-  const token = await prisma.apiToken.findUnique({ where: { tokenHash: hash }, include: { user: true } });
+  const token = await prisma.apiToken.findUnique({
+    where: { tokenHash: hash },
+    include: {
+      user: {
+        include: {
+          memberships: {
+            where: { status: "ACTIVE" },
+            select: { id: true, organizationId: true, roleId: true, role: { select: { permissions: true } } },
+            take: MEMBERSHIPS_WITH_TOKEN + 1,
+          },
+        },
+      },
+    },
+  });
   if (!token || !hashesEqual(token.tokenHash, hash)) throw unauthenticated("The access token is not valid");
   if (token.revokedAt) throw unauthenticated("The access token has been revoked");
   const now = new Date();
@@ -32,5 +60,13 @@ export async function authenticate(prisma: PrismaClient, authorization: string |
   if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await prisma.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: now } });
   }
-  return { user: token.user, tokenId: token.id };
+  const { memberships, ...user } = token.user;
+  return {
+    user,
+    tokenId: token.id,
+    memberships:
+      memberships.length > MEMBERSHIPS_WITH_TOKEN
+        ? null
+        : memberships.map((m) => ({ organizationId: m.organizationId, memberId: m.id, roleId: m.roleId, permissions: m.role.permissions })),
+  };
 }

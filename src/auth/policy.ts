@@ -23,13 +23,20 @@ const NO_ACCESS: OrgAccess = { memberId: null, roleId: null, permissions: new Se
 export class Policy {
   private readonly access: DataLoader<string, OrgAccess>;
   private readonly visibleUsers: DataLoader<string, boolean>;
+  private known: Map<string, OrgAccess> | null;
 
   constructor(
     private readonly prisma: PrismaClient,
     readonly viewer: Viewer | null,
   ) {
+    // Memberships read with the token are the whole truth for this request: no query needed.
+    this.known = viewer?.memberships
+      ? new Map(viewer.memberships.map((m) => [m.organizationId, { memberId: m.memberId, roleId: m.roleId, permissions: new Set(m.permissions as Permission[]) }]))
+      : null;
     this.access = new DataLoader(async (organizationIds) => {
       if (!viewer || viewer.user.status !== "ACTIVE") return organizationIds.map(() => NO_ACCESS);
+      const known = this.known;
+      if (known) return organizationIds.map((id) => known.get(id) ?? NO_ACCESS);
       const rows = await prisma.member.findMany({
         where: { userId: viewer.user.id, organizationId: { in: [...organizationIds] }, status: "ACTIVE" },
         select: { id: true, organizationId: true, roleId: true, role: { select: { permissions: true } } },
@@ -52,6 +59,13 @@ export class Policy {
       const visible = new Set(rows.map((row) => row.userId));
       return userIds.map((id) => id === viewer.user.id || visible.has(id));
     });
+  }
+
+  /** Drops everything cached for this request (after a change to memberships or roles). */
+  forget(): void {
+    this.known = null;
+    this.access.clearAll();
+    this.visibleUsers.clearAll();
   }
 
   get isAuthenticated(): boolean {
@@ -77,6 +91,17 @@ export class Policy {
   /** A user is visible to themselves and to anyone who may read members of an organization they belong to. */
   canSeeUser(userId: string): Promise<boolean> {
     return this.visibleUsers.load(userId);
+  }
+
+  /**
+   * A membership is visible to its own user and to holders of members:read in its
+   * organization. Seeing it means seeing its user too, which is remembered, so a member list's
+   * users need no query of their own.
+   */
+  async canSeeMember(member: { userId: string; organizationId: string }): Promise<boolean> {
+    const visible = member.userId === this.viewer?.user.id || (await this.can(member.organizationId, "members:read"));
+    if (visible) this.visibleUsers.prime(member.userId, true);
+    return visible;
   }
 
   /** Prisma filter: organizations where the viewer is an active member holding `permission` (any member when null). */

@@ -14,7 +14,11 @@ export interface Context {
   viewer: Viewer | null;
   policy: Policy;
   loaders: Loaders;
-  /** The acting user for domain functions; throws UNAUTHENTICATED for anonymous callers. */
+  /**
+   * The acting user for domain functions; throws UNAUTHENTICATED for anonymous callers.
+   * Mutations call it before they change anything, so it also drops the permissions cached
+   * for this request: what the payload shows is checked against the state after the change.
+   */
   actor(): UserActor;
 }
 
@@ -29,6 +33,7 @@ export function createContext(prisma: PrismaClient, config: Config, requestId: s
     loaders: createLoaders(prisma),
     actor() {
       if (!viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
+      policy.forget();
       return { userId: viewer.user.id, tokenId: viewer.tokenId, requestId };
     },
   };

@@ -21,8 +21,6 @@ export interface Loaders {
   organizationRoles: DataLoader<string, RoleInOrganization[]>;
   /** All members (active and suspended) of an organization. */
   organizationMemberCount: DataLoader<string, number>;
-  /** The viewer's own membership per organization (any status); built per request for one viewer. */
-  membershipOfUser: (userId: string) => DataLoader<string, Member | null>;
   /** Members holding a role in an organization; key `${organizationId}:${roleId}`. */
   roleMemberCount: DataLoader<string, number>;
 }
@@ -88,19 +86,5 @@ export function createLoaders(prisma: PrismaClient): Loaders {
     return organizationIds.map((id) => counts.get(id) ?? 0);
   });
 
-  const membershipLoaders = new Map<string, DataLoader<string, Member | null>>();
-  const membershipOfUser = (userId: string) => {
-    let loader = membershipLoaders.get(userId);
-    if (!loader) {
-      loader = new DataLoader<string, Member | null>(async (organizationIds) => {
-        const rows = await prisma.member.findMany({ where: { userId, organizationId: { in: [...organizationIds] } } });
-        const byOrg = new Map(rows.map((row) => [row.organizationId, row]));
-        return organizationIds.map((id) => byOrg.get(id) ?? null);
-      });
-      membershipLoaders.set(userId, loader);
-    }
-    return loader;
-  };
-
-  return { userById, memberById, organizationById, invitationById, roleById, organizationRoles, organizationMemberCount, membershipOfUser, roleMemberCount };
+  return { userById, memberById, organizationById, invitationById, roleById, organizationRoles, organizationMemberCount, roleMemberCount };
 }

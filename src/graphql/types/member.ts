@@ -14,23 +14,19 @@ export const MemberNode = builder.prismaNode("Member", {
   id: { field: "id" },
   // Unknown and not-visible ids both load as null, so node(id:) reveals nothing.
   nullable: true,
-  authScopes: (member) => ({
-    $any: {
-      self: member.userId,
-      orgPermission: { organizationId: member.organizationId, permission: "members:read" },
-    },
-  }),
+  authScopes: async (member, context) =>
+    (await context.policy.canSeeMember(member))
+      ? { authenticated: true }
+      : { orgPermission: { organizationId: member.organizationId, permission: "members:read" } },
   findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.membersWhere()] }),
   fields: (t) => ({
     organization: t.relation("organization"),
     user: t.relation("user"),
     role: t.field({
       type: RoleNode,
-      resolve: async (member, _args, context) => {
-        const role = await context.loaders.roleById.load(member.roleId);
-        if (!role) throw new Error(`Member ${member.id} has no role ${member.roleId}`);
-        return inOrganization(role, member.organizationId);
-      },
+      // Loaded with the member (a join in the same statement), seen from the member's organization.
+      select: { role: true },
+      resolve: (member) => inOrganization(member.role, member.organizationId),
     }),
     status: t.expose("status", { type: MemberStatusEnum }),
     isPrimary: t.exposeBoolean("isPrimary", { description: "The organization's primary contact" }),

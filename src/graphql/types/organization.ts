@@ -143,12 +143,18 @@ export const OrganizationNode = builder.prismaNode("Organization", {
     }, {
       fields: (c) => ({ totalCount: c.int({ resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount }) }),
     }),
-    viewerMembership: t.field({
-      type: MemberNode,
+    viewerMembership: t.prismaField({
+      type: "Member",
       nullable: true,
       description: "Your own membership here, active or suspended",
-      resolve: (organization, _args, context) =>
-        context.viewer ? context.loaders.membershipOfUser(context.viewer.user.id).load(organization.id) : null,
+      // Prisma batches these findUnique calls (one per organization on the page) into one statement.
+      resolve: (query, organization, _args, context) =>
+        context.viewer
+          ? context.prisma.member.findUnique({
+              ...query,
+              where: { organizationId_userId: { organizationId: organization.id, userId: context.viewer.user.id } },
+            })
+          : null,
     }),
     viewerPermissions: t.stringList({
       description: "What your role lets you do here (empty when your membership is suspended)",
