@@ -28,6 +28,11 @@ export interface Config {
   maxPageSize: number;
   /** Page size when a connection gets neither `first` nor `last`. */
   defaultPageSize: number;
+  /**
+   * Add `x-sql-statements` to every response: the statements Prisma sent while the request ran
+   * (exact when requests don't overlap). For the benchmark and debugging; off by default.
+   */
+  sqlStatementsHeader: boolean;
 }
 
 export class ConfigError extends Error {
@@ -97,5 +102,6 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: intVar(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     maxPageSize,
     defaultPageSize,
+    sqlStatementsHeader: boolVar(env, "SQL_STATEMENTS_HEADER", false),
   };
 }

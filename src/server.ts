@@ -109,6 +109,20 @@ function requestIds(): Plugin {
   };
 }
 
+/** `x-sql-statements`: statements sent during the request (exact only when requests don't overlap). */
+function sqlStatementsHeader(db: Database): Plugin {
+  const before = new WeakMap<Request, number>();
+  return {
+    onRequest({ request }) {
+      before.set(request, db.statementCount());
+    },
+    onResponse({ request, response }) {
+      const start = before.get(request);
+      if (start !== undefined) response.headers.set("x-sql-statements", String(db.statementCount() - start));
+    },
+  };
+}
+
 export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (string | number)[]): GraphQLError {
   const original = error instanceof GraphQLError ? (error.originalError ?? undefined) : error;
   if (original instanceof AppError) {
@@ -170,7 +184,13 @@ export function createApp({ config, db, logger, isShuttingDown = () => false }: 
       error: (...args) => logger.error(args.map(String).join(" ")),
     },
     maskedErrors: { maskError: (error) => toGraphQLError(error, logger) },
-    plugins: [requestIds(), healthRoutes(db, isShuttingDown), requestLogging(logger), pageSizeLimit(config.maxPageSize)],
+    plugins: [
+      requestIds(),
+      healthRoutes(db, isShuttingDown),
+      requestLogging(logger),
+      pageSizeLimit(config.maxPageSize),
+      ...(config.sqlStatementsHeader ? [sqlStatementsHeader(db)] : []),
+    ],
     context: async ({ request, ...serverContext }) => {
       const requestId = (serverContext as { requestId?: string }).requestId ?? randomUUID();
       try {

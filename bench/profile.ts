@@ -1,0 +1,58 @@
+// Profiles one scenario in-process: seeds the standard scale into a throwaway PostgreSQL
+// database, then runs the document N times through yoga.fetch and prints the mean time.
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts [q1|q2|q3|q4] [runs]
+// then open the .cpuprofile in Chrome DevTools (Performance tab) or speedscope.
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { newSecret } from "../src/auth/tokens.js";
+import { loadConfig } from "../src/config.js";
+import { openDatabase } from "../src/db/client.js";
+import { applyMigrations } from "../src/db/migrate.js";
+import { createLogger } from "../src/logger.js";
+import { createApp } from "../src/server.js";
+import { Q1, Q2, Q3, Q4 } from "./queries.js";
+import { seedBench, VIEWER_ID_SQL } from "./seed.js";
+
+const [name = "q2", runsArg = "30"] = process.argv.slice(2);
+const documents: Record<string, [string, Record<string, unknown>]> = {
+  q1: [Q1, { slug: "org-2" }],
+  q2: [Q2, {}],
+  q3: [Q3, { slug: "org-2", search: "user12" }],
+  q4: [Q4, { id: "" }],
+};
+const serverUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const dbName = `membership_profile_${randomBytes(4).toString("hex")}`;
+const admin = new pg.Client({ connectionString: serverUrl });
+await admin.connect();
+await admin.query(`CREATE DATABASE "${dbName}"`);
+const url = new URL(serverUrl);
+url.pathname = `/${dbName}`;
+const db = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize: 10 });
+try {
+  const sql = await db.sqlRunner();
+  const secret = newSecret();
+  await applyMigrations(sql);
+  await seedBench(sql, "standard", () => {});
+  await sql.query(`INSERT INTO "ApiToken" (id, "userId", name, "tokenHash", prefix, "createdAt") VALUES (gen_random_uuid(), ${VIEWER_ID_SQL}, 'p', $1, $2, now())`, [secret.hash, secret.displayPrefix]);
+  sql.release();
+  const app = createApp({ config: loadConfig({ ...process.env, NODE_ENV: "production", LOG_LEVEL: "silent" }), db, logger: createLogger("silent") });
+  const [query, variables] = documents[name]!;
+  const run = async () => {
+    const response = await app.fetch("http://localhost/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secret.token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = await response.json();
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+  };
+  for (let i = 0; i < 3; i++) await run();
+  const runs = Number(runsArg);
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) await run();
+  console.log(`${name}: ${((performance.now() - started) / runs).toFixed(1)} ms per request (sequential, ${runs} runs)`);
+} finally {
+  await db.close();
+  await admin.query(`DROP DATABASE "${dbName}" WITH (FORCE)`);
+  await admin.end();
+}
