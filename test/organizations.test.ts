@@ -150,6 +150,45 @@ describe("reading organizations", () => {
     expect(codes(badRole)).toEqual(["BAD_USER_INPUT"]);
   });
 
+  it("pages members forwards and backwards in every order without gaps or repeats", async () => {
+    const q = `query($id: ID!, $first: Int, $after: String, $last: Int, $before: String, $orderBy: MemberOrder) {
+      organization(id: $id) { members(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {
+        totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id } } } } }`;
+    for (const field of ["JOINED_AT", "EMAIL", "FIRST_NAME", "LAST_NAME"]) {
+      for (const direction of ["ASC", "DESC"]) {
+        const orderBy = { field, direction };
+        const all = await t.gql(q, { id: orgId, first: 100, orderBy }, owner.token);
+        const expected = all.data.organization.members.edges.map((e: any) => e.node.id);
+        expect(expected).toHaveLength(10);
+        const forward: string[] = [];
+        let after: string | null = null;
+        for (;;) {
+          const page: any = await t.gql(q, { id: orgId, first: 3, after, orderBy }, owner.token);
+          const members = page.data.organization.members;
+          expect(members.totalCount).toBe(10);
+          forward.push(...members.edges.map((e: any) => e.node.id));
+          if (!members.pageInfo.hasNextPage) break;
+          after = members.pageInfo.endCursor;
+        }
+        expect(forward).toEqual(expected);
+        const backward: string[] = [];
+        let before: string | null = null;
+        for (;;) {
+          const page: any = await t.gql(q, { id: orgId, last: 4, before, orderBy }, owner.token);
+          const members = page.data.organization.members;
+          backward.unshift(...members.edges.map((e: any) => e.node.id));
+          if (!members.pageInfo.hasPreviousPage) break;
+          before = members.pageInfo.startCursor;
+        }
+        expect(backward, `${field} ${direction}`).toEqual(expected);
+      }
+    }
+    const garbage = await t.gql(q, { id: orgId, first: 2, after: "not-a-cursor" }, owner.token);
+    expect(codes(garbage)).toEqual(["BAD_USER_INPUT"]);
+    const mixed = await t.gql(q, { id: orgId, first: 2, last: 2 }, owner.token);
+    expect(codes(mixed)).toEqual(["BAD_USER_INPUT"]);
+  });
+
   it("refuses page sizes above the maximum instead of truncating", async () => {
     const result = await t.gql("query($id: ID!) { organization(id: $id) { members(first: 1000) { totalCount } } }", { id: orgId }, owner.token);
     expect(codes(result)).toEqual(["BAD_USER_INPUT"]);

@@ -30,7 +30,7 @@ export function createContext(prisma: PrismaClient, config: Config, requestId: s
     requestId,
     viewer,
     policy,
-    loaders: createLoaders(prisma),
+    loaders: createLoaders(prisma, config),
     actor() {
       if (!viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
       policy.forget();

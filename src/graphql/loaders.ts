@@ -3,6 +3,7 @@
 // of the GraphQL query and not the number of rows.
 import DataLoader from "dataloader";
 import type { Invitation, Member, Organization, PrismaClient, Role, User } from "../generated/prisma/client.js";
+import { createMemberPageLoaders, type MemberPageLoaders } from "./member-pages.js";
 
 /** A role as seen from one organization (system roles are shared rows). */
 export type RoleInOrganization = Role & { contextOrganizationId: string | null };
@@ -21,6 +22,8 @@ export interface Loaders {
   organizationRoles: DataLoader<string, RoleInOrganization[]>;
   /** All members (active and suspended) of an organization. */
   organizationMemberCount: DataLoader<string, number>;
+  /** Pages of Organization.members and their counts, one statement per argument shape. */
+  memberPages: MemberPageLoaders;
   /** Members holding a role in an organization; key `${organizationId}:${roleId}`. */
   roleMemberCount: DataLoader<string, number>;
 }
@@ -31,7 +34,7 @@ function byId<Row extends { id: string }>(ids: readonly string[], rows: Row[]): 
   return ids.map((id) => map.get(id) ?? null);
 }
 
-export function createLoaders(prisma: PrismaClient): Loaders {
+export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: number; defaultPageSize: number }): Loaders {
   const userById = new DataLoader<string, User | null>(async (ids) => byId(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } })));
 
   const roleById = new DataLoader<string, Role | null>(async (ids) => byId(ids, await prisma.role.findMany({ where: { id: { in: [...ids] } } })));
@@ -86,5 +89,15 @@ export function createLoaders(prisma: PrismaClient): Loaders {
     return organizationIds.map((id) => counts.get(id) ?? 0);
   });
 
-  return { userById, memberById, organizationById, invitationById, roleById, organizationRoles, organizationMemberCount, roleMemberCount };
+  return {
+    userById,
+    memberById,
+    organizationById,
+    invitationById,
+    roleById,
+    organizationRoles,
+    organizationMemberCount,
+    memberPages: createMemberPageLoaders(prisma, limits),
+    roleMemberCount,
+  };
 }

@@ -1,5 +1,6 @@
 // Small helpers shared by the type files.
 import { decodeGlobalID } from "@pothos/plugin-relay";
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from "graphql";
 import { invalid } from "../../domain/errors.js";
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -22,4 +23,15 @@ export function parseGlobalId(globalId: string, typename: string, field: string)
     throw invalid(field, `${field} is not a valid ${typename} ID`);
   }
   return decoded.id;
+}
+
+/** Whether the field being resolved selects `name` directly (through fragments too). */
+export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
+  const visit = (selectionSet: SelectionSetNode | undefined): boolean =>
+    !!selectionSet?.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === name;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return visit(selection.selectionSet);
+      return visit(info.fragments[selection.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.some((node) => visit(node.selectionSet));
 }

@@ -5,6 +5,7 @@ import { addMember, leaveOrganization, reactivateMember, removeMember, suspendMe
 import { builder } from "../builder.js";
 import { permissionOn } from "../targets.js";
 import { inOrganization } from "../loaders.js";
+import type { MemberRow } from "../member-pages.js";
 import { asUuid, parseGlobalId } from "./common.js";
 import { MemberStatusEnum } from "./enums.js";
 import { RoleNode } from "./role.js";
@@ -19,14 +20,27 @@ export const MemberNode = builder.prismaNode("Member", {
       ? { authenticated: true }
       : { orgPermission: { organizationId: member.organizationId, permission: "members:read" } },
   findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.membersWhere()] }),
+  // Every member is loaded with its user and role (joined in the same statement). The fields
+  // below read them from the row, so members loaded by lean SQL (member-pages.ts) and by
+  // plugin-prisma resolve alike, with no per-member query.
+  include: { user: true, role: true },
   fields: (t) => ({
-    organization: t.relation("organization"),
-    user: t.relation("user"),
+    user: t.field({
+      type: UserNode,
+      resolve: async (member, _args, context) => {
+        const user = (member as Partial<MemberRow>).user ?? (await context.loaders.userById.load(member.userId));
+        if (!user) throw new Error(`Member ${member.id} has no user`);
+        return user;
+      },
+    }),
     role: t.field({
       type: RoleNode,
-      // Loaded with the member (a join in the same statement), seen from the member's organization.
-      select: { role: true },
-      resolve: (member) => inOrganization(member.role, member.organizationId),
+      description: "Seen from the member's organization (memberCount counts there)",
+      resolve: async (member, _args, context) => {
+        const role = (member as Partial<MemberRow>).role ?? (await context.loaders.roleById.load(member.roleId));
+        if (!role) throw new Error(`Member ${member.id} has no role`);
+        return inOrganization(role, member.organizationId);
+      },
     }),
     status: t.expose("status", { type: MemberStatusEnum }),
     isPrimary: t.exposeBoolean("isPrimary", { description: "The organization's primary contact" }),

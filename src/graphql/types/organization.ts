@@ -7,9 +7,10 @@ import { transferOwnership } from "../../domain/members.js";
 import { createOrganization, deleteOrganization, updateOrganization } from "../../domain/organizations.js";
 import { permissionOn, targetOrganizationId } from "../targets.js";
 import { builder, SortDirection } from "../builder.js";
-import { asUuid, parseGlobalId } from "./common.js";
+import { asUuid, parseGlobalId, selectsField } from "./common.js";
 import { MemberStatusEnum } from "./enums.js";
 import { MemberNode } from "./member.js";
+import { pageKey, validatePageArgs, type MemberFilterInput, type MemberPageArgs, type PageKey } from "../member-pages.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
 
@@ -32,47 +33,21 @@ const MemberFilter = builder.inputType("MemberFilter", {
   }),
 });
 
-type MemberOrderInput = { field: "JOINED_AT" | "EMAIL" | "FIRST_NAME" | "LAST_NAME"; direction?: "asc" | "desc" | null };
-
-function memberOrderBy(order: MemberOrderInput | null | undefined): Prisma.MemberOrderByWithRelationInput[] {
-  const direction = order?.direction ?? "asc";
-  // The id breaks ties, so cursor pages never skip or repeat members with equal sort values.
-  switch (order?.field) {
-    case "EMAIL":
-      return [{ user: { email: direction } }, { id: direction }];
-    case "FIRST_NAME":
-      return [{ user: { firstName: { sort: direction, nulls: "last" } } }, { id: direction }];
-    case "LAST_NAME":
-      return [{ user: { lastName: { sort: direction, nulls: "last" } } }, { id: direction }];
-    default:
-      return [{ joinedAt: direction }, { id: direction }];
-  }
-}
-
-function memberWhere(filter: {
+/** Checks a member filter's inputs and turns role IDs into database ids. */
+function memberFilter(filter: {
   roleIds?: readonly (string | number)[] | null;
   status?: "ACTIVE" | "SUSPENDED" | null;
   search?: string | null;
-} | null | undefined): Prisma.MemberWhereInput {
-  const where: Prisma.MemberWhereInput = {};
-  if (!filter) return where;
-  if (filter.roleIds) {
-    if (filter.roleIds.length > 100) throw invalid("filter.roleIds", "filter.roleIds takes at most 100 IDs");
-    where.roleId = { in: filter.roleIds.map((id) => parseGlobalId(String(id), "Role", "filter.roleIds")) };
-  }
-  if (filter.status) where.status = filter.status;
+} | null | undefined): MemberFilterInput | null {
+  if (!filter) return null;
+  if (filter.roleIds && filter.roleIds.length > 100) throw invalid("filter.roleIds", "filter.roleIds takes at most 100 IDs");
   const search = filter.search?.trim();
-  if (search) {
-    if (search.length > 200) throw invalid("filter.search", "filter.search must be at most 200 characters");
-    where.user = {
-      OR: [
-        { email: { contains: search, mode: "insensitive" } },
-        { firstName: { contains: search, mode: "insensitive" } },
-        { lastName: { contains: search, mode: "insensitive" } },
-      ],
-    };
-  }
-  return where;
+  if (search && search.length > 200) throw invalid("filter.search", "filter.search must be at most 200 characters");
+  return {
+    roleIds: filter.roleIds ? filter.roleIds.map((id) => parseGlobalId(String(id), "Role", "filter.roleIds")) : null,
+    status: filter.status ?? null,
+    search: search || null,
+  };
 }
 
 const OrganizationOrderField = builder.enumType("OrganizationOrderField", {
@@ -121,17 +96,41 @@ export const OrganizationNode = builder.prismaNode("Organization", {
       description: "All members, active and suspended",
       resolve: (organization, _args, context) => context.loaders.organizationMemberCount.load(organization.id),
     }),
-    members: t.relatedConnection("members", {
-      description: "Needs members:read",
-      cursor: "id",
-      totalCount: true,
-      authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "members:read" } }),
-      args: {
-        filter: t.arg({ type: MemberFilter, required: false }),
-        orderBy: t.arg({ type: MemberOrder, required: false }),
+    members: t.connection(
+      {
+        type: MemberNode,
+        description: "Needs members:read",
+        authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "members:read" } }),
+        args: {
+          filter: t.arg({ type: MemberFilter, required: false }),
+          orderBy: t.arg({ type: MemberOrder, required: false }),
+        },
+        resolve: async (organization, args, context, info) => {
+          const pageArgs: MemberPageArgs = {
+            first: args.first,
+            last: args.last,
+            after: args.after,
+            before: args.before,
+            filter: memberFilter(args.filter),
+            orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction } : null,
+          };
+          validatePageArgs(pageArgs, context.config.maxPageSize, context.config.defaultPageSize);
+          const key = pageKey(organization.id, pageArgs, selectsField(info, "totalCount"));
+          return { ...(await context.loaders.memberPages.pages.load(key)), countKey: key };
+        },
       },
-      query: (args) => ({ where: memberWhere(args.filter), orderBy: memberOrderBy(args.orderBy) }),
-    }),
+      {
+        fields: (c) => ({
+          totalCount: c.int({
+            description: "Members matching the filter, on all pages",
+            resolve: (connection, _args, context) => {
+              const page = connection as unknown as { totalCount: number | null; countKey: PageKey };
+              return page.totalCount ?? context.loaders.memberPages.counts.load(page.countKey);
+            },
+          }),
+        }),
+      },
+    ),
     roles: t.connection({
       type: RoleNode,
       description: "Roles that can be assigned here: the system roles first, then custom roles by creation. Needs roles:read",
@@ -162,6 +161,27 @@ export const OrganizationNode = builder.prismaNode("Organization", {
     }),
   }),
 });
+
+// Member.organization lives here, beside the Organization type it returns.
+builder.prismaObjectField("Member", "organization", (t) =>
+  t.field({
+    type: OrganizationNode,
+    resolve: async (member, _args, context) => {
+      const organization = await context.loaders.organizationById.load(member.organizationId);
+      if (!organization) throw new Error(`Member ${member.id} has no organization`);
+      return organization;
+    },
+  }),
+);
+
+builder.prismaObjectField("Role", "organization", (t) =>
+  t.field({
+    type: OrganizationNode,
+    nullable: true,
+    description: "Null for system roles",
+    resolve: (role, _args, context) => (role.organizationId ? context.loaders.organizationById.load(role.organizationId) : null),
+  }),
+);
 
 builder.queryFields((t) => ({
   organization: t.prismaField({

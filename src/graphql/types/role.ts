@@ -23,7 +23,6 @@ export const RoleNode = builder.prismaNode("Role", {
     permissions: t.exposeStringList("permissions"),
     isSystem: t.exposeBoolean("isSystem", { description: "Built-in roles can't be edited or deleted" }),
     isDefault: t.exposeBoolean("isDefault", { description: "The role new members get when none is given" }),
-    organization: t.relation("organization", { nullable: true, description: "Null for system roles" }),
     memberCount: t.int({
       nullable: true,
       description:

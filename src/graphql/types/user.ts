@@ -18,7 +18,6 @@ export const UserNode = builder.prismaNode("User", {
     name: t.string({
       nullable: true,
       description: "First and last name, or null when neither is known",
-      select: { firstName: true, lastName: true },
       resolve: (user) => [user.firstName, user.lastName].filter(Boolean).join(" ") || null,
     }),
     imageUrl: t.exposeString("imageUrl", { nullable: true }),

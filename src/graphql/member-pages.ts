@@ -1,0 +1,245 @@
+// Organization.members, the hottest list, loaded through lean SQL: one statement returns the
+// requested page of every organization on the page (a LATERAL join per organization, with
+// each member's user and role as plain columns), and one grouped statement counts them when
+// totalCount is asked for. plugin-prisma's nested loading builds the same result from JSON
+// aggregates, which costs the database and the process several times more (see README,
+// "Performance").
+import { createHash } from "node:crypto";
+import DataLoader from "dataloader";
+import type { Member, PrismaClient, Role, User } from "../generated/prisma/client.js";
+import { invalid } from "../domain/errors.js";
+
+export type MemberOrderField = "JOINED_AT" | "EMAIL" | "FIRST_NAME" | "LAST_NAME";
+
+export interface MemberFilterInput {
+  roleIds?: readonly string[] | null;
+  status?: "ACTIVE" | "SUSPENDED" | null;
+  search?: string | null;
+}
+
+export interface MemberPageArgs {
+  first?: number | null;
+  last?: number | null;
+  after?: string | null;
+  before?: string | null;
+  filter?: MemberFilterInput | null;
+  orderBy?: { field: MemberOrderField; direction?: "asc" | "desc" | null } | null;
+}
+
+export type MemberRow = Member & { user: User; role: Role };
+
+export interface MemberPage {
+  /** Set when the key asked for it: counted in the same statement as the page. */
+  totalCount: number | null;
+  edges: { cursor: string; node: MemberRow }[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+}
+
+const MEMBER_COLUMNS = ["id", "organizationId", "userId", "roleId", "isPrimary", "joinedAt", "invitedById", "publicMetadata", "privateMetadata", "createdAt", "updatedAt"];
+const USER_COLUMNS = ["id", "email", "firstName", "lastName", "imageUrl", "timezone", "invitedAt", "createdAt", "updatedAt"];
+const ROLE_COLUMNS = ["id", "organizationId", "key", "name", "description", "permissions", "isSystem", "isDefault", "createdAt", "updatedAt"];
+
+const SELECT_LIST = [
+  ...MEMBER_COLUMNS.map((c) => `m."${c}"`),
+  `m.status::text AS status`,
+  ...USER_COLUMNS.map((c) => `u."${c}" AS "u_${c}"`),
+  `u.status::text AS "u_status"`,
+  ...ROLE_COLUMNS.map((c) => `r."${c}" AS "r_${c}"`),
+].join(", ");
+
+/** The sort keys of each order, as SQL expressions with their cast for cursor values; the id breaks ties. */
+const SORT_KEYS: Record<MemberOrderField, { sql: string; cast: string }[]> = {
+  JOINED_AT: [{ sql: `m."joinedAt"`, cast: "timestamp(3)" }],
+  EMAIL: [{ sql: `u.email`, cast: "text" }],
+  // Members without the name sort after those with one (and first when descending).
+  FIRST_NAME: [{ sql: `(u."firstName" IS NULL)`, cast: "boolean" }, { sql: `COALESCE(u."firstName", '')`, cast: "text" }],
+  LAST_NAME: [{ sql: `(u."lastName" IS NULL)`, cast: "boolean" }, { sql: `COALESCE(u."lastName", '')`, cast: "text" }],
+};
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** WHERE conditions for a filter (beyond the organization). */
+function filterSql(filter: MemberFilterInput | null | undefined, params: Params): string[] {
+  const conditions: string[] = [];
+  if (!filter) return conditions;
+  if (filter.roleIds) conditions.push(`m."roleId" = ANY(${params.add(filter.roleIds)}::uuid[])`);
+  if (filter.status) conditions.push(`m.status = ${params.add(filter.status)}::"MemberStatus"`);
+  const search = filter.search?.trim();
+  if (search) {
+    const pattern = params.add(`%${escapeLike(search)}%`);
+    conditions.push(`(u.email ILIKE ${pattern} OR u."firstName" ILIKE ${pattern} OR u."lastName" ILIKE ${pattern})`);
+  }
+  return conditions;
+}
+
+function encodeCursor(values: unknown[]): string {
+  return Buffer.from(JSON.stringify(values)).toString("base64url");
+}
+
+function decodeCursor(cursor: string, expectedLength: number, field: string): unknown[] {
+  try {
+    const values = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(values) && values.length === expectedLength) return values;
+  } catch {
+    // fall through
+  }
+  throw invalid(field, `${field} is not a cursor of this list (cursors depend on orderBy)`);
+}
+
+function sortValue(row: Record<string, unknown>, index: number): unknown {
+  const value = row[`k${index}`];
+  return value instanceof Date ? value.toISOString() : value;
+}
+
+function toMember(row: Record<string, unknown>): MemberRow {
+  const pick = (prefix: string, columns: string[]) => Object.fromEntries(columns.map((c) => [c, row[`${prefix}${c}`]]));
+  return {
+    ...(pick("", MEMBER_COLUMNS) as unknown as Member),
+    status: row.status as Member["status"],
+    user: { ...(pick("u_", USER_COLUMNS) as unknown as User), status: row.u_status as User["status"] },
+    role: pick("r_", ROLE_COLUMNS) as unknown as Role,
+  };
+}
+
+export function validatePageArgs(args: MemberPageArgs, maxPageSize: number, defaultPageSize: number) {
+  if (args.first != null && args.last != null) throw invalid("first", "Pass first or last, not both");
+  if (args.after != null && args.before != null) throw invalid("after", "Pass after or before, not both");
+  if (args.first != null && args.before != null) throw invalid("before", "before goes with last, not first");
+  if (args.last != null && args.after != null) throw invalid("after", "after goes with first, not last");
+  for (const name of ["first", "last"] as const) {
+    const value = args[name];
+    if (value != null && (value < 0 || value > maxPageSize)) {
+      throw invalid(name, `${name} must be between 0 and ${maxPageSize}`);
+    }
+  }
+  const backward = args.last != null || args.before != null;
+  return { backward, size: args.first ?? args.last ?? defaultPageSize };
+}
+
+export interface PageKey {
+  organizationId: string;
+  args: MemberPageArgs;
+  /** Count the members matching the filter in the same statement. */
+  withCount: boolean;
+  /** Identical for keys whose arguments are the same, so they share one statement. */
+  shape: string;
+}
+
+export function pageKey(organizationId: string, args: MemberPageArgs, withCount = false): PageKey {
+  const shape = createHash("sha1").update(JSON.stringify([args.first, args.last, args.after, args.before, args.filter, args.orderBy, withCount])).digest("hex");
+  return { organizationId, args, withCount, shape };
+}
+
+export interface MemberPageLoaders {
+  pages: DataLoader<PageKey, MemberPage, string>;
+  counts: DataLoader<PageKey, number, string>;
+}
+
+export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageSize: number; defaultPageSize: number }): MemberPageLoaders {
+  const cacheKeyFn = (key: PageKey) => `${key.organizationId}:${key.shape}`;
+
+  /** Groups keys by argument shape; runs `load` once per shape; answers in key order. */
+  const byShape = <T>(load: (organizationIds: string[], args: MemberPageArgs, withCount: boolean) => Promise<Map<string, T>>, missing: T) =>
+    async (keys: readonly PageKey[]) => {
+      const groups = new Map<string, PageKey[]>();
+      for (const key of keys) groups.set(key.shape, [...(groups.get(key.shape) ?? []), key]);
+      const results = new Map<string, T>();
+      await Promise.all(
+        [...groups.values()].map(async (group) => {
+          const loaded = await load([...new Set(group.map((key) => key.organizationId))], group[0]!.args, group[0]!.withCount);
+          for (const key of group) results.set(cacheKeyFn(key), loaded.get(key.organizationId) ?? missing);
+        }),
+      );
+      return keys.map((key) => results.get(cacheKeyFn(key)) ?? missing);
+    };
+
+  const loadPages = async (organizationIds: string[], args: MemberPageArgs, withCount: boolean): Promise<Map<string, MemberPage>> => {
+    const { backward, size } = validatePageArgs(args, limits.maxPageSize, limits.defaultPageSize);
+    const params = new Params();
+    const orgs = params.add(organizationIds);
+    const filters = filterSql(args.filter, params);
+    const conditions = [...filters];
+    const keys = [...SORT_KEYS[args.orderBy?.field ?? "JOINED_AT"], { sql: "m.id", cast: "uuid" }];
+    const descending = (args.orderBy?.direction ?? "asc") === "desc";
+    // Walking backward reads the list in reverse and flips the page afterwards.
+    const reverse = descending !== backward;
+    const cursor = args.after ?? args.before;
+    if (cursor) {
+      const values = decodeCursor(cursor, keys.length, args.after ? "after" : "before");
+      const placeholders = values.map((value, i) => `${params.add(value)}::${keys[i]!.cast}`);
+      conditions.push(`(${keys.map((k) => k.sql).join(", ")}) ${reverse ? "<" : ">"} (${placeholders.join(", ")})`);
+    }
+    const limit = params.add(size + 1);
+    // The count (when asked for) is one aggregate per organization beside its page: it reads the
+    // index on "organizationId" (and users only when searching), never the rows of other pages.
+    const count = withCount
+      ? `CROSS JOIN LATERAL (SELECT count(*)::int AS total FROM "Member" m${args.filter?.search ? ` JOIN "User" u ON u.id = m."userId"` : ""}
+           WHERE m."organizationId" = target.id${filters.map((c) => ` AND ${c}`).join("")}) c`
+      : "";
+    const sql = `SELECT target.id AS "targetId", ${withCount ? "c.total" : "NULL::int AS total"}, x.*
+        FROM unnest(${orgs}::uuid[]) AS target(id) ${count}
+        LEFT JOIN LATERAL (
+        SELECT ${SELECT_LIST}, ${keys.map((k, i) => `${k.sql} AS k${i}`).join(", ")}
+          FROM "Member" m JOIN "User" u ON u.id = m."userId" JOIN "Role" r ON r.id = m."roleId"
+         WHERE m."organizationId" = target.id${conditions.map((c) => ` AND ${c}`).join("")}
+         ORDER BY ${keys.map((k) => `${k.sql} ${reverse ? "DESC" : "ASC"}`).join(", ")}
+         LIMIT ${limit}) x ON true`;
+    const rows = (await prisma.$queryRawUnsafe(sql, ...params.values)) as Record<string, unknown>[];
+    const grouped = new Map<string, Record<string, unknown>[]>();
+    const totals = new Map<string, number>();
+    for (const row of rows) {
+      const target = row.targetId as string;
+      if (row.total !== null && row.total !== undefined) totals.set(target, Number(row.total));
+      if (row.id === null) continue; // an organization with no (more) matching members
+      grouped.set(target, [...(grouped.get(target) ?? []), row]);
+    }
+    const pages = new Map<string, MemberPage>();
+    for (const organizationId of organizationIds) {
+      const all = grouped.get(organizationId) ?? [];
+      const more = all.length > size;
+      const page = all.slice(0, size);
+      if (backward) page.reverse();
+      const edges = page.map((row) => ({ cursor: encodeCursor(keys.map((_, i) => sortValue(row, i))), node: toMember(row) }));
+      pages.set(organizationId, {
+        totalCount: withCount ? (totals.get(organizationId) ?? 0) : null,
+        edges,
+        pageInfo: {
+          hasNextPage: backward ? args.before != null : more,
+          hasPreviousPage: backward ? more : args.after != null,
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+      });
+    }
+    return pages;
+  };
+
+  const loadCounts = async (organizationIds: string[], args: MemberPageArgs): Promise<Map<string, number>> => {
+    const params = new Params();
+    const orgs = params.add(organizationIds);
+    const conditions = filterSql(args.filter, params);
+    const joinUser = args.filter?.search?.trim() ? `JOIN "User" u ON u.id = m."userId"` : "";
+    const rows = (await prisma.$queryRawUnsafe(
+      `SELECT m."organizationId", count(*)::int AS n FROM "Member" m ${joinUser}
+        WHERE m."organizationId" = ANY(${orgs}::uuid[])${conditions.map((c) => ` AND ${c}`).join("")}
+        GROUP BY m."organizationId"`,
+      ...params.values,
+    )) as { organizationId: string; n: number }[];
+    return new Map(rows.map((row) => [row.organizationId, Number(row.n)]));
+  };
+
+  return {
+    pages: new DataLoader(byShape(loadPages, { totalCount: null, edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } }), { cacheKeyFn }),
+    counts: new DataLoader(byShape(loadCounts, 0), { cacheKeyFn }),
+  };
+}
