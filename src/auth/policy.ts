@@ -16,6 +16,11 @@ export interface OrgAccess {
 
 const NO_ACCESS: OrgAccess = { memberId: null, roleId: null, permissions: new Set() };
 
+/** Applies `next` now for a plain value, or when the promise settles. */
+function then<T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
 /**
  * Per-request policy for one viewer. Organization access is batched: however many
  * organizations a request touches, their memberships are read in one statement per tick.
@@ -24,6 +29,8 @@ export class Policy {
   private readonly access: DataLoader<string, OrgAccess>;
   private readonly visibleUsers: DataLoader<string, boolean>;
   private known: Map<string, OrgAccess> | null;
+  /** Users already known to be visible (the viewer, members of visible memberships). */
+  private readonly seenUsers = new Set<string>();
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -66,30 +73,37 @@ export class Policy {
     this.known = null;
     this.access.clearAll();
     this.visibleUsers.clearAll();
+    this.seenUsers.clear();
   }
 
   get isAuthenticated(): boolean {
     return this.viewer !== null;
   }
 
-  orgAccess(organizationId: string): Promise<OrgAccess> {
+  /**
+   * The viewer's standing in an organization. Answered synchronously when the memberships came
+   * with the token (most requests): a list of thousands of objects then costs no promises.
+   */
+  orgAccess(organizationId: string): OrgAccess | Promise<OrgAccess> {
+    if (this.known && this.viewer?.user.status === "ACTIVE") return this.known.get(organizationId) ?? NO_ACCESS;
     return this.access.load(organizationId);
   }
 
-  async can(organizationId: string, permission: Permission): Promise<boolean> {
-    return (await this.orgAccess(organizationId)).permissions.has(permission);
+  can(organizationId: string, permission: Permission): boolean | Promise<boolean> {
+    return then(this.orgAccess(organizationId), (access) => access.permissions.has(permission));
   }
 
-  async isOwner(organizationId: string): Promise<boolean> {
-    return (await this.orgAccess(organizationId)).roleId === OWNER_ROLE_ID;
+  isOwner(organizationId: string): boolean | Promise<boolean> {
+    return then(this.orgAccess(organizationId), (access) => access.roleId === OWNER_ROLE_ID);
   }
 
-  async isActiveMember(organizationId: string): Promise<boolean> {
-    return (await this.orgAccess(organizationId)).memberId !== null;
+  isActiveMember(organizationId: string): boolean | Promise<boolean> {
+    return then(this.orgAccess(organizationId), (access) => access.memberId !== null);
   }
 
   /** A user is visible to themselves and to anyone who may read members of an organization they belong to. */
-  canSeeUser(userId: string): Promise<boolean> {
+  canSeeUser(userId: string): boolean | Promise<boolean> {
+    if (this.seenUsers.has(userId) || userId === this.viewer?.user.id) return true;
     return this.visibleUsers.load(userId);
   }
 
@@ -98,10 +112,13 @@ export class Policy {
    * organization. Seeing it means seeing its user too, which is remembered, so a member list's
    * users need no query of their own.
    */
-  async canSeeMember(member: { userId: string; organizationId: string }): Promise<boolean> {
-    const visible = member.userId === this.viewer?.user.id || (await this.can(member.organizationId, "members:read"));
-    if (visible) this.visibleUsers.prime(member.userId, true);
-    return visible;
+  canSeeMember(member: { userId: string; organizationId: string }): boolean | Promise<boolean> {
+    const remember = (visible: boolean) => {
+      if (visible) this.seenUsers.add(member.userId);
+      return visible;
+    };
+    if (member.userId === this.viewer?.user.id) return remember(true);
+    return then(this.can(member.organizationId, "members:read"), remember);
   }
 
   /** Prisma filter: organizations where the viewer is an active member holding `permission` (any member when null). */

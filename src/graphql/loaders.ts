@@ -8,8 +8,25 @@ import { createMemberPageLoaders, type MemberPageLoaders } from "./member-pages.
 /** A role as seen from one organization (system roles are shared rows). */
 export type RoleInOrganization = Role & { contextOrganizationId: string | null };
 
+const rolesInOrganizations = new WeakMap<Role, Map<string | null, RoleInOrganization>>();
+
+/**
+ * The role as seen from an organization. The same role object seen from the same organization
+ * gives the same result object, so per-object work (auth scopes) runs once per role, not once
+ * per member holding it.
+ */
 export function inOrganization(role: Role, organizationId: string | null): RoleInOrganization {
-  return { ...role, contextOrganizationId: role.organizationId ?? organizationId };
+  let views = rolesInOrganizations.get(role);
+  if (!views) {
+    views = new Map();
+    rolesInOrganizations.set(role, views);
+  }
+  let view = views.get(organizationId);
+  if (!view) {
+    view = { ...role, contextOrganizationId: role.organizationId ?? organizationId };
+    views.set(organizationId, view);
+  }
+  return view;
 }
 
 export interface Loaders {

@@ -101,14 +101,25 @@ function sortValue(row: Record<string, unknown>, index: number): unknown {
   return value instanceof Date ? value.toISOString() : value;
 }
 
-function toMember(row: Record<string, unknown>): MemberRow {
-  const pick = (prefix: string, columns: string[]) => Object.fromEntries(columns.map((c) => [c, row[`${prefix}${c}`]]));
-  return {
-    ...(pick("", MEMBER_COLUMNS) as unknown as Member),
-    status: row.status as Member["status"],
-    user: { ...(pick("u_", USER_COLUMNS) as unknown as User), status: row.u_status as User["status"] },
-    role: pick("r_", ROLE_COLUMNS) as unknown as Role,
-  };
+function pick(row: Record<string, unknown>, prefix: string, columns: string[]): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const column of columns) result[column] = row[prefix + column];
+  return result;
+}
+
+/** Rebuilds a member with its user and role; rows of one role share one role object. */
+function toMember(row: Record<string, unknown>, roles: Map<string, Role>): MemberRow {
+  const member = pick(row, "", MEMBER_COLUMNS) as unknown as MemberRow;
+  member.status = row.status as Member["status"];
+  member.user = pick(row, "u_", USER_COLUMNS) as unknown as User;
+  member.user.status = row.u_status as User["status"];
+  let role = roles.get(row.r_id as string);
+  if (!role) {
+    role = pick(row, "r_", ROLE_COLUMNS) as unknown as Role;
+    roles.set(role.id, role);
+  }
+  member.role = role;
+  return member;
 }
 
 export function validatePageArgs(args: MemberPageArgs, maxPageSize: number, defaultPageSize: number) {
@@ -152,7 +163,11 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
   const byShape = <T>(load: (organizationIds: string[], args: MemberPageArgs, withCount: boolean) => Promise<Map<string, T>>, missing: T) =>
     async (keys: readonly PageKey[]) => {
       const groups = new Map<string, PageKey[]>();
-      for (const key of keys) groups.set(key.shape, [...(groups.get(key.shape) ?? []), key]);
+      for (const key of keys) {
+        const group = groups.get(key.shape);
+        if (group) group.push(key);
+        else groups.set(key.shape, [key]);
+      }
       const results = new Map<string, T>();
       await Promise.all(
         [...groups.values()].map(async (group) => {
@@ -201,15 +216,27 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
       const target = row.targetId as string;
       if (row.total !== null && row.total !== undefined) totals.set(target, Number(row.total));
       if (row.id === null) continue; // an organization with no (more) matching members
-      grouped.set(target, [...(grouped.get(target) ?? []), row]);
+      const list = grouped.get(target);
+      if (list) list.push(row);
+      else grouped.set(target, [row]);
     }
+    const roles = new Map<string, Role>();
     const pages = new Map<string, MemberPage>();
     for (const organizationId of organizationIds) {
       const all = grouped.get(organizationId) ?? [];
       const more = all.length > size;
       const page = all.slice(0, size);
       if (backward) page.reverse();
-      const edges = page.map((row) => ({ cursor: encodeCursor(keys.map((_, i) => sortValue(row, i))), node: toMember(row) }));
+      const edges = page.map((row) => {
+        const node = toMember(row, roles);
+        // The cursor is encoded only when a client asks for it.
+        return {
+          node,
+          get cursor() {
+            return encodeCursor(keys.map((_, i) => sortValue(row, i)));
+          },
+        };
+      });
       pages.set(organizationId, {
         totalCount: withCount ? (totals.get(organizationId) ?? 0) : null,
         edges,

@@ -15,10 +15,12 @@ export const MemberNode = builder.prismaNode("Member", {
   id: { field: "id" },
   // Unknown and not-visible ids both load as null, so node(id:) reveals nothing.
   nullable: true,
-  authScopes: async (member, context) =>
-    (await context.policy.canSeeMember(member))
-      ? { authenticated: true }
-      : { orgPermission: { organizationId: member.organizationId, permission: "members:read" } },
+  authScopes: (member, context) => {
+    const scopes = (visible: boolean) =>
+      visible ? { authenticated: true } : { orgPermission: { organizationId: member.organizationId, permission: "members:read" as const } };
+    const visible = context.policy.canSeeMember(member);
+    return visible instanceof Promise ? visible.then(scopes) : scopes(visible);
+  },
   findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.membersWhere()] }),
   // Every member is loaded with its user and role (joined in the same statement). The fields
   // below read them from the row, so members loaded by lean SQL (member-pages.ts) and by
@@ -27,19 +29,23 @@ export const MemberNode = builder.prismaNode("Member", {
   fields: (t) => ({
     user: t.field({
       type: UserNode,
-      resolve: async (member, _args, context) => {
-        const user = (member as Partial<MemberRow>).user ?? (await context.loaders.userById.load(member.userId));
-        if (!user) throw new Error(`Member ${member.id} has no user`);
-        return user;
-      },
+      resolve: (member, _args, context) =>
+        (member as Partial<MemberRow>).user ??
+        context.loaders.userById.load(member.userId).then((user) => {
+          if (!user) throw new Error(`Member ${member.id} has no user`);
+          return user;
+        }),
     }),
     role: t.field({
       type: RoleNode,
       description: "Seen from the member's organization (memberCount counts there)",
-      resolve: async (member, _args, context) => {
-        const role = (member as Partial<MemberRow>).role ?? (await context.loaders.roleById.load(member.roleId));
-        if (!role) throw new Error(`Member ${member.id} has no role`);
-        return inOrganization(role, member.organizationId);
+      resolve: (member, _args, context) => {
+        const loaded = (member as Partial<MemberRow>).role;
+        if (loaded) return inOrganization(loaded, member.organizationId);
+        return context.loaders.roleById.load(member.roleId).then((role) => {
+          if (!role) throw new Error(`Member ${member.id} has no role`);
+          return inOrganization(role, member.organizationId);
+        });
       },
     }),
     status: t.expose("status", { type: MemberStatusEnum }),
