@@ -6,7 +6,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
+import { createPGlite } from "../src/db/client.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_PERMISSIONS, SYSTEM_ROLES } from "../src/auth/permissions.js";
 import { applyMigrations, MIGRATIONS_DIR, MigrationError, pendingMigrations, readMigrations, resolveRolledBack } from "../src/db/migrate.js";
@@ -143,8 +144,8 @@ describe("schema and migrations", () => {
       // Under `npm test` / `npx -p node@24`, npm_* variables would steer the tool's own npx.
       env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith("npm_"))),
     });
-    const fromSchema = await PGlite.create();
-    const fromMigrations = await PGlite.create();
+    const fromSchema = await createPGlite();
+    const fromMigrations = await createPGlite();
     try {
       await fromSchema.exec(expectedSql);
       await applyMigrations(pgliteRunner(fromMigrations));

@@ -2,6 +2,7 @@
 // PostgreSQL server through a bounded pg pool otherwise. Both give the same Prisma client.
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
@@ -48,6 +49,11 @@ function countStatements(prisma: PrismaClient): () => number {
   return () => count;
 }
 
+/** An embedded PostgreSQL with the extensions the migrations use. */
+export function createPGlite(dataPath?: string): Promise<PGlite> {
+  return PGlite.create(dataPath, { extensions: { pg_trgm } });
+}
+
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   if (options.databaseUrl) {
     const pool = new pg.Pool({
@@ -80,7 +86,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   const unlock = options.inMemory ? () => {} : lockDataDir(options.dataDir);
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create(dataPath);
+    pglite = await createPGlite(dataPath);
   } catch (error) {
     unlock();
     throw error;

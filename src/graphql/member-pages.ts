@@ -82,6 +82,17 @@ function filterSql(filter: MemberFilterInput | null | undefined, params: Params)
   return conditions;
 }
 
+/**
+ * The organizations to list, as a relation `target(id)`. A single organization is a plain
+ * parameter, so the planner sees which one it is and uses its statistics (a 100,000-member
+ * organization and a 50-member one deserve different plans); several come from unnest().
+ */
+function targetsSql(organizationIds: string[], params: Params): string {
+  return organizationIds.length === 1
+    ? `(SELECT ${params.add(organizationIds[0])}::uuid AS id) AS target`
+    : `unnest(${params.add(organizationIds)}::uuid[]) AS target(id)`;
+}
+
 function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString("base64url");
 }
@@ -181,7 +192,7 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
   const loadPages = async (organizationIds: string[], args: MemberPageArgs, withCount: boolean): Promise<Map<string, MemberPage>> => {
     const { backward, size } = validatePageArgs(args, limits.maxPageSize, limits.defaultPageSize);
     const params = new Params();
-    const orgs = params.add(organizationIds);
+    const targets = targetsSql(organizationIds, params);
     const filters = filterSql(args.filter, params);
     const conditions = [...filters];
     const keys = [...SORT_KEYS[args.orderBy?.field ?? "JOINED_AT"], { sql: "m.id", cast: "uuid" }];
@@ -202,7 +213,7 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
            WHERE m."organizationId" = target.id${filters.map((c) => ` AND ${c}`).join("")}) c`
       : "";
     const sql = `SELECT target.id AS "targetId", ${withCount ? "c.total" : "NULL::int AS total"}, x.*
-        FROM unnest(${orgs}::uuid[]) AS target(id) ${count}
+        FROM ${targets} ${count}
         LEFT JOIN LATERAL (
         SELECT ${SELECT_LIST}, ${keys.map((k, i) => `${k.sql} AS k${i}`).join(", ")}
           FROM "Member" m JOIN "User" u ON u.id = m."userId" JOIN "Role" r ON r.id = m."roleId"
