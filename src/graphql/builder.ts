@@ -1,6 +1,8 @@
 // The Pothos SchemaBuilder: plugins, scalars and the auth scopes. It defines no object types;
 // those live in types/, one file each.
 import SchemaBuilder from "@pothos/core";
+import DirectivesPlugin from "@pothos/plugin-directives";
+import FederationPlugin from "@pothos/plugin-federation";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
@@ -55,7 +57,8 @@ export const builder = new SchemaBuilder<{
   };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  // Federation comes after the plugins that wrap resolvers, so entity fetches pass through them.
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     // Type-level scopes run for every object of that type, wherever it is reached from
@@ -91,6 +94,8 @@ export const builder = new SchemaBuilder<{
     cursorType: "String",
     nodeQueryOptions: { authScopes: { authenticated: true } },
     nodesQueryOptions: { authScopes: { authenticated: true } },
+    // Other subgraphs return connections too: the gateway may take PageInfo from either.
+    pageInfoTypeOptions: { shareable: true },
   },
 });
 

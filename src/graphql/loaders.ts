@@ -33,6 +33,8 @@ export interface Loaders {
   userById: DataLoader<string, User | null>;
   memberById: DataLoader<string, Member | null>;
   organizationById: DataLoader<string, Organization | null>;
+  organizationBySlug: DataLoader<string, Organization | null>;
+  userByEmail: DataLoader<string, User | null>;
   invitationById: DataLoader<string, Invitation | null>;
   roleById: DataLoader<string, Role | null>;
   /** All roles usable in an organization: the system roles first, then its custom roles by creation. */
@@ -61,6 +63,16 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
   const organizationById = new DataLoader<string, Organization | null>(async (ids) =>
     byId(ids, await prisma.organization.findMany({ where: { id: { in: [...ids] } } })),
   );
+  const organizationBySlug = new DataLoader<string, Organization | null>(async (slugs) => {
+    const rows = await prisma.organization.findMany({ where: { slug: { in: [...slugs] } } });
+    const bySlug = new Map(rows.map((row) => [row.slug, row]));
+    return slugs.map((slug) => bySlug.get(slug) ?? null);
+  });
+  const userByEmail = new DataLoader<string, User | null>(async (emails) => {
+    const rows = await prisma.user.findMany({ where: { email: { in: [...emails] } } });
+    const byEmail = new Map(rows.map((row) => [row.email, row]));
+    return emails.map((email) => byEmail.get(email) ?? null);
+  });
   const invitationById = new DataLoader<string, Invitation | null>(async (ids) =>
     byId(ids, await prisma.invitation.findMany({ where: { id: { in: [...ids] } } })),
   );
@@ -110,6 +122,8 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
     userById,
     memberById,
     organizationById,
+    organizationBySlug,
+    userByEmail,
     invitationById,
     roleById,
     organizationRoles,

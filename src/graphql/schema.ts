@@ -1,5 +1,6 @@
 // The schema: importing each type file registers its types and root fields on the builder.
-import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
+import { printSubgraphSchema } from "@apollo/subgraph";
+import type { GraphQLSchema } from "graphql";
 import { builder } from "./builder.js";
 import "./types/enums.js";
 import "./types/user.js";
@@ -9,15 +10,20 @@ import "./types/organization.js";
 import "./types/invitation.js";
 import "./types/api-token.js";
 import "./types/audit-event.js";
+import "./types/entities.js";
 
 let schema: GraphQLSchema | undefined;
 
+/** The federation v2 subgraph schema: the API plus `_service` and `_entities`. */
 export function getSchema(): GraphQLSchema {
-  schema ??= builder.toSchema();
+  schema ??= builder.toSubGraphSchema({
+    linkUrl: "https://specs.apollo.dev/federation/v2.6",
+    federationDirectives: ["@key", "@shareable"],
+  });
   return schema;
 }
 
-/** The SDL checked in as schema.graphql. */
+/** The subgraph SDL (with @link and @key) checked in as schema.graphql. */
 export function printSchemaSdl(): string {
-  return `${printSchema(lexicographicSortSchema(getSchema()))}\n`;
+  return `${printSubgraphSchema(getSchema()).trim()}\n`;
 }

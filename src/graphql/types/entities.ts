@@ -1,0 +1,84 @@
+// Federation entities: other subgraphs reference Organization, User, Member and Role by key and
+// the gateway fetches them here through `_entities`. Keys are the same global IDs the rest of
+// the API returns (plus Organization.slug and User.email). A reference resolves only when the
+// caller could load it through the API's own root fields; anything else — unknown, malformed
+// or another organization's — is NOT_FOUND, so entity fetches can't be used to probe.
+// Each type's references in one gateway request resolve through one batched loader.
+import { decodeGlobalID } from "@pothos/plugin-relay";
+import { notFound } from "../../domain/errors.js";
+import { builder } from "../builder.js";
+import type { Context } from "../context.js";
+import type { Role } from "../../generated/prisma/client.js";
+import { inOrganization } from "../loaders.js";
+import type { MemberRow } from "../member-pages.js";
+import { MemberNode } from "./member.js";
+import { OrganizationNode } from "./organization.js";
+import { RoleNode } from "./role.js";
+import { UserNode } from "./user.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The database id behind a global ID of `typename`, or null when it is anything else. */
+function rawId(globalId: string, typename: string): string | null {
+  try {
+    const { typename: actual, id } = decodeGlobalID(String(globalId));
+    return actual === typename && UUID.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+function requireVisible<T>(value: T | null | undefined, visible: boolean, typename: string): T {
+  if (!value || !visible) throw notFound(typename);
+  return value;
+}
+
+async function organizationReference<T extends { id: string }>(context: Context, organization: T | null | undefined): Promise<T> {
+  const visible = organization ? await context.policy.can(organization.id, "org:read") : false;
+  return requireVisible(organization, visible, "Organization");
+}
+
+builder.asEntity(OrganizationNode, {
+  key: [builder.selection<{ id: string }>("id"), builder.selection<{ slug: string }>("slug")],
+  resolveReference: async (reference, context) => {
+    if ("id" in reference && reference.id) {
+      const id = rawId(reference.id, "Organization");
+      return organizationReference(context, id ? await context.loaders.organizationById.load(id) : null);
+    }
+    return organizationReference(context, await context.loaders.organizationBySlug.load(String((reference as { slug: string }).slug)));
+  },
+});
+
+builder.asEntity(UserNode, {
+  key: [builder.selection<{ id: string }>("id"), builder.selection<{ email: string }>("email")],
+  resolveReference: async (reference, context) => {
+    let user;
+    if ("id" in reference && reference.id) {
+      const id = rawId(reference.id, "User");
+      user = id ? await context.loaders.userById.load(id) : null;
+    } else {
+      user = await context.loaders.userByEmail.load(String((reference as { email: string }).email).trim().toLowerCase());
+    }
+    return requireVisible(user, user ? await context.policy.canSeeUser(user.id) : false, "User");
+  },
+});
+
+builder.asEntity(MemberNode, {
+  key: builder.selection<{ id: string }>("id"),
+  resolveReference: async (reference, context) => {
+    const id = rawId(reference.id, "Member");
+    const member = id ? await context.loaders.memberById.load(id) : null;
+    // Without its user and role attached: Member.user and Member.role load them (batched).
+    return requireVisible(member, member ? await context.policy.canSeeMember(member) : false, "Member") as MemberRow & { role: Role };
+  },
+});
+
+builder.asEntity(RoleNode, {
+  key: builder.selection<{ id: string }>("id"),
+  resolveReference: async (reference, context) => {
+    const id = rawId(reference.id, "Role");
+    const role = id ? await context.loaders.roleById.load(id) : null;
+    const visible = role ? role.organizationId === null || (await context.policy.isActiveMember(role.organizationId)) : false;
+    return inOrganization(requireVisible(role, visible, "Role"), role!.organizationId);
+  },
+});
