@@ -17,6 +17,5 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each file opens its own database; two at a time suits a 2-core machine and PostgreSQL.
     maxWorkers: 2,
-    env: { LOG_LEVEL: "silent" },
   },
 });

@@ -85,7 +85,8 @@ export interface GqlResult<T> {
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const test = await openTestDatabase();
   const config = loadConfig({ LOG_LEVEL: "silent", ...env });
-  const app = createApp({ config, db: test.db, logger: createLogger("silent") });
+  // TEST_LOG_LEVEL=error shows what the masked errors were.
+  const app = createApp({ config, db: test.db, logger: createLogger((process.env.TEST_LOG_LEVEL as "error" | undefined) ?? "silent", "stderr") });
   return {
     ...test,
     app,
