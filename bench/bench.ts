@@ -13,11 +13,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import pg from "pg";
 import { newSecret } from "../src/auth/tokens.js";
 import { SYSTEM_ROLES } from "../src/auth/permissions.js";
 import { openDatabase } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";
+import { createThrowawayDatabase } from "../src/db/throwaway.js";
 import { Q1, Q2, Q3, Q4, W1, W2 } from "./queries.js";
 import { SHAPES, seedBench, VIEWER_ID_SQL, type Scale } from "./seed.js";
 
@@ -137,7 +137,7 @@ async function load(url: string, token: string, query: string, variables: () => 
 }
 
 async function prepareDatabase(scale: Scale): Promise<{ env: Record<string, string>; token: string; cleanup: () => Promise<void> }> {
-  const name = `membership_bench_${randomBytes(4).toString("hex")}`;
+  let label = "embedded";
   let env: Record<string, string>;
   let cleanup: () => Promise<void>;
   let db;
@@ -147,26 +147,17 @@ async function prepareDatabase(scale: Scale): Promise<{ env: Record<string, stri
     env = { DATA_DIR: dataDir, SEED_DEMO: "0" };
     cleanup = async () => fs.rmSync(dataDir, { recursive: true, force: true });
   } else {
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    await admin.end();
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
-    db = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize: 2 });
-    env = { DATABASE_URL: url.toString() };
-    cleanup = async () => {
-      const client = new pg.Client({ connectionString: serverUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await client.end();
-    };
+    const database = await createThrowawayDatabase(serverUrl, "membership_bench");
+    db = await openDatabase({ databaseUrl: database.url, dataDir: "", poolSize: 2 });
+    env = { DATABASE_URL: database.url };
+    cleanup = database.drop;
+    label = database.name;
   }
   const sql = await db.sqlRunner();
   const secret = newSecret();
   try {
     await applyMigrations(sql);
-    log(`seeding ${scale} (${args.embedded ? "embedded" : name})`);
+    log(`seeding ${scale} (${label})`);
     const counts = await seedBench(sql, scale, log);
     log(`  ${counts.organizations.toLocaleString()} organizations, ${counts.users.toLocaleString()} users, ${counts.members.toLocaleString()} memberships`);
     await sql.query(

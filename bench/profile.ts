@@ -2,12 +2,11 @@
 // database, then runs the document N times through yoga.fetch and prints the mean time.
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts [q1|q2|q3|q4] [runs]
 // then open the .cpuprofile in Chrome DevTools (Performance tab) or speedscope.
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { newSecret } from "../src/auth/tokens.js";
 import { loadConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";
+import { createThrowawayDatabase } from "../src/db/throwaway.js";
 import { createLogger } from "../src/logger.js";
 import { createApp } from "../src/server.js";
 import { Q1, Q2, Q3, Q4 } from "./queries.js";
@@ -21,13 +20,8 @@ const documents: Record<string, [string, Record<string, unknown>]> = {
   q4: [Q4, { id: "" }],
 };
 const serverUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-const dbName = `membership_profile_${randomBytes(4).toString("hex")}`;
-const admin = new pg.Client({ connectionString: serverUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE "${dbName}"`);
-const url = new URL(serverUrl);
-url.pathname = `/${dbName}`;
-const db = await openDatabase({ databaseUrl: url.toString(), dataDir: "", poolSize: 10 });
+const database = await createThrowawayDatabase(serverUrl, "membership_profile");
+const db = await openDatabase({ databaseUrl: database.url, dataDir: "", poolSize: 10 });
 try {
   const sql = await db.sqlRunner();
   const secret = newSecret();
@@ -53,6 +47,5 @@ try {
   console.log(`${name}: ${((performance.now() - started) / runs).toFixed(1)} ms per request (sequential, ${runs} runs)`);
 } finally {
   await db.close();
-  await admin.query(`DROP DATABASE "${dbName}" WITH (FORCE)`);
-  await admin.end();
+  await database.drop();
 }

@@ -1,11 +1,10 @@
 // Test harness: each test file gets its own fresh database (in-memory embedded PostgreSQL, or a
 // throwaway database on the server named by TEST_DATABASE_URL), migrated by the real applier,
 // and talks to the real app through yoga.fetch.
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { loadConfig, type Config } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";
+import { createThrowawayDatabase } from "../src/db/throwaway.js";
 import { SYSTEM_ROLES, type SystemRoleKey } from "../src/auth/permissions.js";
 import { createApiToken } from "../src/domain/api-tokens.js";
 import { createOrganization } from "../src/domain/organizations.js";
@@ -17,25 +16,7 @@ import { createApp, type App } from "../src/server.js";
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL?.trim() || undefined;
 export const databaseKind = TEST_DATABASE_URL ? "postgresql" : "embedded";
 
-/** Creates an empty database on the PostgreSQL server and returns its URL and a drop function. */
-export async function createThrowawayDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `mg_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: serverUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
+export { createThrowawayDatabase };
 
 export interface TestDatabase {
   db: Database;
