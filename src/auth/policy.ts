@@ -33,7 +33,7 @@ export class Policy {
   private readonly seenUsers = new Set<string>();
 
   constructor(
-    private readonly prisma: PrismaClient,
+    prisma: PrismaClient,
     readonly viewer: Viewer | null,
   ) {
     // Memberships read with the token are the whole truth for this request: no query needed.
