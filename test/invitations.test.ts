@@ -168,6 +168,9 @@ describe("personal access tokens", () => {
     const revoked = await t.gql(`mutation($id: ID!) { revokeApiToken(input: { apiTokenId: $id }) { apiToken { revokedAt isActive } } }`, { id: apiToken.id }, invitee.token);
     expect(revoked.data.revokeApiToken.apiToken.isActive).toBe(false);
     expect(codes(await t.gql("{ viewer { email } }", {}, token))).toEqual(["UNAUTHENTICATED"]);
+    const events = await t.db.prisma.auditEvent.findMany({ where: { targetType: "ApiToken", actorUserId: invitee.user.id }, orderBy: { createdAt: "asc" } });
+    expect(events.map((event) => event.action)).toEqual(["api_token.created", "api_token.revoked"]);
+    expect(JSON.stringify(events)).not.toContain(token.slice(12));
   });
 
   it("validates names and lifetimes", async () => {

@@ -57,7 +57,8 @@ builder.mutationField("createApiToken", (t) =>
     args: { input: t.arg({ type: CreateApiTokenInput, required: true }) },
     authScopes: { authenticated: true },
     resolve: async (_root, { input }, context) => {
-      const { apiToken, token } = await createApiToken(context.prisma, context.actor().userId, input);
+      const actor = context.actor();
+      const { apiToken, token } = await createApiToken(context.prisma, actor.userId, input, actor);
       return { apiTokenId: apiToken.id, token };
     },
   }),
@@ -83,7 +84,7 @@ builder.mutationField("revokeApiToken", (t) =>
     args: { input: t.arg({ type: RevokeApiTokenInput, required: true }) },
     authScopes: { authenticated: true },
     resolve: async (_root, { input }, context) => {
-      const token = await revokeApiToken(context.prisma, context.actor().userId, parseGlobalId(String(input.apiTokenId), "ApiToken", "apiTokenId"));
+      const token = await revokeApiToken(context.prisma, context.actor(), parseGlobalId(String(input.apiTokenId), "ApiToken", "apiTokenId"));
       return { apiTokenId: token.id };
     },
   }),
