@@ -170,6 +170,23 @@ describe("through the gateway", () => {
     expect(supergraphSdl).toMatch(/PROJECTS @join__graph/);
   });
 
+  it("also composes with a subgraph that uses Relay's Node and Query.node itself", async () => {
+    const relaySubgraph = `
+      extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable"])
+      interface Node { id: ID! }
+      type Document implements Node @key(fields: "id") { id: ID! title: String! organization: Organization }
+      type Organization @key(fields: "id", resolvable: false) { id: ID! }
+      type Query { node(id: ID!): Node @shareable nodes(ids: [ID!]!): [Node]! @shareable }`;
+    const membershipSdl: string = (await t.gql("{ _service { sdl } }")).data._service.sdl;
+    expect(() =>
+      composeSupergraph([
+        { name: "membership", url: membershipUrl, sdl: membershipSdl },
+        { name: "projects", url: projectsUrl, sdl: PROJECTS_SDL },
+        { name: "documents", url: "http://127.0.0.1:9/graphql", sdl: relaySubgraph },
+      ]),
+    ).not.toThrow();
+  });
+
   it("answers queries across both subgraphs, fetching entities in batches", async () => {
     membershipRequests.length = 0;
     const result = await viaGateway(

@@ -92,8 +92,9 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: "omit",
     cursorType: "String",
-    nodeQueryOptions: { authScopes: { authenticated: true } },
-    nodesQueryOptions: { authScopes: { authenticated: true } },
+    // Shareable, so a supergraph with other Relay subgraphs composes (see README, Federation).
+    nodeQueryOptions: { authScopes: { authenticated: true }, shareable: true },
+    nodesQueryOptions: { authScopes: { authenticated: true }, shareable: true },
     // Other subgraphs return connections too: the gateway may take PageInfo from either.
     pageInfoTypeOptions: { shareable: true },
   },
