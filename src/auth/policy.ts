@@ -36,14 +36,13 @@ export class Policy {
     prisma: PrismaClient,
     readonly viewer: Viewer | null,
   ) {
-    // Memberships read with the token are the whole truth for this request: no query needed.
+    // Memberships read with the token are the whole truth for this request: orgAccess answers
+    // from them without a query; the loader below serves only when they are absent or forgotten.
     this.known = viewer?.memberships
       ? new Map(viewer.memberships.map((m) => [m.organizationId, { memberId: m.memberId, roleId: m.roleId, permissions: new Set(m.permissions as Permission[]) }]))
       : null;
     this.access = new DataLoader(async (organizationIds) => {
       if (!viewer || viewer.user.status !== "ACTIVE") return organizationIds.map(() => NO_ACCESS);
-      const known = this.known;
-      if (known) return organizationIds.map((id) => known.get(id) ?? NO_ACCESS);
       const rows = await prisma.member.findMany({
         where: { userId: viewer.user.id, organizationId: { in: [...organizationIds] }, status: "ACTIVE" },
         select: { id: true, organizationId: true, roleId: true, role: { select: { permissions: true } } },
