@@ -39,8 +39,6 @@ export interface Loaders {
   roleById: DataLoader<string, Role | null>;
   /** All roles usable in an organization: the system roles first, then its custom roles by creation. */
   organizationRoles: DataLoader<string, RoleInOrganization[]>;
-  /** All members (active and suspended) of an organization. */
-  organizationMemberCount: DataLoader<string, number>;
   /** Pages of Organization.members and their counts, one statement per argument shape. */
   memberPages: MemberPageLoaders;
   /** Members holding a role in an organization; key `${organizationId}:${roleId}`. */
@@ -106,18 +104,6 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
     return keys.map((key) => counts.get(key) ?? 0);
   });
 
-  // A relation count would also do, but it competes with the members connection's own count
-  // for the organization's `_count`, which forces plugin-prisma into one fallback query per row.
-  const organizationMemberCount = new DataLoader<string, number>(async (organizationIds) => {
-    const groups = await prisma.member.groupBy({
-      by: ["organizationId"],
-      where: { organizationId: { in: [...organizationIds] } },
-      _count: { _all: true },
-    });
-    const counts = new Map(groups.map((group) => [group.organizationId, group._count._all]));
-    return organizationIds.map((id) => counts.get(id) ?? 0);
-  });
-
   return {
     userById,
     memberById,
@@ -127,7 +113,6 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
     invitationById,
     roleById,
     organizationRoles,
-    organizationMemberCount,
     memberPages: createMemberPageLoaders(prisma, limits),
     roleMemberCount,
   };

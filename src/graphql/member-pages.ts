@@ -162,8 +162,15 @@ export function pageKey(organizationId: string, args: MemberPageArgs, withCount 
   return { organizationId, args, withCount, shape };
 }
 
+/** A count of an organization's members matching a filter: pagination doesn't change it. */
+export function countKey(organizationId: string, filter: MemberFilterInput | null | undefined): PageKey {
+  const args = { filter: filter ?? null };
+  return { organizationId, args, withCount: true, shape: createHash("sha1").update(JSON.stringify(["count", args.filter])).digest("hex") };
+}
+
 export interface MemberPageLoaders {
   pages: DataLoader<PageKey, MemberPage, string>;
+  /** Keyed by countKey(): Organization.memberCount and members' totalCount share it. */
   counts: DataLoader<PageKey, number, string>;
 }
 

@@ -10,7 +10,7 @@ import { builder, SortDirection } from "../builder.js";
 import { asUuid, parseGlobalId, selectsField } from "./common.js";
 import { MemberStatusEnum } from "./enums.js";
 import { MemberNode } from "./member.js";
-import { pageKey, validatePageArgs, type MemberFilterInput, type MemberPageArgs, type PageKey } from "../member-pages.js";
+import { countKey, pageKey, validatePageArgs, type MemberFilterInput, type MemberPageArgs, type PageKey } from "../member-pages.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
 
@@ -94,7 +94,9 @@ export const OrganizationNode = builder.prismaNode("Organization", {
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     memberCount: t.int({
       description: "All members, active and suspended",
-      resolve: (organization, _args, context) => context.loaders.organizationMemberCount.load(organization.id),
+      // A relation count would compete with the members connection's own count for the
+      // organization's `_count` and force plugin-prisma into a fallback query per row.
+      resolve: (organization, _args, context) => context.loaders.memberPages.counts.load(countKey(organization.id, null)),
     }),
     members: t.connection(
       {
@@ -116,7 +118,7 @@ export const OrganizationNode = builder.prismaNode("Organization", {
           };
           validatePageArgs(pageArgs, context.config.maxPageSize, context.config.defaultPageSize);
           const key = pageKey(organization.id, pageArgs, selectsField(info, "totalCount"));
-          return { ...(await context.loaders.memberPages.pages.load(key)), countKey: key };
+          return { ...(await context.loaders.memberPages.pages.load(key)), countKey: countKey(organization.id, pageArgs.filter) };
         },
       },
       {
