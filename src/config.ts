@@ -33,6 +33,87 @@ export interface Config {
    * (exact when requests don't overlap). For the benchmark and debugging; off by default.
    */
   sqlStatementsHeader: boolean;
+  /** Sign-in with JWTs from an identity provider; null when not configured. */
+  jwt: JwtConfig | null;
+  /** Origins a browser app may call the API from (exact matches); empty: no cross-origin access. "*" allows any origin. */
+  corsOrigins: string[];
+}
+
+export interface JwtConfig {
+  /** Where the provider publishes its signing keys (fetched, cached, refreshed on an unknown kid). */
+  jwksUrl: string | null;
+  /** A static PEM public key (SPKI), instead of a JWKS. */
+  publicKey: string | null;
+  issuer: string;
+  audience: string[];
+  algorithms: string[];
+  clockToleranceSeconds: number;
+  /** After a JWKS fetch, no refetch for this long even for unknown key ids (protects the provider). */
+  jwksRefreshCooldownSeconds: number;
+}
+
+/** Asymmetric signatures only: HS* would need a shared secret, and "none" is never accepted. */
+export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+function jwtConfig(env: Env): JwtConfig | null {
+  const jwksUrl = env.AUTH_JWKS_URL?.trim() || null;
+  const publicKey = env.AUTH_JWT_PUBLIC_KEY?.trim().replace(/\\n/g, "\n") || null;
+  if (!jwksUrl && !publicKey) {
+    for (const name of ["AUTH_JWT_ISSUER", "AUTH_JWT_AUDIENCE"]) {
+      if (env[name]?.trim()) throw new ConfigError(`${name} is set but neither AUTH_JWKS_URL nor AUTH_JWT_PUBLIC_KEY is: JWT sign-in needs one of them`);
+    }
+    return null;
+  }
+  if (jwksUrl && publicKey) throw new ConfigError("Set AUTH_JWKS_URL or AUTH_JWT_PUBLIC_KEY, not both");
+  if (jwksUrl) {
+    let url: URL;
+    try {
+      url = new URL(jwksUrl);
+    } catch {
+      throw new ConfigError(`AUTH_JWKS_URL is not a valid URL: "${jwksUrl}"`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError("AUTH_JWKS_URL must be an https:// URL");
+  }
+  if (publicKey && !publicKey.includes("-----BEGIN PUBLIC KEY-----")) {
+    throw new ConfigError("AUTH_JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)");
+  }
+  const issuer = env.AUTH_JWT_ISSUER?.trim();
+  if (!issuer) throw new ConfigError("AUTH_JWT_ISSUER is required with JWT sign-in: tokens from any other issuer are refused");
+  const audience = (env.AUTH_JWT_AUDIENCE ?? "").split(",").map((value) => value.trim()).filter(Boolean);
+  if (audience.length === 0) {
+    throw new ConfigError("AUTH_JWT_AUDIENCE is required with JWT sign-in: tokens minted for other applications are refused");
+  }
+  const algorithms = (env.AUTH_JWT_ALGORITHMS ?? "").split(",").map((value) => value.trim()).filter(Boolean);
+  for (const algorithm of algorithms) {
+    if (!JWT_ALGORITHMS.includes(algorithm)) {
+      throw new ConfigError(`AUTH_JWT_ALGORITHMS: "${algorithm}" is not allowed; use some of ${JWT_ALGORITHMS.join(", ")}`);
+    }
+  }
+  return {
+    jwksUrl,
+    publicKey,
+    issuer,
+    audience,
+    algorithms: algorithms.length > 0 ? algorithms : JWT_ALGORITHMS,
+    clockToleranceSeconds: intVar(env, "AUTH_JWT_CLOCK_TOLERANCE_SECONDS", 30, 0, 300),
+    jwksRefreshCooldownSeconds: intVar(env, "AUTH_JWKS_REFRESH_COOLDOWN_SECONDS", 30, 0, 3600),
+  };
+}
+
+function corsOrigins(env: Env): string[] {
+  const origins = (env.CORS_ORIGINS ?? "").split(",").map((value) => value.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (origin === "*") continue;
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
+    }
+    if (url.origin !== origin) throw new ConfigError(`CORS_ORIGINS: "${origin}" must be a bare origin (scheme://host[:port], no path or trailing slash), e.g. ${url.origin}`);
+  }
+  if (origins.includes("*") && origins.length > 1) throw new ConfigError('CORS_ORIGINS: "*" can\'t be combined with other origins');
+  return origins;
 }
 
 export class ConfigError extends Error {
@@ -103,5 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxPageSize,
     defaultPageSize,
     sqlStatementsHeader: boolVar(env, "SQL_STATEMENTS_HEADER", false),
+    jwt: jwtConfig(env),
+    corsOrigins: corsOrigins(env),
   };
 }

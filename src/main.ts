@@ -7,6 +7,7 @@ import { DataDirInUseError } from "./db/embedded-lock.js";
 import { applyMigrations, MigrationError, pendingMigrations } from "./db/migrate.js";
 import { DEMO_OWNER_EMAIL, seedDemo } from "./db/seed.js";
 import { createApiToken } from "./domain/api-tokens.js";
+import { purgeExpiredIdempotencyKeys } from "./domain/idempotency.js";
 import { findOrCreateActiveUser } from "./domain/users.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createApp } from "./server.js";
@@ -81,6 +82,15 @@ async function main(): Promise<void> {
     );
   }
 
+  // Idempotency keys live 24 hours: purge expired ones now and every hour.
+  const purge = () =>
+    purgeExpiredIdempotencyKeys(db.prisma)
+      .then((count) => count > 0 && logger.info({ count }, "purged expired idempotency keys"))
+      .catch((error: unknown) => logger.warn({ err: error }, "could not purge expired idempotency keys"));
+  void purge();
+  const purgeTimer = setInterval(purge, 60 * 60_000);
+  purgeTimer.unref();
+
   let shuttingDown = false;
   const app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown });
   const server = http.createServer(app);
@@ -98,6 +108,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    clearInterval(purgeTimer);
     logger.info({ signal }, "shutting down: no new connections, finishing in-flight requests");
     const forced = setTimeout(() => {
       logger.warn({ timeoutMs: config.shutdownTimeoutMs }, "in-flight requests did not finish in time; closing them");

@@ -5,7 +5,7 @@ import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
-import { authenticate } from "./auth/authenticate.js";
+import { createAuthenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { AppError } from "./domain/errors.js";
@@ -35,9 +35,10 @@ query Overview {
         slug
         memberCount
         viewerPermissions
+        viewerCan { update addMember invite createRole }
         members(first: 5, orderBy: { field: JOINED_AT }) {
           totalCount
-          edges { node { role { key } user { email name } } }
+          edges { node { role { key } user { email name } viewerCan { updateRole remove } } }
         }
       }
     }
@@ -123,6 +124,52 @@ function sqlStatementsHeader(db: Database): Plugin {
   };
 }
 
+/**
+ * The input field a variable-coercion error is about, as forms name it: for
+ * `Variable "$input" got invalid value "x" at "input.email"; …` that is "email" (the path
+ * inside the input object); for a bare `$email` variable, "email".
+ */
+export function variableErrorField(message: string): string | null {
+  const variable = /^Variable "\$([A-Za-z_][A-Za-z0-9_]*)"/.exec(message);
+  if (!variable) return null;
+  const at = /\bat "([^"]+)"/.exec(message);
+  const path = at ? at[1]!.replace(/\[\d+\]/g, "").split(".").slice(1).join(".") : "";
+  const named = /Field "([A-Za-z_][A-Za-z0-9_]*)" (?:of required type .* was not provided|is not defined)/.exec(message);
+  const field = [path, named?.[1]].filter(Boolean).join(".");
+  return field || variable[1]!;
+}
+
+/** CORS: exact origins from CORS_ORIGINS may call with credentials; "*" any origin without; otherwise no cross-origin access. */
+function corsOptions(origins: string[]) {
+  if (origins.length === 0) return false as const;
+  const allowAny = origins.includes("*");
+  const allowed = new Set(origins);
+  return (request: Request) => {
+    const origin = request.headers.get("origin");
+    if (!origin || (!allowAny && !allowed.has(origin))) return false as const;
+    return {
+      origin: [origin],
+      credentials: !allowAny,
+      methods: ["GET", "POST", "OPTIONS"],
+      exposedHeaders: ["x-request-id", "retry-after"],
+      maxAge: 600,
+    };
+  };
+}
+
+const DEFAULT_REASONS: Partial<Record<string, string>> = { FORBIDDEN: "MISSING_PERMISSION", NOT_FOUND: "NOT_FOUND", LAST_OWNER: "LAST_OWNER" };
+
+/** Responses differ by Origin when CORS is on: caches must keep them apart. */
+function varyOnOrigin(): Plugin {
+  return {
+    onResponse({ response }) {
+      const vary = response.headers.get("vary");
+      if (!vary) response.headers.set("vary", "Origin");
+      else if (!/\borigin\b/i.test(vary)) response.headers.set("vary", `${vary}, Origin`);
+    },
+  };
+}
+
 export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (string | number)[]): GraphQLError {
   const original = error instanceof GraphQLError ? (error.originalError ?? undefined) : error;
   if (original instanceof AppError) {
@@ -132,7 +179,10 @@ export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (
       extensions: {
         ...original.details,
         code: original.code,
+        // Refusals say which rule refused, as viewerCan and the checks report it.
+        ...(DEFAULT_REASONS[original.code] && original.details.reason === undefined ? { reason: DEFAULT_REASONS[original.code] } : {}),
         ...(original.code === "UNAUTHENTICATED" ? { http: { status: 401, headers: { "www-authenticate": "Bearer" } } } : {}),
+        ...(original.code === "SERVICE_UNAVAILABLE" ? { http: { status: 503, headers: { "retry-after": "5" } } } : {}),
       },
     });
   }
@@ -146,15 +196,16 @@ export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (
   if (error instanceof GraphQLError && (original === undefined || original instanceof GraphQLError)) {
     // graphql-js leaves variable-coercion errors (a malformed email, a wrong type) without a code.
     if (error.extensions?.code === undefined && /^Variable "\$/.test(error.message)) {
+      const field = variableErrorField(error.message);
       return new GraphQLError(error.message, {
         nodes: error.nodes,
         path: error.path,
-        extensions: { ...error.extensions, code: "BAD_USER_INPUT" },
+        extensions: { ...error.extensions, code: "BAD_USER_INPUT", ...(field ? { field } : {}) },
       });
     }
     return error;
   }
-  if (process.env.DEBUG_MASK) console.error("MASK", original); logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, "unexpected error");
+  logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, "unexpected error");
   return new GraphQLError("Unexpected error.", {
     path: error instanceof GraphQLError ? error.path : undefined,
     nodes: error instanceof GraphQLError ? error.nodes : undefined,
@@ -170,7 +221,9 @@ export interface AppOptions {
 }
 
 export function createApp({ config, db, logger, isShuttingDown = () => false }: AppOptions): App {
+  const authenticate = createAuthenticator(db.prisma, config.jwt);
   return createYoga<Record<string, unknown>, Context>({
+    cors: corsOptions(config.corsOrigins),
     schema: getSchema(),
     graphqlEndpoint: "/graphql",
     landingPage: false,
@@ -189,12 +242,13 @@ export function createApp({ config, db, logger, isShuttingDown = () => false }: 
       healthRoutes(db, isShuttingDown),
       requestLogging(logger),
       pageSizeLimit(config.maxPageSize),
+      ...(config.corsOrigins.length > 0 ? [varyOnOrigin()] : []),
       ...(config.sqlStatementsHeader ? [sqlStatementsHeader(db)] : []),
     ],
     context: async ({ request, ...serverContext }) => {
       const requestId = (serverContext as { requestId?: string }).requestId ?? randomUUID();
       try {
-        const viewer = await authenticate(db.prisma, request.headers.get("authorization"));
+        const viewer = await authenticate(request.headers.get("authorization"), requestId);
         return createContext(db.prisma, config, requestId, viewer);
       } catch (error) {
         throw toGraphQLError(error, logger);

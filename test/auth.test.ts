@@ -114,11 +114,11 @@ describe("anonymous callers", () => {
 
 describe("memberships read with the token", () => {
   it("answer permission checks, and beyond the cap the per-organization query takes over", async () => {
-    const { MEMBERSHIPS_WITH_TOKEN } = await import("../src/auth/authenticate.js");
+    const { MEMBERSHIPS_WITH_USER } = await import("../src/auth/authenticate.js");
     const { SYSTEM_ROLES } = await import("../src/auth/permissions.js");
     const many = await userWithToken(t.db, "many@example.com");
     const orgs = await t.db.prisma.organization.createManyAndReturn({
-      data: Array.from({ length: MEMBERSHIPS_WITH_TOKEN + 5 }, (_, i) => ({ slug: `many-${i}`, name: `Many ${i}`, createdById: many.user.id, ownerId: many.user.id })),
+      data: Array.from({ length: MEMBERSHIPS_WITH_USER + 5 }, (_, i) => ({ slug: `many-${i}`, name: `Many ${i}`, createdById: many.user.id, ownerId: many.user.id })),
     });
     await t.db.prisma.member.createMany({
       data: orgs.map((org, i) => ({ organizationId: org.id, userId: many.user.id, roleId: i === 0 ? SYSTEM_ROLES.owner.id : SYSTEM_ROLES.member.id })),
@@ -127,7 +127,7 @@ describe("memberships read with the token", () => {
     const first = await t.gql(q, { id: Buffer.from(`Organization:${orgs[0]!.id}`).toString("base64") }, many.token);
     expect(first.errors).toBeUndefined();
     expect(first.data.node.viewerPermissions).toContain("org:delete");
-    expect(first.data.organizations.totalCount).toBe(MEMBERSHIPS_WITH_TOKEN + 5);
+    expect(first.data.organizations.totalCount).toBe(MEMBERSHIPS_WITH_USER + 5);
     const last = await t.gql(q, { id: Buffer.from(`Organization:${orgs.at(-1)!.id}`).toString("base64") }, many.token);
     expect(last.data.node.viewerPermissions).toEqual(["members:read", "org:read", "roles:read"]);
   });

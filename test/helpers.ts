@@ -123,6 +123,11 @@ export function codes(result: GqlResult<unknown>): (string | undefined)[] {
   return (result.errors ?? []).map((error) => error.extensions?.code);
 }
 
+/** The `extensions.reason` of each error (the rule that refused, as viewerCan and the checks report it). */
+export function reasons(result: GqlResult<unknown>): (string | undefined)[] {
+  return (result.errors ?? []).map((error) => error.extensions?.reason as string | undefined);
+}
+
 export interface Person extends TestUser {
   memberId: string;
   /** The member's global ID. */

@@ -1,72 +1,160 @@
-// Who is calling: the Authorization header resolved to a user through a personal access token.
-// No header means anonymous; any header that does not resolve to an active user is refused.
+// Who is calling: the Authorization header resolved to a user, through a personal access token
+// (`pat_…`) or a JWT from the configured identity provider. No header means anonymous; any
+// header that does not resolve to an active user is refused. Either way the user's memberships
+// and permissions are read from the database on every request, never taken from a token, so a
+// role change or a removal applies to the very next request.
 import type { PrismaClient, User } from "../generated/prisma/client.js";
+import type { JwtConfig } from "../config.js";
 import { unauthenticated } from "../domain/errors.js";
+import { isUniqueViolation } from "../domain/prisma-errors.js";
+import { recordAudit } from "../domain/audit.js";
+import { normalizeEmail } from "../domain/validate.js";
+import { createJwtVerifier, looksLikeJwt, type JwtIdentity, type JwtVerifier } from "./jwt.js";
 import { hashesEqual, hashSecret, looksLikeToken } from "./tokens.js";
 
-export interface ActiveMembership {
+export interface Membership {
   organizationId: string;
   memberId: string;
   roleId: string;
+  status: "ACTIVE" | "SUSPENDED";
   permissions: string[];
 }
 
 export interface Viewer {
   user: User;
-  /** The token this request came with; null for in-process callers such as the CLI. */
+  /** How the caller signed in. */
+  method: "token" | "jwt" | "internal";
+  /** The access token this request came with; null for JWTs and in-process callers such as the CLI. */
   tokenId: string | null;
   /**
-   * Every active membership of the user, read with the token (so most requests need no
-   * separate permission query); null when there are more than MEMBERSHIPS_WITH_TOKEN.
+   * Every membership of the user (active or suspended), read together with the user (so most
+   * requests need no separate permission query); null when there are more than MEMBERSHIPS_WITH_USER.
    */
-  memberships?: ActiveMembership[] | null;
+  memberships?: Membership[] | null;
 }
 
-/** Up to this many active memberships are read together with the token. */
-export const MEMBERSHIPS_WITH_TOKEN = 200;
+/** Up to this many memberships are read together with the user. */
+export const MEMBERSHIPS_WITH_USER = 200;
 
 /** lastUsedAt is written at most this often per token, to keep reads read-only. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-export async function authenticate(prisma: PrismaClient, authorization: string | null): Promise<Viewer | null> {
-  if (authorization === null || authorization.trim() === "") return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-  if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
-  const secret = match[1]!;
-  if (!looksLikeToken(secret)) throw unauthenticated("The access token is not valid");
+const WITH_MEMBERSHIPS = {
+  memberships: {
+    select: { id: true, organizationId: true, roleId: true, status: true, role: { select: { permissions: true } } },
+    take: MEMBERSHIPS_WITH_USER + 1,
+  },
+} as const;
 
+type UserWithMemberships = User & {
+  memberships: { id: string; organizationId: string; roleId: string; status: "ACTIVE" | "SUSPENDED"; role: { permissions: string[] } }[];
+};
+
+function assertActive(user: User): void {
+  if (user.status === "SUSPENDED") throw unauthenticated("This account is suspended");
+  if (user.status !== "ACTIVE") throw unauthenticated("This account is not active");
+}
+
+function viewerOf(loaded: UserWithMemberships, method: Viewer["method"], tokenId: string | null): Viewer {
+  const { memberships, ...user } = loaded;
+  return {
+    user,
+    method,
+    tokenId,
+    memberships:
+      memberships.length > MEMBERSHIPS_WITH_USER
+        ? null
+        : memberships.map((m) => ({
+            organizationId: m.organizationId,
+            memberId: m.id,
+            roleId: m.roleId,
+            status: m.status,
+            permissions: m.role.permissions,
+          })),
+  };
+}
+
+async function withAccessToken(prisma: PrismaClient, secret: string): Promise<Viewer> {
+  if (!looksLikeToken(secret)) throw unauthenticated("The access token is not valid");
   const hash = hashSecret(secret);
-  const token = await prisma.apiToken.findUnique({
-    where: { tokenHash: hash },
-    include: {
-      user: {
-        include: {
-          memberships: {
-            where: { status: "ACTIVE" },
-            select: { id: true, organizationId: true, roleId: true, role: { select: { permissions: true } } },
-            take: MEMBERSHIPS_WITH_TOKEN + 1,
-          },
-        },
-      },
-    },
-  });
+  const token = await prisma.apiToken.findUnique({ where: { tokenHash: hash }, include: { user: { include: WITH_MEMBERSHIPS } } });
   if (!token || !hashesEqual(token.tokenHash, hash)) throw unauthenticated("The access token is not valid");
   if (token.revokedAt) throw unauthenticated("The access token has been revoked");
   const now = new Date();
   if (token.expiresAt && token.expiresAt <= now) throw unauthenticated("The access token has expired");
-  if (token.user.status === "SUSPENDED") throw unauthenticated("This account is suspended");
-  if (token.user.status !== "ACTIVE") throw unauthenticated("This account is not active");
-
+  assertActive(token.user);
   if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await prisma.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: now } });
   }
-  const { memberships, ...user } = token.user;
-  return {
-    user,
-    tokenId: token.id,
-    memberships:
-      memberships.length > MEMBERSHIPS_WITH_TOKEN
-        ? null
-        : memberships.map((m) => ({ organizationId: m.organizationId, memberId: m.id, roleId: m.roleId, permissions: m.role.permissions })),
+  return viewerOf(token.user, "token", token.id);
+}
+
+/**
+ * The user a verified JWT speaks for: the one linked to its subject; on the first sign-in, the
+ * existing user with the token's email when the provider marks it verified (linking them), or
+ * a new user. An email the provider has not verified is never trusted: it would let anyone
+ * with an unverified address pick up invitations sent to it.
+ */
+async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requestId: string | null): Promise<UserWithMemberships> {
+  const linked = await prisma.user.findUnique({ where: { externalId: identity.subject }, include: WITH_MEMBERSHIPS });
+  if (linked) return linked;
+  if (!identity.email) throw unauthenticated("The first sign-in needs the token to carry an email claim");
+  if (!identity.emailVerified) {
+    throw unauthenticated("The identity provider has not verified this token's email address (email_verified); verify it, then sign in again");
+  }
+  const email = normalizeEmail(identity.email);
+  try {
+    return await prisma.$transaction(async (tx) => {
+      const existing = await tx.user.findUnique({ where: { email } });
+      if (existing?.externalId) throw unauthenticated("This email address is already linked to another sign-in identity");
+      const user = existing
+        ? await tx.user.update({
+            where: { id: existing.id },
+            data: { externalId: identity.subject, ...(existing.status === "INVITED" ? { status: "ACTIVE" } : {}) },
+          })
+        : await tx.user.create({
+            data: { email, externalId: identity.subject, firstName: identity.firstName, lastName: identity.lastName, imageUrl: identity.imageUrl },
+          });
+      await recordAudit(tx, { userId: user.id, tokenId: null, requestId }, {
+        organizationId: null,
+        action: existing ? "user.identity_linked" : "user.created_by_sign_in",
+        targetType: "User",
+        targetId: user.id,
+        after: { externalId: identity.subject, email },
+      });
+      return tx.user.findUniqueOrThrow({ where: { id: user.id }, include: WITH_MEMBERSHIPS });
+    });
+  } catch (error) {
+    // Two first sign-ins at once: the other one linked or created the user; use it.
+    if (isUniqueViolation(error)) {
+      const user = await prisma.user.findUnique({ where: { externalId: identity.subject }, include: WITH_MEMBERSHIPS });
+      if (user) return user;
+      throw unauthenticated("This email address is already linked to another sign-in identity");
+    }
+    throw error;
+  }
+}
+
+export type Authenticator = (authorization: string | null, requestId?: string | null) => Promise<Viewer | null>;
+
+export function createAuthenticator(prisma: PrismaClient, jwt: JwtConfig | null): Authenticator {
+  const verify: JwtVerifier | null = jwt ? createJwtVerifier(jwt) : null;
+  return async (authorization, requestId = null) => {
+    if (authorization === null || authorization.trim() === "") return null;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
+    const secret = match[1]!;
+    if (looksLikeJwt(secret)) {
+      if (!verify) throw unauthenticated("This service does not accept JWTs (JWT sign-in is not configured); use an access token");
+      const user = await userForIdentity(prisma, await verify(secret), requestId);
+      assertActive(user);
+      return viewerOf(user, "jwt", null);
+    }
+    return withAccessToken(prisma, secret);
   };
 }
+
+/** Access tokens only (the CLI and tests that have no JWT configuration). */
+export const authenticate = (prisma: PrismaClient, authorization: string | null): Promise<Viewer | null> =>
+  createAuthenticator(prisma, null)(authorization);
+

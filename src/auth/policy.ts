@@ -3,18 +3,24 @@
 import DataLoader from "dataloader";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import type { Viewer } from "./authenticate.js";
-import { OWNER_ROLE_ID, type Permission } from "./permissions.js";
+import type { Permission } from "./permissions.js";
+import { isOwnerStanding, type Standing } from "./rules.js";
 
 const NO_MATCH = "00000000-0000-0000-0000-000000000000";
 
-/** A viewer's standing in one organization. */
-export interface OrgAccess {
-  memberId: string | null;
-  roleId: string | null;
-  permissions: ReadonlySet<Permission>;
-}
+/** A viewer's standing in one organization (see rules.ts). */
+export type OrgAccess = Standing;
 
-const NO_ACCESS: OrgAccess = { memberId: null, roleId: null, permissions: new Set() };
+const NO_ACCESS: OrgAccess = Object.freeze({ memberId: null, roleId: null, status: null, permissions: new Set<Permission>() });
+
+function standingOf(row: { memberId: string; roleId: string; status: "ACTIVE" | "SUSPENDED"; permissions: string[] }): OrgAccess {
+  return {
+    memberId: row.memberId,
+    roleId: row.roleId,
+    status: row.status,
+    permissions: row.status === "ACTIVE" ? new Set(row.permissions as Permission[]) : new Set(),
+  };
+}
 
 /** Applies `next` now for a plain value, or when the promise settles. */
 function then<T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R> {
@@ -38,21 +44,17 @@ export class Policy {
   ) {
     // Memberships read with the token are the whole truth for this request: orgAccess answers
     // from them without a query; the loader below serves only when they are absent or forgotten.
-    this.known = viewer?.memberships
-      ? new Map(viewer.memberships.map((m) => [m.organizationId, { memberId: m.memberId, roleId: m.roleId, permissions: new Set(m.permissions as Permission[]) }]))
-      : null;
+    this.known = viewer?.memberships ? new Map(viewer.memberships.map((m) => [m.organizationId, standingOf(m)])) : null;
     this.access = new DataLoader(async (organizationIds) => {
       if (!viewer || viewer.user.status !== "ACTIVE") return organizationIds.map(() => NO_ACCESS);
       const rows = await prisma.member.findMany({
-        where: { userId: viewer.user.id, organizationId: { in: [...organizationIds] }, status: "ACTIVE" },
-        select: { id: true, organizationId: true, roleId: true, role: { select: { permissions: true } } },
+        where: { userId: viewer.user.id, organizationId: { in: [...organizationIds] } },
+        select: { id: true, organizationId: true, roleId: true, status: true, role: { select: { permissions: true } } },
       });
       const byOrg = new Map(rows.map((row) => [row.organizationId, row]));
       return organizationIds.map((id) => {
         const row = byOrg.get(id);
-        return row
-          ? { memberId: row.id, roleId: row.roleId, permissions: new Set(row.role.permissions as Permission[]) }
-          : NO_ACCESS;
+        return row ? standingOf({ memberId: row.id, roleId: row.roleId, status: row.status, permissions: row.role.permissions }) : NO_ACCESS;
       });
     });
     this.visibleUsers = new DataLoader(async (userIds) => {
@@ -80,8 +82,9 @@ export class Policy {
   }
 
   /**
-   * The viewer's standing in an organization. Answered synchronously when the memberships came
-   * with the token (most requests): a list of thousands of objects then costs no promises.
+   * The viewer's standing in an organization (active, suspended or none). Answered
+   * synchronously when the memberships came with the user (most requests): a list of
+   * thousands of objects then costs no promises.
    */
   orgAccess(organizationId: string): OrgAccess | Promise<OrgAccess> {
     if (this.known && this.viewer?.user.status === "ACTIVE") return this.known.get(organizationId) ?? NO_ACCESS;
@@ -93,11 +96,11 @@ export class Policy {
   }
 
   isOwner(organizationId: string): boolean | Promise<boolean> {
-    return then(this.orgAccess(organizationId), (access) => access.roleId === OWNER_ROLE_ID);
+    return then(this.orgAccess(organizationId), isOwnerStanding);
   }
 
   isActiveMember(organizationId: string): boolean | Promise<boolean> {
-    return then(this.orgAccess(organizationId), (access) => access.memberId !== null);
+    return then(this.orgAccess(organizationId), (access) => access.status === "ACTIVE");
   }
 
   /** A user is visible to themselves and to anyone who may read members of an organization they belong to. */

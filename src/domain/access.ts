@@ -3,14 +3,26 @@
 // and that an organization never loses its last active owner.
 import type { Member, Prisma, Role } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID, type Permission } from "../auth/permissions.js";
+import {
+  canGrant,
+  canManage,
+  DENIAL_REASONS,
+  deny,
+  enforce,
+  isOwnerStanding,
+  need,
+  type Standing,
+  type TargetMember,
+} from "../auth/rules.js";
 import type { Actor } from "./actor.js";
-import { AppError, forbidden, notFound } from "./errors.js";
+import { AppError, notFound } from "./errors.js";
 
 export type Tx = Prisma.TransactionClient;
 
 export interface ActorAccess {
   organizationId: string;
   member: Member;
+  standing: Standing;
   permissions: ReadonlySet<Permission>;
   isOwner: boolean;
 }
@@ -26,8 +38,9 @@ export async function lockOrganization(tx: Tx, organizationId: string): Promise<
 }
 
 /**
- * The actor's active membership and permissions in the organization. Someone who is not an
- * active member learns nothing: the organization reads as not found.
+ * The actor's membership and permissions in the organization, read inside the transaction.
+ * Someone who is not a member learns nothing: the organization reads as not found. A suspended
+ * member is told so (reason SUSPENDED).
  */
 export async function actorAccess(tx: Tx, actor: Actor, organizationId: string): Promise<ActorAccess> {
   if (!actor.userId) throw notFound("Organization");
@@ -35,44 +48,56 @@ export async function actorAccess(tx: Tx, actor: Actor, organizationId: string):
     where: { organizationId_userId: { organizationId, userId: actor.userId } },
     include: { role: true, user: { select: { status: true } } },
   });
-  if (!member || member.status !== "ACTIVE" || member.user.status !== "ACTIVE") throw notFound("Organization");
+  if (!member || member.user.status !== "ACTIVE") throw notFound("Organization");
   const { role, user: _user, ...plain } = member;
-  return {
-    organizationId,
-    member: plain,
-    permissions: new Set(role.permissions as Permission[]),
-    isOwner: role.id === OWNER_ROLE_ID,
+  const standing: Standing = {
+    memberId: member.id,
+    roleId: member.roleId,
+    status: member.status,
+    permissions: member.status === "ACTIVE" ? new Set(role.permissions as Permission[]) : new Set(),
   };
+  if (member.status !== "ACTIVE") enforce(deny("SUSPENDED", DENIAL_REASONS.SUSPENDED));
+  return { organizationId, member: plain, standing, permissions: standing.permissions, isOwner: isOwnerStanding(standing) };
 }
 
 /** Locks the organization and returns the actor's access, requiring `permission`. */
 export async function authorize(tx: Tx, actor: Actor, organizationId: string, permission: Permission): Promise<ActorAccess> {
   await lockOrganization(tx, organizationId);
   const access = await actorAccess(tx, actor, organizationId);
-  if (!access.permissions.has(permission)) throw forbidden(`This needs the ${permission} permission`);
+  enforce(need(access.standing, permission));
   return access;
 }
 
-/** No escalation: a role can be granted only by someone who holds every permission in it; the owner role only by an owner. */
-export function assertCanGrant(access: ActorAccess, role: Pick<Role, "id" | "key" | "permissions">): void {
-  if (role.id === OWNER_ROLE_ID && !access.isOwner) throw forbidden("Only an owner can grant the owner role");
-  const missing = (role.permissions as Permission[]).filter((permission) => !access.permissions.has(permission));
-  if (missing.length > 0) {
-    throw new AppError("FORBIDDEN", `You can't grant the role "${role.key}": it has permissions you don't (${missing.join(", ")})`, {
-      missingPermissions: missing,
-    });
-  }
+/** What the rules need to know about a member row (with its role). */
+export function asTarget(member: Member & { role: Pick<Role, "permissions">; user?: { status: string } }): TargetMember {
+  return {
+    id: member.id,
+    roleId: member.roleId,
+    status: member.status,
+    rolePermissions: member.role.permissions,
+    userActive: member.user ? member.user.status === "ACTIVE" : true,
+  };
 }
 
-/** A member can be managed (role changed, suspended, removed) only by someone at least as powerful; owners only by owners. */
+/** Active owners of the organization whose accounts are active (what the last-owner rule counts). */
+export function countActiveOwners(tx: Tx, organizationId: string): Promise<number> {
+  return tx.member.count({ where: { organizationId, roleId: OWNER_ROLE_ID, status: "ACTIVE", user: { status: "ACTIVE" } } });
+}
+
+/** The owner count the rules need about `target`: read only when the target is an owner. */
+export async function ownerCountFor(tx: Tx, target: Pick<Member, "organizationId" | "roleId">): Promise<() => number> {
+  const count = target.roleId === OWNER_ROLE_ID ? await countActiveOwners(tx, target.organizationId) : Number.POSITIVE_INFINITY;
+  return () => count;
+}
+
+/** No escalation: see rules.canGrant. */
+export function assertCanGrant(access: ActorAccess, role: Pick<Role, "id" | "key" | "permissions" | "organizationId">): void {
+  enforce(canGrant(access.standing, role));
+}
+
+/** See rules.canManage. */
 export function assertCanManage(access: ActorAccess, target: Member & { role: Role }): void {
-  if (target.roleId === OWNER_ROLE_ID && !access.isOwner) throw forbidden("Only an owner can manage another owner");
-  const missing = (target.role.permissions as Permission[]).filter((permission) => !access.permissions.has(permission));
-  if (missing.length > 0) {
-    throw new AppError("FORBIDDEN", `You can't manage a member whose role has permissions you don't (${missing.join(", ")})`, {
-      missingPermissions: missing,
-    });
-  }
+  enforce(canManage(access.standing, asTarget(target)));
 }
 
 /** A role usable in this organization: a system role or one of its own custom roles. Anything else reads as not found. */
@@ -92,10 +117,30 @@ export async function defaultRole(tx: Tx, organizationId: string): Promise<Role>
 }
 
 /** A member of this organization, with its role. Members of other organizations read as not found. */
-export async function memberInOrganization(tx: Tx, memberId: string, organizationId?: string): Promise<Member & { role: Role }> {
-  const member = await tx.member.findUnique({ where: { id: memberId }, include: { role: true } });
+export async function memberInOrganization(
+  tx: Tx,
+  memberId: string,
+  organizationId?: string,
+): Promise<Member & { role: Role; user: { status: string } }> {
+  const member = await tx.member.findUnique({ where: { id: memberId }, include: { role: true, user: { select: { status: true } } } });
   if (!member || (organizationId && member.organizationId !== organizationId)) throw notFound("Member");
   return member;
+}
+
+/**
+ * For a change to one member: finds its organization, locks it and checks `permission`, then
+ * reads the member again under the lock, so the rules and the version check see the state no
+ * concurrent change can alter before this transaction commits.
+ */
+export async function lockedMember(
+  tx: Tx,
+  actor: Actor,
+  memberId: string,
+  permission: Permission,
+): Promise<{ target: Awaited<ReturnType<typeof memberInOrganization>>; access: ActorAccess }> {
+  const { organizationId } = await memberInOrganization(tx, memberId);
+  const access = await authorize(tx, actor, organizationId, permission);
+  return { target: await memberInOrganization(tx, memberId, organizationId), access };
 }
 
 /**
@@ -103,10 +148,6 @@ export async function memberInOrganization(tx: Tx, memberId: string, organizatio
  * user is active. Call inside the locked transaction, after writing the change.
  */
 export async function assertOwnerRemains(tx: Tx, organizationId: string): Promise<void> {
-  const owners = await tx.member.count({
-    where: { organizationId, roleId: OWNER_ROLE_ID, status: "ACTIVE", user: { status: "ACTIVE" } },
-  });
-  if (owners === 0) {
-    throw new AppError("LAST_OWNER", "An organization must keep at least one active owner: make someone else owner first");
-  }
+  const owners = await countActiveOwners(tx, organizationId);
+  if (owners === 0) enforce(deny("LAST_OWNER", "An organization must keep at least one active owner: make someone else owner first"));
 }

@@ -7,7 +7,9 @@ export type ErrorCode =
   | "BAD_USER_INPUT"
   | "CONFLICT"
   | "LAST_OWNER"
-  | "INVITATION_EXPIRED";
+  | "INVITATION_EXPIRED"
+  | "STALE_VERSION"
+  | "SERVICE_UNAVAILABLE";
 
 export class AppError extends Error {
   override name = "AppError";
@@ -31,3 +33,8 @@ export const conflict = (message: string, details: Record<string, unknown> = {})
   new AppError("CONFLICT", message, details);
 
 export const unauthenticated = (message: string) => new AppError("UNAUTHENTICATED", message);
+
+/** The same error, naming the input field it is about (forms show it next to that field). */
+export function withField(error: AppError, field: string): AppError {
+  return new AppError(error.code, error.message, { ...error.details, field });
+}

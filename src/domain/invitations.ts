@@ -2,6 +2,7 @@
 // once; the invitation can be accepted only by the signed-in user with that email, before it
 // expires, once, and only while the inviter could still grant its role.
 import type { Invitation, Member, PrismaClient } from "../generated/prisma/client.js";
+import type { IdempotencyClaim } from "./idempotency.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
 import { actorAccess, assertCanGrant, authorize, defaultRole, lockOrganization, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
@@ -39,10 +40,12 @@ export async function createInvitation(
   db: PrismaClient,
   actor: Actor,
   input: CreateInvitationInput,
+  idempotency?: IdempotencyClaim,
 ): Promise<{ invitation: Invitation; token: string }> {
   const email = normalizeEmail(input.email);
   const expiresAt = expiry(input.expiresInDays);
   return db.$transaction(async (tx) => {
+    await idempotency?.claim(tx);
     const access = await authorize(tx, actor, input.organizationId, "invitations:create");
     const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
     assertCanGrant(access, role);
@@ -65,6 +68,7 @@ export async function createInvitation(
       targetId: invitation.id,
       after: snapshot(invitation),
     });
+    await idempotency?.complete(tx, invitation.id);
     return { invitation, token: secret.token };
   });
 }
@@ -77,8 +81,9 @@ async function invitationForManagement(tx: Tx, invitationId: string): Promise<In
 
 export async function revokeInvitation(db: PrismaClient, actor: Actor, input: { invitationId: string }): Promise<Invitation> {
   return db.$transaction(async (tx) => {
+    const found = await invitationForManagement(tx, input.invitationId);
+    await authorize(tx, actor, found.organizationId, "invitations:delete");
     const before = await invitationForManagement(tx, input.invitationId);
-    await authorize(tx, actor, before.organizationId, "invitations:delete");
     if (before.status !== "PENDING") throw conflict(`Only pending invitations can be revoked (this one is ${before.status})`);
     const invitation = await tx.invitation.update({ where: { id: before.id }, data: { status: "REVOKED" } });
     await recordAudit(tx, actor, {
@@ -101,8 +106,10 @@ export async function resendInvitation(
 ): Promise<{ invitation: Invitation; token: string }> {
   const expiresAt = expiry(input.expiresInDays);
   return db.$transaction(async (tx) => {
+    const found = await invitationForManagement(tx, input.invitationId);
+    const access = await authorize(tx, actor, found.organizationId, "invitations:create");
+    // Read again under the organization's lock, so two concurrent changes can't both see the old state.
     const before = await invitationForManagement(tx, input.invitationId);
-    const access = await authorize(tx, actor, before.organizationId, "invitations:create");
     if (before.status !== "PENDING" && before.status !== "EXPIRED") {
       throw conflict(`Only pending or expired invitations can be resent (this one is ${before.status})`);
     }

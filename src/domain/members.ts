@@ -3,21 +3,26 @@
 // actor's rights, writes the change and its audit event, and re-checks the last-owner rule.
 import type { Member, PrismaClient } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID, SYSTEM_ROLES } from "../auth/permissions.js";
+import { enforce, memberRules, need, needOwner, refusal } from "../auth/rules.js";
 import {
   actorAccess,
+  asTarget,
   assertCanGrant,
-  assertCanManage,
   assertOwnerRemains,
   authorize,
   defaultRole,
   lockOrganization,
+  lockedMember,
   memberInOrganization,
+  ownerCountFor,
   roleInOrganization,
   type Tx,
 } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { conflict, forbidden, invalid, notFound } from "./errors.js";
+import { conflict, notFound, withField } from "./errors.js";
+import { assertVersion } from "./versions.js";
+import type { IdempotencyClaim } from "./idempotency.js";
 import { normalizeEmail, validateMetadata } from "./validate.js";
 
 const snapshot = (member: Member) => ({
@@ -38,9 +43,10 @@ export interface AddMemberInput {
  * Adds the user with this email (creating them as INVITED when unknown) with the given role or
  * the organization's default role. An existing member is a CONFLICT.
  */
-export async function addMember(db: PrismaClient, actor: Actor, input: AddMemberInput): Promise<Member> {
+export async function addMember(db: PrismaClient, actor: Actor, input: AddMemberInput, idempotency?: IdempotencyClaim): Promise<Member> {
   const email = normalizeEmail(input.email);
   return db.$transaction(async (tx) => {
+    await idempotency?.claim(tx);
     const access = await authorize(tx, actor, input.organizationId, "members:create");
     const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
     assertCanGrant(access, role);
@@ -61,20 +67,24 @@ export async function addMember(db: PrismaClient, actor: Actor, input: AddMember
       targetId: member.id,
       after: { email, userId: user.id, ...snapshot(member) },
     });
+    await idempotency?.complete(tx, member.id);
     return member;
   });
 }
 
 /** Changes a member's role. Granting or removing the owner role needs an owner. */
-export async function updateMemberRole(db: PrismaClient, actor: Actor, input: { memberId: string; roleId: string }): Promise<Member> {
+export async function updateMemberRole(
+  db: PrismaClient,
+  actor: Actor,
+  input: { memberId: string; roleId: string; expectedVersion?: number | null },
+): Promise<Member> {
   return db.$transaction(async (tx) => {
-    const target = await memberInOrganization(tx, input.memberId);
-    const access = await authorize(tx, actor, target.organizationId, "members:update");
+    const { target, access } = await lockedMember(tx, actor, input.memberId, "members:update");
     const role = await roleInOrganization(tx, target.organizationId, input.roleId);
-    assertCanManage(access, target);
-    assertCanGrant(access, role);
+    enforce(memberRules.assignRole(access.standing, asTarget(target), role, await ownerCountFor(tx, target)));
+    assertVersion(target, input.expectedVersion);
     if (role.id === target.roleId) return target;
-    const member = await tx.member.update({ where: { id: target.id }, data: { roleId: role.id } });
+    const member = await tx.member.update({ where: { id: target.id }, data: { roleId: role.id, version: { increment: 1 } } });
     await assertOwnerRemains(tx, target.organizationId);
     await recordAudit(tx, actor, {
       organizationId: target.organizationId,
@@ -93,6 +103,7 @@ export interface UpdateMemberInput {
   publicMetadata?: unknown;
   privateMetadata?: unknown;
   isPrimary?: boolean | null;
+  expectedVersion?: number | null;
 }
 
 /** Replaces a member's metadata and primary-contact flag. Writing private metadata also needs members:read_private. */
@@ -100,11 +111,9 @@ export async function updateMember(db: PrismaClient, actor: Actor, input: Update
   const publicMetadata = input.publicMetadata === undefined || input.publicMetadata === null ? undefined : validateMetadata(input.publicMetadata, "publicMetadata");
   const privateMetadata = input.privateMetadata === undefined || input.privateMetadata === null ? undefined : validateMetadata(input.privateMetadata, "privateMetadata");
   return db.$transaction(async (tx) => {
-    const target = await memberInOrganization(tx, input.memberId);
-    const access = await authorize(tx, actor, target.organizationId, "members:update");
-    if (privateMetadata !== undefined && !access.permissions.has("members:read_private")) {
-      throw forbidden("Writing private metadata needs the members:read_private permission");
-    }
+    const { target, access } = await lockedMember(tx, actor, input.memberId, "members:update");
+    if (privateMetadata !== undefined) enforce(need(access.standing, "members:read_private"));
+    assertVersion(target, input.expectedVersion);
     if (input.isPrimary === true) {
       await tx.member.updateMany({ where: { organizationId: target.organizationId, isPrimary: true, NOT: { id: target.id } }, data: { isPrimary: false } });
     }
@@ -114,6 +123,7 @@ export async function updateMember(db: PrismaClient, actor: Actor, input: Update
         ...(publicMetadata !== undefined ? { publicMetadata } : {}),
         ...(privateMetadata !== undefined ? { privateMetadata } : {}),
         ...(typeof input.isPrimary === "boolean" ? { isPrimary: input.isPrimary } : {}),
+        version: { increment: 1 },
       },
     });
     await recordAudit(tx, actor, {
@@ -128,14 +138,22 @@ export async function updateMember(db: PrismaClient, actor: Actor, input: Update
   });
 }
 
-async function setStatus(db: PrismaClient, actor: Actor, memberId: string, status: "ACTIVE" | "SUSPENDED"): Promise<Member> {
+export interface MemberStatusInput {
+  memberId: string;
+  expectedVersion?: number | null;
+}
+
+async function setStatus(db: PrismaClient, actor: Actor, input: MemberStatusInput, status: "ACTIVE" | "SUSPENDED"): Promise<Member> {
   return db.$transaction(async (tx) => {
-    const target = await memberInOrganization(tx, memberId);
-    const access = await authorize(tx, actor, target.organizationId, "members:update");
-    assertCanManage(access, target);
-    if (status === "SUSPENDED" && target.userId === actor.userId) throw forbidden("You can't suspend yourself; leave the organization instead");
+    const { target, access } = await lockedMember(tx, actor, input.memberId, "members:update");
+    enforce(
+      status === "SUSPENDED"
+        ? memberRules.suspend(access.standing, asTarget(target), await ownerCountFor(tx, target))
+        : memberRules.reactivate(access.standing, asTarget(target)),
+    );
+    assertVersion(target, input.expectedVersion);
     if (target.status === status) return target;
-    const member = await tx.member.update({ where: { id: target.id }, data: { status } });
+    const member = await tx.member.update({ where: { id: target.id }, data: { status, version: { increment: 1 } } });
     await assertOwnerRemains(tx, target.organizationId);
     await recordAudit(tx, actor, {
       organizationId: target.organizationId,
@@ -150,9 +168,9 @@ async function setStatus(db: PrismaClient, actor: Actor, memberId: string, statu
 }
 
 /** A suspended member keeps their membership but has no permissions until reactivated. */
-export const suspendMember = (db: PrismaClient, actor: Actor, input: { memberId: string }) => setStatus(db, actor, input.memberId, "SUSPENDED");
+export const suspendMember = (db: PrismaClient, actor: Actor, input: MemberStatusInput) => setStatus(db, actor, input, "SUSPENDED");
 
-export const reactivateMember = (db: PrismaClient, actor: Actor, input: { memberId: string }) => setStatus(db, actor, input.memberId, "ACTIVE");
+export const reactivateMember = (db: PrismaClient, actor: Actor, input: MemberStatusInput) => setStatus(db, actor, input, "ACTIVE");
 
 /** Deletes a membership, re-checks the last-owner rule and audits it, inside the caller's transaction. */
 async function endMembership(tx: Tx, actor: Actor, member: Member, action: "member.removed" | "member.left"): Promise<string> {
@@ -169,11 +187,11 @@ async function endMembership(tx: Tx, actor: Actor, member: Member, action: "memb
 }
 
 /** Removes a member. Their user and tokens stay: they keep access to their other organizations. */
-export async function removeMember(db: PrismaClient, actor: Actor, input: { memberId: string }): Promise<string> {
+export async function removeMember(db: PrismaClient, actor: Actor, input: MemberStatusInput): Promise<string> {
   return db.$transaction(async (tx) => {
-    const target = await memberInOrganization(tx, input.memberId);
-    const access = await authorize(tx, actor, target.organizationId, "members:delete");
-    assertCanManage(access, target);
+    const { target, access } = await lockedMember(tx, actor, input.memberId, "members:delete");
+    enforce(memberRules.remove(access.standing, asTarget(target), await ownerCountFor(tx, target)));
+    assertVersion(target, input.expectedVersion);
     return endMembership(tx, actor, target, "member.removed");
   });
 }
@@ -202,16 +220,19 @@ export async function transferOwnership(
   return db.$transaction(async (tx) => {
     await lockOrganization(tx, input.organizationId);
     const access = await actorAccess(tx, actor, input.organizationId);
-    if (!access.isOwner) throw forbidden("Only an owner can transfer ownership");
+    enforce(needOwner(access.standing));
     const target = await memberInOrganization(tx, input.toMemberId, input.organizationId);
-    if (target.id === access.member.id) throw invalid("toMemberId", "You already own this organization");
-    const targetUser = await tx.user.findUniqueOrThrow({ where: { id: target.userId } });
-    if (target.status !== "ACTIVE" || targetUser.status !== "ACTIVE") {
-      throw invalid("toMemberId", "Ownership can only go to an active member with an active account");
-    }
-    const newOwner = await tx.member.update({ where: { id: target.id }, data: { roleId: OWNER_ROLE_ID } });
-    const previousOwner = await tx.member.update({ where: { id: access.member.id }, data: { roleId: SYSTEM_ROLES.admin.id } });
-    const organization = await tx.organization.update({ where: { id: input.organizationId }, data: { ownerId: target.userId } });
+    const decision = memberRules.transferOwnershipTo(access.standing, asTarget(target));
+    if (!decision.allowed) throw withField(refusal(decision), "toMemberId");
+    const newOwner = await tx.member.update({ where: { id: target.id }, data: { roleId: OWNER_ROLE_ID, version: { increment: 1 } } });
+    const previousOwner = await tx.member.update({
+      where: { id: access.member.id },
+      data: { roleId: SYSTEM_ROLES.admin.id, version: { increment: 1 } },
+    });
+    const organization = await tx.organization.update({
+      where: { id: input.organizationId },
+      data: { ownerId: target.userId, version: { increment: 1 } },
+    });
     await assertOwnerRemains(tx, input.organizationId);
     await recordAudit(tx, actor, {
       organizationId: input.organizationId,

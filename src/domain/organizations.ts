@@ -4,9 +4,12 @@ import type { Organization, PrismaClient } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID } from "../auth/permissions.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { conflict, forbidden, invalid } from "./errors.js";
+import { conflict, invalid } from "./errors.js";
+import { assertVersion } from "./versions.js";
+import type { IdempotencyClaim } from "./idempotency.js";
+import { enforce, organizationRules } from "../auth/rules.js";
 import { isUniqueViolation } from "./prisma-errors.js";
-import { authorize } from "./access.js";
+import { actorAccess, authorize, lockOrganization } from "./access.js";
 import { optionalText, requireText, slugify, validateMetadata, validateSlug, validateTimeZone } from "./validate.js";
 
 export interface CreateOrganizationInput {
@@ -30,6 +33,7 @@ export async function createOrganization(
   db: PrismaClient,
   actor: UserActor,
   input: CreateOrganizationInput,
+  idempotency?: IdempotencyClaim,
 ): Promise<Organization> {
   const name = requireText(input.name, "name", { max: 100 });
   const chosenSlug = input.slug ? validateSlug(input.slug) : null;
@@ -40,6 +44,7 @@ export async function createOrganization(
     const slug = chosenSlug ?? (attempt === 0 ? slugify(name) : `${slugify(name).slice(0, 40)}-${randomBytes(3).toString("hex")}`);
     try {
       return await db.$transaction(async (tx) => {
+        await idempotency?.claim(tx);
         const organization = await tx.organization.create({
           data: { name, slug, timezone, businessInformation, createdById: actor.userId, ownerId: actor.userId },
         });
@@ -53,6 +58,7 @@ export async function createOrganization(
           targetId: organization.id,
           after: { name, slug, timezone, businessInformation, ownerMemberId: owner.id },
         });
+        await idempotency?.complete(tx, organization.id);
         return organization;
       });
     } catch (error) {
@@ -71,6 +77,7 @@ export interface UpdateOrganizationInput {
   businessInformation?: string | null;
   publicMetadata?: unknown;
   privateMetadata?: unknown;
+  expectedVersion?: number | null;
 }
 
 const snapshot = (organization: Organization) => ({
@@ -98,7 +105,8 @@ export async function updateOrganization(db: PrismaClient, actor: Actor, input: 
     return await db.$transaction(async (tx) => {
       await authorize(tx, actor, input.organizationId, "org:update");
       const before = await tx.organization.findUniqueOrThrow({ where: { id: input.organizationId } });
-      const organization = await tx.organization.update({ where: { id: input.organizationId }, data });
+      assertVersion(before, input.expectedVersion);
+      const organization = await tx.organization.update({ where: { id: input.organizationId }, data: { ...data, version: { increment: 1 } } });
       await recordAudit(tx, actor, {
         organizationId: organization.id,
         action: "organization.updated",
@@ -121,8 +129,9 @@ export async function updateOrganization(db: PrismaClient, actor: Actor, input: 
  */
 export async function deleteOrganization(db: PrismaClient, actor: Actor, input: { organizationId: string }): Promise<string> {
   return db.$transaction(async (tx) => {
-    const access = await authorize(tx, actor, input.organizationId, "org:delete");
-    if (!access.isOwner) throw forbidden("Only an owner can delete the organization");
+    await lockOrganization(tx, input.organizationId);
+    const access = await actorAccess(tx, actor, input.organizationId);
+    enforce(organizationRules.delete(access.standing));
     const before = await tx.organization.findUniqueOrThrow({
       where: { id: input.organizationId },
       include: { _count: { select: { members: true, roles: true, invitations: true } } },

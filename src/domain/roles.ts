@@ -2,10 +2,13 @@
 // Nobody can create or edit a role holding permissions they don't hold themselves.
 import type { PrismaClient, Role } from "../generated/prisma/client.js";
 import { isPermission, type Permission } from "../auth/permissions.js";
+import { editableRole, enforce, roleRules } from "../auth/rules.js";
 import { assertCanGrant, authorize, roleInOrganization, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { AppError, conflict, forbidden, invalid, notFound } from "./errors.js";
+import { AppError, conflict, invalid, notFound } from "./errors.js";
+import { assertVersion } from "./versions.js";
+import type { IdempotencyClaim } from "./idempotency.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 import { optionalText, requireText } from "./validate.js";
 
@@ -48,8 +51,9 @@ async function customRole(tx: Tx, roleId: string): Promise<Role> {
   return role;
 }
 
+/** A custom role (system roles have no organization and can't be changed: reason SYSTEM_ROLE). */
 function assertEditable(role: Role): asserts role is Role & { organizationId: string } {
-  if (role.isSystem || role.organizationId === null) throw forbidden("System roles can't be changed or deleted");
+  enforce(editableRole(role));
 }
 
 async function clearOtherDefaults(tx: Tx, organizationId: string, keepId: string): Promise<void> {
@@ -65,15 +69,16 @@ export interface CreateRoleInput {
   isDefault?: boolean | null;
 }
 
-export async function createRole(db: PrismaClient, actor: Actor, input: CreateRoleInput): Promise<Role> {
+export async function createRole(db: PrismaClient, actor: Actor, input: CreateRoleInput, idempotency?: IdempotencyClaim): Promise<Role> {
   const name = requireText(input.name, "name", { max: 100 });
   const key = roleKey(name, input.key);
   const description = optionalText(input.description, "description", 500) ?? null;
   const permissions = validatePermissions(input.permissions);
   try {
     return await db.$transaction(async (tx) => {
+      await idempotency?.claim(tx);
       const access = await authorize(tx, actor, input.organizationId, "roles:create");
-      assertCanGrant(access, { id: "", key, permissions });
+      assertCanGrant(access, { id: "", key, permissions, organizationId: input.organizationId });
       const count = await tx.role.count({ where: { organizationId: input.organizationId } });
       if (count >= MAX_CUSTOM_ROLES) throw conflict(`An organization can have at most ${MAX_CUSTOM_ROLES} custom roles`);
       const role = await tx.role.create({
@@ -87,6 +92,7 @@ export async function createRole(db: PrismaClient, actor: Actor, input: CreateRo
         targetId: role.id,
         after: snapshot(role),
       });
+      await idempotency?.complete(tx, role.id);
       return role;
     });
   } catch (error) {
@@ -101,6 +107,7 @@ export interface UpdateRoleInput {
   description?: string | null;
   permissions?: readonly string[] | null;
   isDefault?: boolean | null;
+  expectedVersion?: number | null;
 }
 
 /** Edits a custom role. Both its current and its new permissions must be within the editor's own. */
@@ -109,12 +116,15 @@ export async function updateRole(db: PrismaClient, actor: Actor, input: UpdateRo
   const description = input.description === undefined ? undefined : (optionalText(input.description, "description", 500) ?? null);
   const permissions = input.permissions ? validatePermissions(input.permissions) : undefined;
   return db.$transaction(async (tx) => {
+    const found = await customRole(tx, input.roleId);
+    assertEditable(found);
+    const access = await authorize(tx, actor, found.organizationId, "roles:update");
+    // Read again under the organization's lock: what the rules and the version check see can't change before commit.
     const before = await customRole(tx, input.roleId);
-    if (before.organizationId === null) throw forbidden("System roles can't be changed or deleted");
-    const access = await authorize(tx, actor, before.organizationId, "roles:update");
     assertEditable(before);
-    assertCanGrant(access, before);
-    if (permissions) assertCanGrant(access, { id: before.id, key: before.key, permissions });
+    enforce(roleRules.update(access.standing, before));
+    if (permissions) assertCanGrant(access, { ...before, permissions });
+    assertVersion(before, input.expectedVersion);
     const role = await tx.role.update({
       where: { id: before.id },
       data: {
@@ -122,6 +132,7 @@ export async function updateRole(db: PrismaClient, actor: Actor, input: UpdateRo
         ...(description !== undefined ? { description } : {}),
         ...(permissions ? { permissions } : {}),
         ...(typeof input.isDefault === "boolean" ? { isDefault: input.isDefault } : {}),
+        version: { increment: 1 },
       },
     });
     if (role.isDefault) await clearOtherDefaults(tx, before.organizationId, role.id);
@@ -144,14 +155,16 @@ export async function updateRole(db: PrismaClient, actor: Actor, input: UpdateRo
 export async function deleteRole(
   db: PrismaClient,
   actor: Actor,
-  input: { roleId: string; reassignToRoleId?: string | null },
+  input: { roleId: string; reassignToRoleId?: string | null; expectedVersion?: number | null },
 ): Promise<string> {
   return db.$transaction(async (tx) => {
+    const found = await customRole(tx, input.roleId);
+    assertEditable(found);
+    const access = await authorize(tx, actor, found.organizationId, "roles:delete");
     const role = await customRole(tx, input.roleId);
-    if (role.organizationId === null) throw forbidden("System roles can't be changed or deleted");
-    const access = await authorize(tx, actor, role.organizationId, "roles:delete");
     assertEditable(role);
-    assertCanGrant(access, role);
+    enforce(roleRules.delete(access.standing, role));
+    assertVersion(role, input.expectedVersion);
     const [members, invitations] = await Promise.all([
       tx.member.count({ where: { roleId: role.id } }),
       tx.invitation.count({ where: { roleId: role.id } }),
@@ -168,7 +181,7 @@ export async function deleteRole(
       reassignedTo = await roleInOrganization(tx, role.organizationId, input.reassignToRoleId, "reassignToRoleId");
       if (reassignedTo.id === role.id) throw invalid("reassignToRoleId", "reassignToRoleId must be another role");
       assertCanGrant(access, reassignedTo);
-      await tx.member.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id } });
+      await tx.member.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id, version: { increment: 1 } } });
       await tx.invitation.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id } });
     }
     await tx.role.delete({ where: { id: role.id } });

@@ -67,7 +67,7 @@ export const builder = new SchemaBuilder<{
     treatErrorsAsUnauthorized: false,
     unauthorizedError: (_parent, context) =>
       context.viewer
-        ? new AppError("FORBIDDEN", "You do not have permission to see this")
+        ? new AppError("FORBIDDEN", "You do not have permission to see this", { reason: "MISSING_PERMISSION" })
         : new AppError("UNAUTHENTICATED", "Sign in first: send an Authorization: Bearer <token> header"),
     authScopes: (context) => ({
       authenticated: context.viewer !== null,

@@ -3,6 +3,7 @@
 // of the GraphQL query and not the number of rows.
 import DataLoader from "dataloader";
 import type { Invitation, Member, Organization, PrismaClient, Role, User } from "../generated/prisma/client.js";
+import { OWNER_ROLE_ID } from "../auth/permissions.js";
 import { createMemberPageLoaders, type MemberPageLoaders } from "./member-pages.js";
 
 /** A role as seen from one organization (system roles are shared rows). */
@@ -43,6 +44,8 @@ export interface Loaders {
   memberPages: MemberPageLoaders;
   /** Members holding a role in an organization; key `${organizationId}:${roleId}`. */
   roleMemberCount: DataLoader<string, number>;
+  /** Active owners with active accounts per organization (what the last-owner rule counts). */
+  activeOwnerCount: DataLoader<string, number>;
 }
 
 /** Orders rows like the keys that asked for them; a missing row is null. */
@@ -104,7 +107,18 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
     return keys.map((key) => counts.get(key) ?? 0);
   });
 
+  const activeOwnerCount = new DataLoader<string, number>(async (organizationIds) => {
+    const groups = await prisma.member.groupBy({
+      by: ["organizationId"],
+      where: { organizationId: { in: [...organizationIds] }, roleId: OWNER_ROLE_ID, status: "ACTIVE", user: { status: "ACTIVE" } },
+      _count: { _all: true },
+    });
+    const counts = new Map(groups.map((group) => [group.organizationId, group._count._all]));
+    return organizationIds.map((id) => counts.get(id) ?? 0);
+  });
+
   return {
+    activeOwnerCount,
     userById,
     memberById,
     organizationById,

@@ -1,9 +1,12 @@
 // Turns the global IDs a mutation receives into the organization the mutation acts on, for its
 // auth scope. An ID that is malformed is BAD_USER_INPUT; one that is unknown, or belongs to an
 // organization the caller is not an active member of, is NOT_FOUND — the same answer, so a
-// probe learns nothing. Whether the caller's role allows the change is the scope's business.
+// probe learns nothing. Whether the caller's standing allows the change is decided by the rules
+// in auth/rules.ts, and a refusal carries their reason code (the same viewerCan reports).
 import type { Permission } from "../auth/permissions.js";
-import { forbidden, notFound, unauthenticated } from "../domain/errors.js";
+import type { OrgAccess } from "../auth/policy.js";
+import { editableRole, enforce, need, type Decision } from "../auth/rules.js";
+import { notFound, unauthenticated } from "../domain/errors.js";
 import type { Context } from "./context.js";
 import { parseGlobalId } from "./types/common.js";
 
@@ -25,12 +28,15 @@ export async function targetOrganizationId(context: Context, typename: TargetTyp
       break;
     case "Role": {
       const role = await context.loaders.roleById.load(id);
-      if (role && role.organizationId === null) throw forbidden("System roles can't be changed or deleted");
+      if (role) enforce(editableRole(role));
       organizationId = role?.organizationId;
       break;
     }
   }
-  if (!organizationId || !(await context.policy.isActiveMember(organizationId))) throw notFound(typename);
+  if (!organizationId) throw notFound(typename);
+  const standing = await context.policy.orgAccess(organizationId);
+  // Not a member: the same answer as an unknown ID. A suspended member is told so.
+  if (standing.status === null) throw notFound(typename);
   return organizationId;
 }
 
@@ -42,6 +48,18 @@ export async function permissionOn(
   field: string,
   permission: Permission,
 ) {
+  return ruleOn(context, typename, globalId, field, (standing) => need(standing, permission));
+}
+
+/** The auth scope of a mutation decided by a rule on the caller's standing (e.g. owners only). */
+export async function ruleOn(
+  context: Context,
+  typename: TargetType,
+  globalId: string | number,
+  field: string,
+  rule: (standing: OrgAccess) => Decision,
+) {
   const organizationId = await targetOrganizationId(context, typename, globalId, field);
-  return { orgPermission: { organizationId, permission } };
+  enforce(rule(await context.policy.orgAccess(organizationId)));
+  return { orgMember: organizationId };
 }

@@ -11,6 +11,9 @@ export function asUuid(id: string): string {
   return UUID_PATTERN.test(id) ? id : NO_ROW;
 }
 
+export const EXPECTED_VERSION_DESCRIPTION =
+  "The version you last read; the change fails with STALE_VERSION (extensions.currentVersion) if someone changed it since. Omit to overwrite regardless.";
+
 /** Decodes a global ID that must name `typename`; throws BAD_USER_INPUT naming the argument otherwise. */
 export function parseGlobalId(globalId: string, typename: string, field: string): string {
   let decoded: { typename: string; id: string };

@@ -11,6 +11,8 @@ import {
   revokeInvitation,
 } from "../../domain/invitations.js";
 import { asUuid, parseGlobalId } from "./common.js";
+import { notFound } from "../../domain/errors.js";
+import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { InvitationStatusEnum } from "./enums.js";
 import { inOrganization } from "../loaders.js";
 import { OrganizationNode } from "./organization.js";
@@ -105,23 +107,51 @@ const CreateInvitationInput = builder.inputType("CreateInvitationInput", {
     email: t.field({ type: "EmailAddress", required: true }),
     roleId: t.id({ required: false, description: "Defaults to the organization's default role" }),
     expiresInDays: t.int({ required: false, description: "1-30, default 7" }),
+    idempotencyKey: t.string({ required: false, description: IDEMPOTENCY_KEY_DESCRIPTION }),
+  }),
+});
+
+const CreateInvitationPayload = builder.objectRef<{ invitationId: string; token: string | null; replayed: boolean }>("CreateInvitationPayload").implement({
+  fields: (t) => ({
+    invitation: t.prismaField({
+      type: "Invitation",
+      resolve: async (query, payload, _args, context) =>
+        (await context.prisma.invitation.findUnique({ ...query, where: { id: payload.invitationId } })) ?? Promise.reject(notFound("Invitation")),
+    }),
+    token: t.string({
+      nullable: true,
+      description:
+        "The invitation's secret, shown only now: deliver it to the invitee (acceptInvitation takes it). Null on a replay (replayed: true): secrets are never stored, so call resendInvitation for a fresh one.",
+      resolve: (payload) => payload.token,
+    }),
+    replayed: t.exposeBoolean("replayed", { description: REPLAYED_DESCRIPTION }),
   }),
 });
 
 builder.mutationField("createInvitation", (t) =>
   t.field({
-    type: invitationPayload("CreateInvitationPayload", true),
+    type: CreateInvitationPayload,
     description: "Invites an email address. Needs invitations:create, and you can only offer roles within your own permissions.",
     args: { input: t.arg({ type: CreateInvitationInput, required: true }) },
     authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "invitations:create"),
     resolve: async (_root, { input }, context) => {
-      const { invitation, token } = await createInvitation(context.prisma, context.actor(), {
-        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
-        email: input.email,
-        roleId: input.roleId == null ? null : parseGlobalId(String(input.roleId), "Role", "roleId"),
-        expiresInDays: input.expiresInDays,
+      let token: string | null = null;
+      const outcome = await idempotently(context, "createInvitation", input, async (claim) => {
+        const created = await createInvitation(
+          context.prisma,
+          context.actor(),
+          {
+            organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+            email: input.email,
+            roleId: input.roleId == null ? null : parseGlobalId(String(input.roleId), "Role", "roleId"),
+            expiresInDays: input.expiresInDays,
+          },
+          claim,
+        );
+        token = created.token;
+        return created.invitation;
       });
-      return { invitationId: invitation.id, token };
+      return { invitationId: outcome.id, token: outcome.replayed ? null : token, replayed: outcome.replayed };
     },
   }),
 );

@@ -6,7 +6,9 @@ import { builder } from "../builder.js";
 import { permissionOn } from "../targets.js";
 import { inOrganization } from "../loaders.js";
 import type { MemberRow } from "../member-pages.js";
-import { asUuid, parseGlobalId } from "./common.js";
+import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { notFound } from "../../domain/errors.js";
+import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
@@ -65,6 +67,9 @@ export const MemberNode = builder.prismaNode("Member", {
         orgPermission: { organizationId: member.organizationId, permission: "members:read_private" },
       }),
     }),
+    version: t.exposeInt("version", {
+      description: "Incremented by every change. Send it back as expectedVersion to fail with STALE_VERSION instead of overwriting someone else's change",
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),
@@ -85,6 +90,17 @@ function memberPayload(name: string) {
   });
 }
 
+const AddMemberPayload = builder.objectRef<{ memberId: string; replayed: boolean }>("AddMemberPayload").implement({
+  fields: (t) => ({
+    member: t.prismaField({
+      type: "Member",
+      resolve: async (query, payload, _args, context) =>
+        (await context.prisma.member.findUnique({ ...query, where: { id: payload.memberId } })) ?? Promise.reject(notFound("Member")),
+    }),
+    replayed: t.exposeBoolean("replayed", { description: REPLAYED_DESCRIPTION }),
+  }),
+});
+
 function removedMemberPayload(name: string) {
   return builder.objectRef<{ removedMemberId: string }>(name).implement({
     fields: (t) => ({
@@ -98,28 +114,40 @@ const AddMemberInput = builder.inputType("AddMemberInput", {
     organizationId: t.id({ required: true }),
     email: t.field({ type: "EmailAddress", required: true }),
     roleId: t.id({ required: false, description: "Defaults to the organization's default role" }),
+    idempotencyKey: t.string({ required: false, description: IDEMPOTENCY_KEY_DESCRIPTION }),
   }),
 });
 
 builder.mutationField("addMember", (t) =>
   t.field({
-    type: memberPayload("AddMemberPayload"),
+    type: AddMemberPayload,
     description: "Adds a user by email (creating them as INVITED when unknown). Needs members:create; you can only grant roles within your own permissions.",
     args: { input: t.arg({ type: AddMemberInput, required: true }) },
     authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "members:create"),
     resolve: async (_root, { input }, context) => {
-      const member = await addMember(context.prisma, context.actor(), {
-        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
-        email: input.email,
-        roleId: input.roleId == null ? null : parseGlobalId(String(input.roleId), "Role", "roleId"),
-      });
-      return { memberId: member.id };
+      const outcome = await idempotently(context, "addMember", input, (claim) =>
+        addMember(
+          context.prisma,
+          context.actor(),
+          {
+            organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+            email: input.email,
+            roleId: input.roleId == null ? null : parseGlobalId(String(input.roleId), "Role", "roleId"),
+          },
+          claim,
+        ),
+      );
+      return { memberId: outcome.id, replayed: outcome.replayed };
     },
   }),
 );
 
 const UpdateMemberRoleInput = builder.inputType("UpdateMemberRoleInput", {
-  fields: (t) => ({ memberId: t.id({ required: true }), roleId: t.id({ required: true }) }),
+  fields: (t) => ({
+    memberId: t.id({ required: true }),
+    roleId: t.id({ required: true }),
+    expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
+  }),
 });
 
 builder.mutationField("updateMemberRole", (t) =>
@@ -132,6 +160,7 @@ builder.mutationField("updateMemberRole", (t) =>
       const member = await updateMemberRole(context.prisma, context.actor(), {
         memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
         roleId: parseGlobalId(String(input.roleId), "Role", "roleId"),
+        expectedVersion: input.expectedVersion,
       });
       return { memberId: member.id };
     },
@@ -144,6 +173,7 @@ const UpdateMemberInput = builder.inputType("UpdateMemberInput", {
     publicMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB" }),
     privateMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB; needs members:read_private too" }),
     isPrimary: t.boolean({ required: false, description: "Makes this member the organization's primary contact (only one is)" }),
+    expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
   }),
 });
 
@@ -159,6 +189,7 @@ builder.mutationField("updateMember", (t) =>
         publicMetadata: input.publicMetadata,
         privateMetadata: input.privateMetadata,
         isPrimary: input.isPrimary,
+        expectedVersion: input.expectedVersion,
       });
       return { memberId: member.id };
     },
@@ -166,7 +197,12 @@ builder.mutationField("updateMember", (t) =>
 );
 
 const MemberIdInput = (name: string) =>
-  builder.inputType(name, { fields: (t) => ({ memberId: t.id({ required: true }) }) });
+  builder.inputType(name, {
+    fields: (t) => ({
+      memberId: t.id({ required: true }),
+      expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
+    }),
+  });
 
 builder.mutationField("suspendMember", (t) =>
   t.field({
@@ -175,7 +211,10 @@ builder.mutationField("suspendMember", (t) =>
     args: { input: t.arg({ type: MemberIdInput("SuspendMemberInput"), required: true }) },
     authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
     resolve: async (_root, { input }, context) => {
-      const member = await suspendMember(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") });
+      const member = await suspendMember(context.prisma, context.actor(), {
+        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
+        expectedVersion: input.expectedVersion,
+      });
       return { memberId: member.id };
     },
   }),
@@ -188,7 +227,10 @@ builder.mutationField("reactivateMember", (t) =>
     args: { input: t.arg({ type: MemberIdInput("ReactivateMemberInput"), required: true }) },
     authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
     resolve: async (_root, { input }, context) => {
-      const member = await reactivateMember(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") });
+      const member = await reactivateMember(context.prisma, context.actor(), {
+        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
+        expectedVersion: input.expectedVersion,
+      });
       return { memberId: member.id };
     },
   }),
@@ -201,7 +243,10 @@ builder.mutationField("removeMember", (t) =>
     args: { input: t.arg({ type: MemberIdInput("RemoveMemberInput"), required: true }) },
     authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:delete"),
     resolve: async (_root, { input }, context) => ({
-      removedMemberId: await removeMember(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") }),
+      removedMemberId: await removeMember(context.prisma, context.actor(), {
+        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
+        expectedVersion: input.expectedVersion,
+      }),
     }),
   }),
 );

@@ -5,9 +5,11 @@ import type { Prisma } from "../../generated/prisma/client.js";
 import { invalid, notFound } from "../../domain/errors.js";
 import { transferOwnership } from "../../domain/members.js";
 import { createOrganization, deleteOrganization, updateOrganization } from "../../domain/organizations.js";
-import { permissionOn, targetOrganizationId } from "../targets.js";
+import { permissionOn, ruleOn } from "../targets.js";
+import { organizationRules } from "../../auth/rules.js";
 import { builder, SortDirection } from "../builder.js";
-import { asUuid, parseGlobalId, selectsField } from "./common.js";
+import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId, selectsField } from "./common.js";
+import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";
 import { MemberNode } from "./member.js";
 import { countKey, pageKey, validatePageArgs, type MemberFilterInput, type MemberPageArgs, type PageKey } from "../member-pages.js";
@@ -72,6 +74,9 @@ export const OrganizationNode = builder.prismaNode("Organization", {
     name: t.exposeString("name"),
     businessInformation: t.exposeString("businessInformation", { nullable: true }),
     timezone: t.expose("timezone", { type: "TimeZone" }),
+    version: t.exposeInt("version", {
+      description: "Incremented by every change. Send it back as expectedVersion to fail with STALE_VERSION instead of overwriting someone else's change",
+    }),
     createdBy: t.field({
       type: UserNode,
       nullable: true,
@@ -234,16 +239,22 @@ const CreateOrganizationInput = builder.inputType("CreateOrganizationInput", {
     slug: t.string({ required: false, description: "Lower-case letters, digits and dashes; derived from the name when absent" }),
     timezone: t.field({ type: "TimeZone", required: false, description: "IANA time zone; UTC when absent" }),
     businessInformation: t.string({ required: false }),
+    idempotencyKey: t.string({ required: false, description: IDEMPOTENCY_KEY_DESCRIPTION }),
   }),
 });
 
-const CreateOrganizationPayload = builder.objectRef<{ organizationId: string }>("CreateOrganizationPayload").implement({
+const CreateOrganizationPayload = builder.objectRef<{ organizationId: string; replayed: boolean }>("CreateOrganizationPayload").implement({
   fields: (t) => ({
     organization: t.prismaField({
       type: "Organization",
-      resolve: (query, payload, _args, context) =>
-        context.prisma.organization.findUniqueOrThrow({ ...query, where: { id: payload.organizationId } }),
+      // Also for a replay whose organization was deleted since, or whose caller is no longer a member.
+      resolve: async (query, payload, _args, context) =>
+        (await context.prisma.organization.findFirst({
+          ...query,
+          where: { id: payload.organizationId, ...context.policy.organizationsWhere("org:read") },
+        })) ?? Promise.reject(notFound("Organization")),
     }),
+    replayed: t.exposeBoolean("replayed", { description: REPLAYED_DESCRIPTION }),
   }),
 });
 
@@ -254,8 +265,11 @@ builder.mutationField("createOrganization", (t) =>
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: CreateOrganizationInput, required: true }) },
     resolve: async (_root, { input }, context) => {
-      const organization = await createOrganization(context.prisma, context.actor(), input);
-      return { organizationId: organization.id };
+      const outcome = await idempotently(context, "createOrganization", input, (claim) => {
+        const { idempotencyKey: _key, ...fields } = input;
+        return createOrganization(context.prisma, context.actor(), fields, claim);
+      });
+      return { organizationId: outcome.id, replayed: outcome.replayed };
     },
   }),
 );
@@ -270,6 +284,7 @@ const UpdateOrganizationInput = builder.inputType("UpdateOrganizationInput", {
     businessInformation: t.string({ required: false, description: "null clears it" }),
     publicMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB" }),
     privateMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB" }),
+    expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
   }),
 });
 
@@ -312,10 +327,7 @@ builder.mutationField("deleteOrganization", (t) =>
     type: DeleteOrganizationPayload,
     description: "Deletes the organization with its memberships, custom roles and invitations; the audit trail is kept. Owners only.",
     args: { input: t.arg({ type: DeleteOrganizationInput, required: true }) },
-    authScopes: async (_root, { input }, context) => {
-      const organizationId = await targetOrganizationId(context, "Organization", input.organizationId, "organizationId");
-      return { $all: { orgOwner: organizationId, orgPermission: { organizationId, permission: "org:delete" } } };
-    },
+    authScopes: (_root, { input }, context) => ruleOn(context, "Organization", input.organizationId, "organizationId", organizationRules.delete),
     resolve: async (_root, { input }, context) => ({
       deletedOrganizationId: await deleteOrganization(context.prisma, context.actor(), {
         organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
@@ -358,9 +370,8 @@ builder.mutationField("transferOwnership", (t) =>
     type: TransferOwnershipPayload,
     description: "Makes another active member the owner (and primary owner); you become an admin. Owners only.",
     args: { input: t.arg({ type: TransferOwnershipInput, required: true }) },
-    authScopes: async (_root, { input }, context) => ({
-      orgOwner: await targetOrganizationId(context, "Organization", input.organizationId, "organizationId"),
-    }),
+    authScopes: (_root, { input }, context) =>
+      ruleOn(context, "Organization", input.organizationId, "organizationId", organizationRules.transferOwnership),
     resolve: async (_root, { input }, context) => {
       const organizationId = parseGlobalId(String(input.organizationId), "Organization", "organizationId");
       const { newOwner, previousOwner } = await transferOwnership(context.prisma, context.actor(), {

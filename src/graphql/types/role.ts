@@ -7,7 +7,9 @@ import { createRole, deleteRole, updateRole } from "../../domain/roles.js";
 import { builder } from "../builder.js";
 import { permissionOn } from "../targets.js";
 import type { RoleInOrganization } from "../loaders.js";
-import { asUuid, parseGlobalId } from "./common.js";
+import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { notFound } from "../../domain/errors.js";
+import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 
 export const RoleNode = builder.prismaNode("Role", {
   id: { field: "id" },
@@ -38,6 +40,9 @@ export const RoleNode = builder.prismaNode("Role", {
         return allowed ? count : null;
       },
     }),
+    version: t.exposeInt("version", {
+      description: "Incremented by every change. Send it back as expectedVersion to fail with STALE_VERSION instead of overwriting someone else's change",
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),
@@ -65,13 +70,15 @@ builder.queryField("permissions", (t) =>
 
 // ---- Mutations ----------------------------------------------------------------------------
 
-function rolePayload(name: string) {
-  return builder.objectRef<{ roleId: string }>(name).implement({
+function rolePayload(name: string, replayable = false) {
+  return builder.objectRef<{ roleId: string; replayed?: boolean }>(name).implement({
     fields: (t) => ({
       role: t.prismaField({
         type: "Role",
-        resolve: (query, payload, _args, context) => context.prisma.role.findUniqueOrThrow({ ...query, where: { id: payload.roleId } }),
+        resolve: async (query, payload, _args, context) =>
+          (await context.prisma.role.findUnique({ ...query, where: { id: payload.roleId } })) ?? Promise.reject(notFound("Role")),
       }),
+      ...(replayable ? { replayed: t.boolean({ description: REPLAYED_DESCRIPTION, resolve: (payload) => payload.replayed === true }) } : {}),
     }),
   });
 }
@@ -84,21 +91,27 @@ const CreateRoleInput = builder.inputType("CreateRoleInput", {
     description: t.string({ required: false }),
     permissions: t.stringList({ required: true, description: "Keys from the `permissions` catalogue" }),
     isDefault: t.boolean({ required: false, description: "Make this the role new members get" }),
+    idempotencyKey: t.string({ required: false, description: IDEMPOTENCY_KEY_DESCRIPTION }),
   }),
 });
 
 builder.mutationField("createRole", (t) =>
   t.field({
-    type: rolePayload("CreateRolePayload"),
+    type: rolePayload("CreateRolePayload", true),
     description: "Creates a custom role. Needs roles:create, and you must hold every permission you put in it.",
     args: { input: t.arg({ type: CreateRoleInput, required: true }) },
     authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "roles:create"),
     resolve: async (_root, { input }, context) => {
-      const role = await createRole(context.prisma, context.actor(), {
-        ...input,
-        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+      const outcome = await idempotently(context, "createRole", input, (claim) => {
+        const { idempotencyKey: _key, ...fields } = input;
+        return createRole(
+          context.prisma,
+          context.actor(),
+          { ...fields, organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId") },
+          claim,
+        );
       });
-      return { roleId: role.id };
+      return { roleId: outcome.id, replayed: outcome.replayed };
     },
   }),
 );
@@ -110,6 +123,7 @@ const UpdateRoleInput = builder.inputType("UpdateRoleInput", {
     description: t.string({ required: false }),
     permissions: t.stringList({ required: false, description: "Replaces the whole list" }),
     isDefault: t.boolean({ required: false }),
+    expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
   }),
 });
 
@@ -133,6 +147,7 @@ const DeleteRoleInput = builder.inputType("DeleteRoleInput", {
   fields: (t) => ({
     roleId: t.id({ required: true }),
     reassignToRoleId: t.id({ required: false, description: "Where members and invitations holding the role go; required while there are any" }),
+    expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
   }),
 });
 
@@ -150,6 +165,7 @@ builder.mutationField("deleteRole", (t) =>
       deletedRoleId: await deleteRole(context.prisma, context.actor(), {
         roleId: parseGlobalId(String(input.roleId), "Role", "roleId"),
         reassignToRoleId: input.reassignToRoleId == null ? null : parseGlobalId(String(input.reassignToRoleId), "Role", "reassignToRoleId"),
+        expectedVersion: input.expectedVersion,
       }),
     }),
   }),

@@ -1,0 +1,237 @@
+// The rules of who may do what, as pure decisions. The mutations (through domain/access.ts and
+// graphql/targets.ts) enforce them; `viewerCan`, `canAssignRole` and `checkPermissions` report
+// them. Both call these same functions, so a button a UI shows enabled is a mutation that
+// succeeds, and a refusal carries the same reason code either way.
+import { AppError, type ErrorCode } from "../domain/errors.js";
+import { OWNER_ROLE_ID, type Permission } from "./permissions.js";
+
+/** Why something is not allowed. Stable: clients branch on these. */
+export const DENIAL_REASONS = {
+  UNAUTHENTICATED: "Nobody is signed in",
+  NOT_FOUND: "The object doesn't exist or you are not a member of its organization",
+  SUSPENDED: "Your membership in this organization is suspended",
+  MISSING_PERMISSION: "Your role lacks the permission this needs",
+  OWNER_ONLY: "Only an owner of the organization can do this",
+  ESCALATION: "It would grant or touch permissions you don't hold yourself",
+  LAST_OWNER: "The organization must keep at least one active owner",
+  SELF: "You can't do this to your own membership",
+  SYSTEM_ROLE: "Built-in roles can't be changed or deleted",
+  INELIGIBLE: "The target isn't in a state that allows this (e.g. not an active member)",
+} as const;
+
+export type DenialReason = keyof typeof DENIAL_REASONS;
+
+export interface Decision {
+  allowed: boolean;
+  reason: DenialReason | null;
+  message: string | null;
+  /** Machine-readable facts, e.g. the permissions that are missing. */
+  details?: Record<string, unknown>;
+}
+
+export const ALLOWED: Decision = Object.freeze({ allowed: true, reason: null, message: null });
+
+export function deny(reason: DenialReason, message: string, details?: Record<string, unknown>): Decision {
+  return { allowed: false, reason, message, ...(details ? { details } : {}) };
+}
+
+/** The first refusal among decisions evaluated in order, else allowed. */
+export function all(...decisions: (() => Decision)[]): Decision {
+  for (const decide of decisions) {
+    const decision = decide();
+    if (!decision.allowed) return decision;
+  }
+  return ALLOWED;
+}
+
+/** A caller's standing in one organization. */
+export interface Standing {
+  memberId: string | null;
+  roleId: string | null;
+  /** null: not a member at all. */
+  status: "ACTIVE" | "SUSPENDED" | null;
+  /** Empty unless the membership is active. */
+  permissions: ReadonlySet<Permission>;
+}
+
+/** What the rules need to know about a member being acted on. */
+export interface TargetMember {
+  id: string;
+  roleId: string;
+  status: "ACTIVE" | "SUSPENDED";
+  rolePermissions: readonly string[];
+  /** The member's user account is active (ownership can only go to such a member). */
+  userActive: boolean;
+}
+
+/** What the rules need to know about a role being granted, edited or deleted. */
+export interface TargetRole {
+  id: string;
+  key: string;
+  organizationId: string | null;
+  permissions: readonly string[];
+}
+
+export const isOwnerStanding = (standing: Standing) => standing.status === "ACTIVE" && standing.roleId === OWNER_ROLE_ID;
+
+/** Active membership holding `permission`. */
+export function need(standing: Standing, permission: Permission): Decision {
+  if (standing.status === null) return deny("NOT_FOUND", "Organization not found");
+  if (standing.status === "SUSPENDED") return deny("SUSPENDED", DENIAL_REASONS.SUSPENDED);
+  if (!standing.permissions.has(permission)) {
+    return deny("MISSING_PERMISSION", `This needs the ${permission} permission`, { missingPermissions: [permission] });
+  }
+  return ALLOWED;
+}
+
+/** An active owner. */
+export function needOwner(standing: Standing): Decision {
+  if (standing.status === null) return deny("NOT_FOUND", "Organization not found");
+  if (standing.status === "SUSPENDED") return deny("SUSPENDED", DENIAL_REASONS.SUSPENDED);
+  return isOwnerStanding(standing) ? ALLOWED : deny("OWNER_ONLY", DENIAL_REASONS.OWNER_ONLY);
+}
+
+function missingFrom(standing: Standing, permissions: readonly string[]): string[] {
+  return permissions.filter((permission) => !standing.permissions.has(permission as Permission));
+}
+
+/**
+ * The no-escalation rule both for roles granted and for members managed: whatever touches the
+ * owner role needs an owner, and any other permission set must be within the caller's own.
+ */
+function withinOwn(standing: Standing, touchesOwner: boolean, ownerMessage: string, permissions: readonly string[], escalation: (missing: string) => string): Decision {
+  if (touchesOwner && !isOwnerStanding(standing)) return deny("OWNER_ONLY", ownerMessage);
+  const missing = missingFrom(standing, permissions);
+  return missing.length > 0 ? deny("ESCALATION", escalation(missing.join(", ")), { missingPermissions: missing }) : ALLOWED;
+}
+
+/** No escalation: a role is granted only by someone holding all of its permissions; the owner role only by an owner. */
+export function canGrant(standing: Standing, role: TargetRole): Decision {
+  return withinOwn(standing, role.id === OWNER_ROLE_ID, "Only an owner can grant the owner role", role.permissions, (missing) =>
+    `You can't grant the role "${role.key}": it has permissions you don't (${missing})`,
+  );
+}
+
+/** A member is managed (role changed, suspended, removed) only by someone at least as powerful; owners only by owners. */
+export function canManage(standing: Standing, target: TargetMember): Decision {
+  return withinOwn(standing, target.roleId === OWNER_ROLE_ID, "Only an owner can manage another owner", target.rolePermissions, (missing) =>
+    `You can't manage a member whose role has permissions you don't (${missing})`,
+  );
+}
+
+/** The change would leave the organization without an active owner: `target` stops being one and is the only one. */
+export function keepsAnOwner(target: TargetMember, activeOwners: number): Decision {
+  const countsAsOwner = target.roleId === OWNER_ROLE_ID && target.status === "ACTIVE" && target.userActive;
+  if (countsAsOwner && activeOwners <= 1) {
+    return deny("LAST_OWNER", "An organization must keep at least one active owner: make someone else owner first");
+  }
+  return ALLOWED;
+}
+
+export function notSelf(standing: Standing, target: TargetMember, message: string): Decision {
+  return standing.memberId === target.id ? deny("SELF", message) : ALLOWED;
+}
+
+export function editableRole(role: TargetRole): Decision {
+  return role.organizationId === null ? deny("SYSTEM_ROLE", "System roles can't be changed or deleted") : ALLOWED;
+}
+
+// ---- Decisions per action, shared by mutations and viewerCan ---------------------------------
+
+/**
+ * `activeOwners` is asked for only when the target is an owner, so most checks need no count.
+ * Every function evaluates its rules in the order the mutation checks them.
+ */
+export type OwnerCount = () => number;
+
+export const memberRules = {
+  update: (standing: Standing) => need(standing, "members:update"),
+  /** Changing the role at all; `canAssignRole` adds the role being granted. */
+  updateRole: (standing: Standing, target: TargetMember, activeOwners: OwnerCount) =>
+    all(
+      () => need(standing, "members:update"),
+      () => canManage(standing, target),
+      () => keepsAnOwner(target, activeOwners()),
+    ),
+  assignRole: (standing: Standing, target: TargetMember, role: TargetRole, activeOwners: OwnerCount) =>
+    all(
+      () => need(standing, "members:update"),
+      () => canManage(standing, target),
+      () => canGrant(standing, role),
+      () => (role.id === OWNER_ROLE_ID || role.id === target.roleId ? ALLOWED : keepsAnOwner(target, activeOwners())),
+    ),
+  suspend: (standing: Standing, target: TargetMember, activeOwners: OwnerCount) =>
+    all(
+      () => need(standing, "members:update"),
+      () => canManage(standing, target),
+      () => notSelf(standing, target, "You can't suspend yourself; leave the organization instead"),
+      () => keepsAnOwner(target, activeOwners()),
+    ),
+  reactivate: (standing: Standing, target: TargetMember) =>
+    all(
+      () => need(standing, "members:update"),
+      () => canManage(standing, target),
+    ),
+  remove: (standing: Standing, target: TargetMember, activeOwners: OwnerCount) =>
+    all(
+      () => need(standing, "members:delete"),
+      () => canManage(standing, target),
+      () => keepsAnOwner(target, activeOwners()),
+    ),
+  transferOwnershipTo: (standing: Standing, target: TargetMember) =>
+    all(
+      () => needOwner(standing),
+      () => notSelf(standing, target, "You already own this organization"),
+      () =>
+        target.status === "ACTIVE" && target.userActive
+          ? ALLOWED
+          : deny("INELIGIBLE", "Ownership can only go to an active member with an active account"),
+    ),
+};
+
+export const organizationRules = {
+  update: (standing: Standing) => need(standing, "org:update"),
+  delete: (standing: Standing) => all(() => needOwner(standing), () => need(standing, "org:delete")),
+  addMember: (standing: Standing) => need(standing, "members:create"),
+  createRole: (standing: Standing) => need(standing, "roles:create"),
+  invite: (standing: Standing) => need(standing, "invitations:create"),
+  readAuditLog: (standing: Standing) => need(standing, "audit:read"),
+  transferOwnership: (standing: Standing) => needOwner(standing),
+  /** Leaving works while suspended too; only the last owner can't. */
+  leave: (standing: Standing, self: TargetMember | null, activeOwners: OwnerCount) =>
+    standing.status === null || !self ? deny("NOT_FOUND", "Organization not found") : keepsAnOwner(self, activeOwners()),
+};
+
+export const roleRules = {
+  update: (standing: Standing, role: TargetRole) =>
+    all(
+      () => need(standing, "roles:update"),
+      () => editableRole(role),
+      () => canGrant(standing, role),
+    ),
+  delete: (standing: Standing, role: TargetRole) =>
+    all(
+      () => need(standing, "roles:delete"),
+      () => editableRole(role),
+      () => canGrant(standing, role),
+    ),
+  /** Granting this role to existing members (updateMemberRole); addMember and invitations use members:create / invitations:create. */
+  assign: (standing: Standing, role: TargetRole) =>
+    all(
+      () => need(standing, "members:update"),
+      () => canGrant(standing, role),
+    ),
+};
+
+/** The error a refused mutation throws: `extensions.code` is the class, `extensions.reason` the exact rule. */
+export function refusal(decision: Decision): AppError {
+  const reason = decision.reason ?? "MISSING_PERMISSION";
+  const code: ErrorCode =
+    reason === "NOT_FOUND" ? "NOT_FOUND" : reason === "UNAUTHENTICATED" ? "UNAUTHENTICATED" : reason === "LAST_OWNER" ? "LAST_OWNER" : "FORBIDDEN";
+  return new AppError(code, decision.message ?? DENIAL_REASONS[reason], { ...decision.details, reason });
+}
+
+/** Throws the refusal when the decision says no. */
+export function enforce(decision: Decision): void {
+  if (!decision.allowed) throw refusal(decision);
+}
