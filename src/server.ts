@@ -158,6 +158,7 @@ function corsOptions(origins: string[]) {
 }
 
 const DEFAULT_REASONS: Partial<Record<string, string>> = { FORBIDDEN: "MISSING_PERMISSION", NOT_FOUND: "NOT_FOUND", LAST_OWNER: "LAST_OWNER" };
+// CONFLICT gets a reason only from a rule (INVALID_STATE); other conflicts (duplicates) have none.
 
 /** Responses differ by Origin when CORS is on: caches must keep them apart. */
 function varyOnOrigin(): Plugin {

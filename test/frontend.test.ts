@@ -34,6 +34,9 @@ interface Fixture {
   targetGid: string;
   /** A custom role with members:read. */
   roleGid: string;
+  /** A pending and a revoked invitation. */
+  pendingGid: string;
+  revokedGid: string;
 }
 
 let fixtures = 0;
@@ -59,6 +62,19 @@ async function fixture(): Promise<Fixture> {
   const role = await t.db.prisma.role.create({
     data: { organizationId: organization.id, key: "reader", name: "Reader", permissions: ["members:read", "org:read"] },
   });
+  const invite = (email: string, status: "PENDING" | "REVOKED") =>
+    t.db.prisma.invitation.create({
+      data: {
+        organizationId: organization.id,
+        email,
+        roleId: SYSTEM_ROLES.member.id,
+        status,
+        tokenHash: `${email}-hash`,
+        expiresAt: new Date(Date.now() + 86_400_000),
+      },
+    });
+  const pending = await invite(`pending-${n}@table.test`, "PENDING");
+  const revoked = await invite(`revoked-${n}@table.test`, "REVOKED");
   const people = { owner, admin, member, suspended, stranger } as Record<Persona, { externalId: string | null; email: string }>;
   const jwt = {} as Record<Persona, string>;
   for (const persona of PERSONAS) jwt[persona] = await idp.sign(people[persona].externalId!, { email: people[persona].email });
@@ -74,11 +90,15 @@ async function fixture(): Promise<Fixture> {
     },
     targetGid: globalId("Member", targetMember.id),
     roleGid: globalId("Role", role.id),
+    pendingGid: globalId("Invitation", pending.id),
+    revokedGid: globalId("Invitation", revoked.id),
   };
 }
 
 const FLAGS = `
-  query Flags($org: ID!, $target: ID!, $ownerMember: ID!, $role: ID!, $own: ID!, $admin: ID!) {
+  query Flags($org: ID!, $target: ID!, $ownerMember: ID!, $role: ID!, $own: ID!, $admin: ID!, $pending: ID!, $revoked: ID!) {
+    pending: node(id: $pending) { ... on Invitation { viewerCan { checks { action allowed reason } } } }
+    revoked: node(id: $revoked) { ... on Invitation { viewerCan { checks { action allowed reason } } } }
     org: node(id: $org) { ... on Organization { viewerCan { checks { action allowed reason } } } }
     target: node(id: $target) { ... on Member { viewerCan { checks { action allowed reason } } } }
     ownerMember: node(id: $ownerMember) { ... on Member { viewerCan { checks { action allowed reason } } } }
@@ -101,7 +121,7 @@ async function readFlags(fx: Fixture, persona: Persona): Promise<Flags> {
   const ownerMember = fx.own.owner!;
   const result = await t.gql(
     FLAGS,
-    { org: fx.orgGid, target: fx.targetGid, ownerMember, role: fx.roleGid, own: fx.own[persona] ?? fx.orgGid, admin: roleGid("admin") },
+    { org: fx.orgGid, target: fx.targetGid, pending: fx.pendingGid, revoked: fx.revokedGid, ownerMember, role: fx.roleGid, own: fx.own[persona] ?? fx.orgGid, admin: roleGid("admin") },
     fx.jwt[persona],
   );
   expect(result.errors).toBeUndefined();
@@ -145,6 +165,9 @@ const CASES: Case[] = [
   { name: "suspendMember (the owner)", flag: "ownerMember.suspend", run: (fx, jwt) => mutate("suspendMember", { memberId: fx.own.owner }, jwt) },
   { name: "updateRole", flag: "role.update", run: (fx, jwt) => mutate("updateRole", { roleId: fx.roleGid, name: "Renamed" }, jwt) },
   { name: "deleteRole", flag: "role.delete", run: (fx, jwt) => mutate("deleteRole", { roleId: fx.roleGid }, jwt) },
+  { name: "revokeInvitation", flag: "pending.revoke", run: (fx, jwt) => mutate("revokeInvitation", { invitationId: fx.pendingGid }, jwt) },
+  { name: "revokeInvitation (already revoked)", flag: "revoked.revoke", run: (fx, jwt) => mutate("revokeInvitation", { invitationId: fx.revokedGid }, jwt) },
+  { name: "resendInvitation", flag: "pending.resend", run: (fx, jwt) => mutate("resendInvitation", { invitationId: fx.pendingGid }, jwt) },
   { name: "leaveOrganization", flag: "own.leave", run: (fx, jwt) => mutate("leaveOrganization", { organizationId: fx.orgGid }, jwt) },
 ];
 
@@ -175,6 +198,7 @@ describe("viewerCan matches what the mutations do", () => {
     expect(outcomes["suspended leaveOrganization"]).toBe("allowed");
     expect(outcomes["stranger updateOrganization"]).toBe("NOT_FOUND/NOT_FOUND");
     expect(outcomes["admin deleteOrganization"]).toBe("FORBIDDEN/OWNER_ONLY");
+    expect(outcomes["owner revokeInvitation (already revoked)"]).toBe("CONFLICT/INVALID_STATE");
   });
 });
 

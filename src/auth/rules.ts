@@ -17,6 +17,7 @@ export const DENIAL_REASONS = {
   SELF: "You can't do this to your own membership",
   SYSTEM_ROLE: "Built-in roles can't be changed or deleted",
   INELIGIBLE: "The target isn't in a state that allows this (e.g. not an active member)",
+  INVALID_STATE: "The object's state doesn't allow this (e.g. revoking an invitation that was already accepted)",
 } as const;
 
 export type DenialReason = keyof typeof DENIAL_REASONS;
@@ -223,11 +224,39 @@ export const roleRules = {
     ),
 };
 
+export const invitationRules = {
+  revoke: (standing: Standing, invitation: { status: string }) =>
+    all(
+      () => need(standing, "invitations:delete"),
+      () =>
+        invitation.status === "PENDING"
+          ? ALLOWED
+          : deny("INVALID_STATE", `Only pending invitations can be revoked (this one is ${invitation.status})`),
+    ),
+  resend: (standing: Standing, invitation: { status: string }, role: TargetRole) =>
+    all(
+      () => need(standing, "invitations:create"),
+      () =>
+        invitation.status === "PENDING" || invitation.status === "EXPIRED"
+          ? ALLOWED
+          : deny("INVALID_STATE", `Only pending or expired invitations can be resent (this one is ${invitation.status})`),
+      () => canGrant(standing, role),
+    ),
+};
+
 /** The error a refused mutation throws: `extensions.code` is the class, `extensions.reason` the exact rule. */
 export function refusal(decision: Decision): AppError {
   const reason = decision.reason ?? "MISSING_PERMISSION";
   const code: ErrorCode =
-    reason === "NOT_FOUND" ? "NOT_FOUND" : reason === "UNAUTHENTICATED" ? "UNAUTHENTICATED" : reason === "LAST_OWNER" ? "LAST_OWNER" : "FORBIDDEN";
+    reason === "NOT_FOUND"
+      ? "NOT_FOUND"
+      : reason === "UNAUTHENTICATED"
+        ? "UNAUTHENTICATED"
+        : reason === "LAST_OWNER"
+          ? "LAST_OWNER"
+          : reason === "INVALID_STATE"
+            ? "CONFLICT"
+            : "FORBIDDEN";
   return new AppError(code, decision.message ?? DENIAL_REASONS[reason], { ...decision.details, reason });
 }
 

@@ -3,6 +3,7 @@
 // expires, once, and only while the inviter could still grant its role.
 import type { Invitation, Member, PrismaClient } from "../generated/prisma/client.js";
 import type { IdempotencyClaim } from "./idempotency.js";
+import { enforce, invitationRules } from "../auth/rules.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
 import { actorAccess, assertCanGrant, authorize, defaultRole, lockOrganization, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
@@ -82,9 +83,9 @@ async function invitationForManagement(tx: Tx, invitationId: string): Promise<In
 export async function revokeInvitation(db: PrismaClient, actor: Actor, input: { invitationId: string }): Promise<Invitation> {
   return db.$transaction(async (tx) => {
     const found = await invitationForManagement(tx, input.invitationId);
-    await authorize(tx, actor, found.organizationId, "invitations:delete");
+    const access = await authorize(tx, actor, found.organizationId, "invitations:delete");
     const before = await invitationForManagement(tx, input.invitationId);
-    if (before.status !== "PENDING") throw conflict(`Only pending invitations can be revoked (this one is ${before.status})`);
+    enforce(invitationRules.revoke(access.standing, before));
     const invitation = await tx.invitation.update({ where: { id: before.id }, data: { status: "REVOKED" } });
     await recordAudit(tx, actor, {
       organizationId: before.organizationId,
@@ -110,10 +111,7 @@ export async function resendInvitation(
     const access = await authorize(tx, actor, found.organizationId, "invitations:create");
     // Read again under the organization's lock, so two concurrent changes can't both see the old state.
     const before = await invitationForManagement(tx, input.invitationId);
-    if (before.status !== "PENDING" && before.status !== "EXPIRED") {
-      throw conflict(`Only pending or expired invitations can be resent (this one is ${before.status})`);
-    }
-    assertCanGrant(access, await roleInOrganization(tx, before.organizationId, before.roleId));
+    enforce(invitationRules.resend(access.standing, before, await roleInOrganization(tx, before.organizationId, before.roleId)));
     const secret = newSecret(INVITATION_TOKEN_PREFIX);
     const invitation = await tx.invitation.update({
       where: { id: before.id },

@@ -10,6 +10,7 @@ import type { OrgAccess } from "../../auth/policy.js";
 import {
   DENIAL_REASONS,
   deny,
+  invitationRules,
   memberRules,
   need,
   organizationRules,
@@ -116,8 +117,14 @@ const ROLE_ACTIONS = {
   assign: "give this role to members (updateMemberRole)",
 };
 
+const INVITATION_ACTIONS = {
+  revoke: "revokeInvitation",
+  resend: "resendInvitation (a new secret and expiry)",
+};
+
 const MemberViewerCan = viewerCanType("MemberViewerCan", "What you may do to this member", MEMBER_ACTIONS);
 const OrganizationViewerCan = viewerCanType("OrganizationViewerCan", "What you may do in this organization", ORGANIZATION_ACTIONS);
+const InvitationViewerCan = viewerCanType("InvitationViewerCan", "What you may do with this invitation", INVITATION_ACTIONS);
 const RoleViewerCan = viewerCanType("RoleViewerCan", "What you may do with this role in the organization it is seen from", ROLE_ACTIONS);
 
 // ---- Facts, batched ---------------------------------------------------------------------------
@@ -227,6 +234,21 @@ builder.prismaObjectField("Role", "viewerCan", (t) =>
         (role as Partial<RoleInOrganization>).contextOrganizationId ??
         (args.organizationId == null ? null : parseGlobalId(String(args.organizationId), "Organization", "organizationId"));
       return roleDecisions(context, role, organizationId);
+    },
+  }),
+);
+
+builder.prismaObjectField("Invitation", "viewerCan", (t) =>
+  t.field({
+    type: InvitationViewerCan,
+    description: "What you may do with this invitation, by the same rules the mutations enforce",
+    resolve: async (invitation, _args, context) => {
+      const [standing, role] = await Promise.all([context.policy.orgAccess(invitation.organizationId), context.loaders.roleById.load(invitation.roleId)]);
+      const missingRole = deny("NOT_FOUND", "Role not found");
+      return {
+        revoke: invitationRules.revoke(standing, invitation),
+        resend: role ? invitationRules.resend(standing, invitation, role) : missingRole,
+      };
     },
   }),
 );
