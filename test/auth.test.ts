@@ -129,6 +129,6 @@ describe("memberships read with the token", () => {
     expect(first.data.node.viewerPermissions).toContain("org:delete");
     expect(first.data.organizations.totalCount).toBe(MEMBERSHIPS_WITH_USER + 5);
     const last = await t.gql(q, { id: Buffer.from(`Organization:${orgs.at(-1)!.id}`).toString("base64") }, many.token);
-    expect(last.data.node.viewerPermissions).toEqual(["members:read", "org:read", "roles:read"]);
+    expect(last.data.node.viewerPermissions).toEqual(["locations:read", "members:read", "org:read", "roles:read"]);
   });
 });

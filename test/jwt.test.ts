@@ -40,7 +40,7 @@ describe("JWT sign-in", () => {
     const result = await asBearer(t, token);
     expect(result.errors).toBeUndefined();
     expect(result.data.viewer).toEqual({ email: "dana@acme.test", status: "ACTIVE" });
-    expect(result.data.organizations.edges).toEqual([{ node: { name: "Acme", viewerPermissions: ["members:read", "org:read", "roles:read"] } }]);
+    expect(result.data.organizations.edges).toEqual([{ node: { name: "Acme", viewerPermissions: ["locations:read", "members:read", "org:read", "roles:read"] } }]);
     const user = await t.db.prisma.user.findUniqueOrThrow({ where: { email: "dana@acme.test" } });
     expect(user.externalId).toBe("auth0|dana");
     const audit = await t.db.prisma.auditEvent.findFirst({ where: { targetId: user.id, action: "user.identity_linked" } });

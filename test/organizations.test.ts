@@ -212,7 +212,7 @@ describe("reading organizations", () => {
     const result = await t.gql(`query($id: ID!) { organization(id: $id) { viewerPermissions
       members(first: 1) { totalCount edges { node { publicMetadata user { email } } } } } }`, { id: orgId }, memberUser.token);
     expect(result.errors).toBeUndefined();
-    expect(result.data.organization.viewerPermissions).toEqual(["members:read", "org:read", "roles:read"]);
+    expect(result.data.organization.viewerPermissions).toEqual(["locations:read", "members:read", "org:read", "roles:read"]);
     const hidden = await t.gql("query($id: ID!) { organization(id: $id) { privateMetadata } }", { id: orgId }, memberUser.token);
     expect(codes(hidden)).toEqual(["FORBIDDEN"]);
     const privateMember = await t.gql("query($id: ID!) { organization(id: $id) { members(first: 1) { edges { node { privateMetadata } } } } }", { id: orgId }, memberUser.token);

@@ -18,6 +18,8 @@ export interface Membership {
   roleId: string;
   status: "ACTIVE" | "SUSPENDED";
   permissions: string[];
+  /** The permissions of the member's roles at each of their locations. */
+  locations: { locationId: string; permissions: string[] }[];
 }
 
 export interface Viewer {
@@ -35,20 +37,45 @@ export interface Viewer {
 
 /** Up to this many memberships are read together with the user. */
 export const MEMBERSHIPS_WITH_USER = 200;
+/** Up to this many location roles per membership are read together with the user. */
+const LOCATION_ROLES_WITH_USER = 500;
 
 /** lastUsedAt is written at most this often per token, to keep reads read-only. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-const WITH_MEMBERSHIPS = {
-  memberships: {
-    select: { id: true, organizationId: true, roleId: true, status: true, role: { select: { permissions: true } } },
-    take: MEMBERSHIPS_WITH_USER + 1,
-  },
+/** What a membership row must hold to become a Membership (also used by the Policy's fallback loader). */
+export const MEMBERSHIP_SELECT = {
+  id: true,
+  organizationId: true,
+  roleId: true,
+  status: true,
+  role: { select: { permissions: true } },
+  locationRoles: { select: { locationId: true, role: { select: { permissions: true } } }, take: LOCATION_ROLES_WITH_USER + 1 },
 } as const;
 
-type UserWithMemberships = User & {
-  memberships: { id: string; organizationId: string; roleId: string; status: "ACTIVE" | "SUSPENDED"; role: { permissions: string[] } }[];
+type MembershipRow = {
+  id: string;
+  organizationId: string;
+  roleId: string;
+  status: "ACTIVE" | "SUSPENDED";
+  role: { permissions: string[] };
+  locationRoles: { locationId: string; role: { permissions: string[] } }[];
 };
+
+export function membershipOf(m: MembershipRow): Membership {
+  return {
+    organizationId: m.organizationId,
+    memberId: m.id,
+    roleId: m.roleId,
+    status: m.status,
+    permissions: m.role.permissions,
+    locations: m.locationRoles.map((l) => ({ locationId: l.locationId, permissions: l.role.permissions })),
+  };
+}
+
+const WITH_MEMBERSHIPS = { memberships: { select: MEMBERSHIP_SELECT, take: MEMBERSHIPS_WITH_USER + 1 } } as const;
+
+type UserWithMemberships = User & { memberships: MembershipRow[] };
 
 function assertActive(user: User): void {
   if (user.status === "SUSPENDED") throw unauthenticated("This account is suspended");
@@ -62,15 +89,9 @@ function viewerOf(loaded: UserWithMemberships, method: Viewer["method"], tokenId
     method,
     tokenId,
     memberships:
-      memberships.length > MEMBERSHIPS_WITH_USER
+      memberships.length > MEMBERSHIPS_WITH_USER || memberships.some((m) => m.locationRoles.length > LOCATION_ROLES_WITH_USER)
         ? null
-        : memberships.map((m) => ({
-            organizationId: m.organizationId,
-            memberId: m.id,
-            roleId: m.roleId,
-            status: m.status,
-            permissions: m.role.permissions,
-          })),
+        : memberships.map(membershipOf),
   };
 }
 

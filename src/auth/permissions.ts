@@ -17,6 +17,10 @@ export const PERMISSIONS = {
   "invitations:create": "Invite people",
   "invitations:delete": "Revoke invitations",
   "audit:read": "Read the audit trail",
+  "locations:read": "List locations and who is assigned there",
+  "locations:create": "Create locations",
+  "locations:update": "Rename and edit locations",
+  "locations:delete": "Delete locations",
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -35,7 +39,7 @@ export const SYSTEM_ROLES: Record<SystemRoleKey, { id: string; permissions: Perm
     id: "00000000-0000-7000-8000-000000000002",
     permissions: ALL_PERMISSIONS.filter((permission) => permission !== "org:delete"),
   },
-  member: { id: "00000000-0000-7000-8000-000000000003", permissions: ["org:read", "members:read", "roles:read"] },
+  member: { id: "00000000-0000-7000-8000-000000000003", permissions: ["org:read", "members:read", "roles:read", "locations:read"] },
 };
 
 export const OWNER_ROLE_ID = SYSTEM_ROLES.owner.id;

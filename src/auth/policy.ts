@@ -2,24 +2,52 @@
 // the domain functions all ask here, so a rule changes in one place.
 import DataLoader from "dataloader";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
-import type { Viewer } from "./authenticate.js";
+import { MEMBERSHIP_SELECT, membershipOf, type Membership, type Viewer } from "./authenticate.js";
 import type { Permission } from "./permissions.js";
 import { isOwnerStanding, type Standing } from "./rules.js";
 
 const NO_MATCH = "00000000-0000-0000-0000-000000000000";
 
-/** A viewer's standing in one organization (see rules.ts). */
-export type OrgAccess = Standing;
+/** A viewer's standing in one organization (see rules.ts), with what their roles at each location add. */
+export type OrgAccess = Standing & { locations: ReadonlyMap<string, ReadonlySet<Permission>> };
 
-const NO_ACCESS: OrgAccess = Object.freeze({ memberId: null, roleId: null, status: null, permissions: new Set<Permission>() });
+const NO_ACCESS: OrgAccess = Object.freeze({
+  memberId: null,
+  roleId: null,
+  status: null,
+  permissions: new Set<Permission>(),
+  locations: new Map<string, ReadonlySet<Permission>>(),
+});
 
-function standingOf(row: { memberId: string; roleId: string; status: "ACTIVE" | "SUSPENDED"; permissions: string[] }): OrgAccess {
+function standingOf(row: Membership): OrgAccess {
+  const active = row.status === "ACTIVE";
+  const locations = new Map<string, Set<Permission>>();
+  if (active) {
+    for (const { locationId, permissions } of row.locations) {
+      const set = locations.get(locationId) ?? new Set<Permission>();
+      for (const permission of permissions) set.add(permission as Permission);
+      locations.set(locationId, set);
+    }
+  }
   return {
     memberId: row.memberId,
     roleId: row.roleId,
     status: row.status,
-    permissions: row.status === "ACTIVE" ? new Set(row.permissions as Permission[]) : new Set(),
+    permissions: active ? new Set(row.permissions as Permission[]) : new Set(),
+    locations,
   };
+}
+
+/**
+ * The standing at one location: the organization role's permissions plus those of the roles
+ * held at that location (scoped roles add, never take away). Without a location, the
+ * organization-wide standing.
+ */
+export function atLocation(access: OrgAccess, locationId: string | null | undefined): OrgAccess {
+  if (!locationId) return access;
+  const extra = access.locations.get(locationId);
+  if (!extra || extra.size === 0) return access;
+  return { ...access, permissions: new Set([...access.permissions, ...extra]) };
 }
 
 /** Applies `next` now for a plain value, or when the promise settles. */
@@ -49,12 +77,12 @@ export class Policy {
       if (!viewer || viewer.user.status !== "ACTIVE") return organizationIds.map(() => NO_ACCESS);
       const rows = await prisma.member.findMany({
         where: { userId: viewer.user.id, organizationId: { in: [...organizationIds] } },
-        select: { id: true, organizationId: true, roleId: true, status: true, role: { select: { permissions: true } } },
+        select: { ...MEMBERSHIP_SELECT, locationRoles: { select: MEMBERSHIP_SELECT.locationRoles.select } },
       });
       const byOrg = new Map(rows.map((row) => [row.organizationId, row]));
       return organizationIds.map((id) => {
         const row = byOrg.get(id);
-        return row ? standingOf({ memberId: row.id, roleId: row.roleId, status: row.status, permissions: row.role.permissions }) : NO_ACCESS;
+        return row ? standingOf(membershipOf(row)) : NO_ACCESS;
       });
     });
     this.visibleUsers = new DataLoader(async (userIds) => {
@@ -91,8 +119,13 @@ export class Policy {
     return this.access.load(organizationId);
   }
 
-  can(organizationId: string, permission: Permission): boolean | Promise<boolean> {
-    return then(this.orgAccess(organizationId), (access) => access.permissions.has(permission));
+  /** The standing at a location of the organization (organization-wide when locationId is null). */
+  standingAt(organizationId: string, locationId: string | null | undefined): OrgAccess | Promise<OrgAccess> {
+    return then(this.orgAccess(organizationId), (access) => atLocation(access, locationId));
+  }
+
+  can(organizationId: string, permission: Permission, locationId?: string | null): boolean | Promise<boolean> {
+    return then(this.orgAccess(organizationId), (access) => atLocation(access, locationId).permissions.has(permission));
   }
 
   isOwner(organizationId: string): boolean | Promise<boolean> {

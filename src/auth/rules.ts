@@ -85,6 +85,13 @@ export function need(standing: Standing, permission: Permission): Decision {
   return ALLOWED;
 }
 
+/** Any membership, active or suspended (e.g. to reach a mutation whose rules run in its transaction). */
+export function memberOf(standing: Standing): Decision {
+  if (standing.status === null) return deny("NOT_FOUND", "Organization not found");
+  if (standing.status === "SUSPENDED") return deny("SUSPENDED", DENIAL_REASONS.SUSPENDED);
+  return ALLOWED;
+}
+
 /** An active owner. */
 export function needOwner(standing: Standing): Decision {
   if (standing.status === null) return deny("NOT_FOUND", "Organization not found");
@@ -147,6 +154,9 @@ export type OwnerCount = () => number;
 
 export const memberRules = {
   update: (standing: Standing) => need(standing, "members:update"),
+  /** Profile picture and default location: the member themself (also while suspended), or members:update. */
+  updateSettings: (standing: Standing, target: TargetMember) =>
+    standing.memberId === target.id && standing.status !== null ? ALLOWED : need(standing, "members:update"),
   /** Changing the role at all; `canAssignRole` adds the role being granted. */
   updateRole: (standing: Standing, target: TargetMember, activeOwners: OwnerCount) =>
     all(
@@ -221,6 +231,24 @@ export const roleRules = {
     all(
       () => need(standing, "members:update"),
       () => canGrant(standing, role),
+    ),
+};
+
+export const locationRules = {
+  create: (standing: Standing) => need(standing, "locations:create"),
+  /** `standing` is the caller's standing at the location: a manager of that location only may edit it. */
+  update: (standingAtLocation: Standing) => need(standingAtLocation, "locations:update"),
+  delete: (standingAtLocation: Standing) => need(standingAtLocation, "locations:delete"),
+  /**
+   * Changing a member's roles at one location (setMemberLocations), counted at that location:
+   * the caller needs members:update there, must outrank the member's standing there, and may
+   * grant only roles within their own permissions there.
+   */
+  assignAt: (standingAtLocation: Standing, targetAtLocation: TargetMember, granted: readonly TargetRole[]) =>
+    all(
+      () => need(standingAtLocation, "members:update"),
+      () => canManage(standingAtLocation, targetAtLocation),
+      ...granted.map((role) => () => canGrant(standingAtLocation, role)),
     ),
 };
 

@@ -68,6 +68,19 @@ export async function authorize(tx: Tx, actor: Actor, organizationId: string, pe
   return access;
 }
 
+/** The permissions a member's roles at one location add to their organization role (empty when none). */
+export async function locationPermissions(tx: Tx, memberId: string, locationId: string): Promise<Permission[]> {
+  const rows = await tx.memberLocationRole.findMany({ where: { memberId, locationId }, select: { role: { select: { permissions: true } } } });
+  return [...new Set(rows.flatMap((row) => row.role.permissions as Permission[]))];
+}
+
+/** The actor's standing at one location: organization role plus roles there (while the membership is active). */
+export async function actorStandingAt(tx: Tx, access: ActorAccess, locationId: string): Promise<Standing> {
+  if (access.standing.status !== "ACTIVE") return access.standing;
+  const extra = await locationPermissions(tx, access.member.id, locationId);
+  return { ...access.standing, permissions: new Set([...access.standing.permissions, ...extra]) };
+}
+
 /** What the rules need to know about a member row (with its role). */
 export function asTarget(member: Member & { role: Pick<Role, "permissions">; user?: { status: string } }): TargetMember {
   return {

@@ -20,13 +20,15 @@ import {
 } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { conflict, notFound, withField } from "./errors.js";
+import { AppError, conflict, invalid, notFound, withField } from "./errors.js";
 import { assertVersion } from "./versions.js";
 import type { IdempotencyClaim } from "./idempotency.js";
-import { normalizeEmail, validateMetadata } from "./validate.js";
+import { normalizeEmail, validateHttpsUrl, validateMetadata } from "./validate.js";
 
 const snapshot = (member: Member) => ({
   roleId: member.roleId,
+  profilePictureUrl: member.profilePictureUrl,
+  defaultLocationId: member.defaultLocationId,
   status: member.status,
   isPrimary: member.isPrimary,
   publicMetadata: member.publicMetadata as object,
@@ -98,22 +100,54 @@ export async function updateMemberRole(
   });
 }
 
+export interface MemberSettingsInput {
+  /** An https URL; null clears it. */
+  profilePictureUrl?: string | null;
+  /** One of the member's locations; null clears it. */
+  defaultLocationId?: string | null;
+}
+
 export interface UpdateMemberInput {
   memberId: string;
   publicMetadata?: unknown;
   privateMetadata?: unknown;
   isPrimary?: boolean | null;
+  settings?: MemberSettingsInput | null;
   expectedVersion?: number | null;
 }
 
-/** Replaces a member's metadata and primary-contact flag. Writing private metadata also needs members:read_private. */
+/** Whether the change touches only the member's own settings (which the member may change themself). */
+export function onlySettings(input: Omit<UpdateMemberInput, "memberId" | "expectedVersion">): boolean {
+  return input.publicMetadata == null && input.privateMetadata == null && input.isPrimary == null;
+}
+
+/**
+ * Replaces a member's metadata and primary-contact flag (members:update; private metadata also
+ * members:read_private) and changes their settings (the member themself, or members:update).
+ */
 export async function updateMember(db: PrismaClient, actor: Actor, input: UpdateMemberInput): Promise<Member> {
   const publicMetadata = input.publicMetadata === undefined || input.publicMetadata === null ? undefined : validateMetadata(input.publicMetadata, "publicMetadata");
   const privateMetadata = input.privateMetadata === undefined || input.privateMetadata === null ? undefined : validateMetadata(input.privateMetadata, "privateMetadata");
+  const settings = input.settings ?? {};
+  const profilePictureUrl =
+    settings.profilePictureUrl === undefined ? undefined : settings.profilePictureUrl === null ? null : validateHttpsUrl(settings.profilePictureUrl, "settings.profilePictureUrl");
   return db.$transaction(async (tx) => {
-    const { target, access } = await lockedMember(tx, actor, input.memberId, "members:update");
-    if (privateMetadata !== undefined) enforce(need(access.standing, "members:read_private"));
+    const { organizationId } = await memberInOrganization(tx, input.memberId);
+    await lockOrganization(tx, organizationId);
+    const access = await actorAccess(tx, actor, organizationId).catch((error: unknown) => {
+      // A suspended member may still change their own settings.
+      if (onlySettings(input) && error instanceof AppError && error.details.reason === "SUSPENDED") return null;
+      throw error;
+    });
+    const target = await memberInOrganization(tx, input.memberId, organizationId);
+    const self = target.userId === actor.userId;
+    if (!onlySettings(input) || !self) enforce(access ? memberRules.update(access.standing) : need(SUSPENDED_STANDING, "members:update"));
+    if (privateMetadata !== undefined) enforce(need(access!.standing, "members:read_private"));
     assertVersion(target, input.expectedVersion);
+    if (settings.defaultLocationId) {
+      const assigned = await tx.memberLocationRole.findFirst({ where: { memberId: target.id, locationId: settings.defaultLocationId } });
+      if (!assigned) throw invalid("settings.defaultLocationId", "The default location must be one of the member's locations (assign it with setMemberLocations first)");
+    }
     if (input.isPrimary === true) {
       await tx.member.updateMany({ where: { organizationId: target.organizationId, isPrimary: true, NOT: { id: target.id } }, data: { isPrimary: false } });
     }
@@ -123,6 +157,8 @@ export async function updateMember(db: PrismaClient, actor: Actor, input: Update
         ...(publicMetadata !== undefined ? { publicMetadata } : {}),
         ...(privateMetadata !== undefined ? { privateMetadata } : {}),
         ...(typeof input.isPrimary === "boolean" ? { isPrimary: input.isPrimary } : {}),
+        ...(profilePictureUrl !== undefined ? { profilePictureUrl } : {}),
+        ...(settings.defaultLocationId !== undefined ? { defaultLocationId: settings.defaultLocationId } : {}),
         version: { increment: 1 },
       },
     });
@@ -137,6 +173,8 @@ export async function updateMember(db: PrismaClient, actor: Actor, input: Update
     return member;
   });
 }
+
+const SUSPENDED_STANDING = { memberId: null, roleId: null, status: "SUSPENDED" as const, permissions: new Set<never>() };
 
 export interface MemberStatusInput {
   memberId: string;

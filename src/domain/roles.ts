@@ -1,7 +1,7 @@
 // Custom roles: named permission sets of one organization. System roles can't be changed.
 // Nobody can create or edit a role holding permissions they don't hold themselves.
 import type { PrismaClient, Role } from "../generated/prisma/client.js";
-import { isPermission, type Permission } from "../auth/permissions.js";
+import { isPermission, OWNER_ROLE_ID, type Permission } from "../auth/permissions.js";
 import { editableRole, enforce, roleRules } from "../auth/rules.js";
 import { assertCanGrant, authorize, roleInOrganization, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
@@ -165,24 +165,31 @@ export async function deleteRole(
     assertEditable(role);
     enforce(roleRules.delete(access.standing, role));
     assertVersion(role, input.expectedVersion);
-    const [members, invitations] = await Promise.all([
+    const [members, invitations, locationAssignments] = await Promise.all([
       tx.member.count({ where: { roleId: role.id } }),
       tx.invitation.count({ where: { roleId: role.id } }),
+      tx.memberLocationRole.count({ where: { roleId: role.id } }),
     ]);
     let reassignedTo: Role | null = null;
-    if (members + invitations > 0) {
+    if (members + invitations + locationAssignments > 0) {
       if (!input.reassignToRoleId) {
-        throw conflict(`The role "${role.key}" is held by ${members} member(s) and ${invitations} invitation(s); pass reassignToRoleId`, {
-          field: "reassignToRoleId",
-          memberCount: members,
-          invitationCount: invitations,
-        });
+        throw conflict(
+          `The role "${role.key}" is held by ${members} member(s), ${invitations} invitation(s) and ${locationAssignments} location assignment(s); pass reassignToRoleId`,
+          { field: "reassignToRoleId", memberCount: members, invitationCount: invitations, locationAssignmentCount: locationAssignments },
+        );
       }
       reassignedTo = await roleInOrganization(tx, role.organizationId, input.reassignToRoleId, "reassignToRoleId");
       if (reassignedTo.id === role.id) throw invalid("reassignToRoleId", "reassignToRoleId must be another role");
       assertCanGrant(access, reassignedTo);
       await tx.member.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id, version: { increment: 1 } } });
       await tx.invitation.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id } });
+      if (locationAssignments > 0) {
+        if (reassignedTo.id === OWNER_ROLE_ID) throw invalid("reassignToRoleId", "The owner role can't be held at a location; reassign to another role");
+        // A member who already holds the new role at a location keeps that one assignment.
+        await tx.$executeRaw`DELETE FROM "MemberLocationRole" a WHERE a."roleId" = ${role.id}::uuid AND EXISTS (
+          SELECT 1 FROM "MemberLocationRole" b WHERE b."memberId" = a."memberId" AND b."locationId" = a."locationId" AND b."roleId" = ${reassignedTo.id}::uuid)`;
+        await tx.memberLocationRole.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id } });
+      }
     }
     await tx.role.delete({ where: { id: role.id } });
     await recordAudit(tx, actor, {

@@ -72,3 +72,18 @@ export function validateMetadata(value: unknown, field: string): Prisma.InputJso
   if (size > MAX_METADATA_BYTES) throw invalid(field, `${field} is ${size} bytes; at most ${MAX_METADATA_BYTES} are allowed`);
   return value as Prisma.InputJsonObject;
 }
+
+/** An absolute https URL of at most 2048 characters (profile pictures: never http, data: or javascript:). */
+export function validateHttpsUrl(value: string, field: string): string {
+  const text = value.trim();
+  let url: URL | null = null;
+  try {
+    url = new URL(text);
+  } catch {
+    url = null;
+  }
+  if (!url || url.protocol !== "https:" || text.length > 2048 || !url.hostname) {
+    throw invalid(field, `${field} must be an https:// URL of at most 2048 characters`);
+  }
+  return text;
+}

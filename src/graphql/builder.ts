@@ -36,6 +36,8 @@ export const builder = new SchemaBuilder<{
     authenticated: boolean;
     /** The caller is an active member of the organization and their role grants the permission. */
     orgPermission: OrgPermissionScope;
+    /** The caller holds the permission at this location (organization-wide, or through a role held there). */
+    locationPermission: { organizationId: string; locationId: string; permission: Permission };
     /** The caller is an active member of the organization (any role). */
     orgMember: string;
     /** The caller is an active owner of the organization. */
@@ -72,6 +74,7 @@ export const builder = new SchemaBuilder<{
     authScopes: (context) => ({
       authenticated: context.viewer !== null,
       orgPermission: ({ organizationId, permission }) => context.policy.can(organizationId, permission),
+      locationPermission: ({ organizationId, locationId, permission }) => context.policy.can(organizationId, permission, locationId),
       orgMember: (organizationId) => context.policy.isActiveMember(organizationId),
       orgOwner: (organizationId) => context.policy.isOwner(organizationId),
       invitee: (email) => context.viewer?.user.email === email,

@@ -2,7 +2,7 @@
 // "one query per parent" into "one query per batch", so statement counts follow the shape
 // of the GraphQL query and not the number of rows.
 import DataLoader from "dataloader";
-import type { Invitation, Member, Organization, PrismaClient, Role, User } from "../generated/prisma/client.js";
+import type { Invitation, Location, Member, Organization, PrismaClient, Role, User } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID } from "../auth/permissions.js";
 import { createMemberPageLoaders, type MemberPageLoaders } from "./member-pages.js";
 
@@ -46,6 +46,9 @@ export interface Loaders {
   roleMemberCount: DataLoader<string, number>;
   /** Active owners with active accounts per organization (what the last-owner rule counts). */
   activeOwnerCount: DataLoader<string, number>;
+  locationById: DataLoader<string, Location | null>;
+  /** A member's location assignments: locationId → role ids, in location creation order. */
+  memberLocations: DataLoader<string, { locationId: string; roleIds: string[] }[]>;
 }
 
 /** Orders rows like the keys that asked for them; a missing row is null. */
@@ -117,8 +120,26 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
     return organizationIds.map((id) => counts.get(id) ?? 0);
   });
 
+  const locationById = new DataLoader<string, Location | null>(async (ids) =>
+    byId(ids, await prisma.location.findMany({ where: { id: { in: [...ids] } } })),
+  );
+  const memberLocations = new DataLoader<string, { locationId: string; roleIds: string[] }[]>(async (memberIds) => {
+    const rows = await prisma.memberLocationRole.findMany({
+      where: { memberId: { in: [...memberIds] } },
+      select: { memberId: true, locationId: true, roleId: true },
+      orderBy: [{ locationId: "asc" }, { createdAt: "asc" }],
+    });
+    return memberIds.map((memberId) => {
+      const byLocation = new Map<string, string[]>();
+      for (const row of rows) if (row.memberId === memberId) byLocation.set(row.locationId, [...(byLocation.get(row.locationId) ?? []), row.roleId]);
+      return [...byLocation].map(([locationId, roleIds]) => ({ locationId, roleIds }));
+    });
+  });
+
   return {
     activeOwnerCount,
+    locationById,
+    memberLocations,
     userById,
     memberById,
     organizationById,

@@ -13,6 +13,8 @@ export type MemberOrderField = "JOINED_AT" | "EMAIL" | "FIRST_NAME" | "LAST_NAME
 
 export interface MemberFilterInput {
   roleIds?: readonly string[] | null;
+  /** Members assigned to any of these locations. */
+  locationIds?: readonly string[] | null;
   status?: "ACTIVE" | "SUSPENDED" | null;
   search?: string | null;
 }
@@ -73,6 +75,11 @@ function filterSql(filter: MemberFilterInput | null | undefined, params: Params)
   const conditions: string[] = [];
   if (!filter) return conditions;
   if (filter.roleIds) conditions.push(`m."roleId" = ANY(${params.add(filter.roleIds)}::uuid[])`);
+  if (filter.locationIds) {
+    conditions.push(
+      `EXISTS (SELECT 1 FROM "MemberLocationRole" mlr WHERE mlr."memberId" = m.id AND mlr."locationId" = ANY(${params.add(filter.locationIds)}::uuid[]))`,
+    );
+  }
   if (filter.status) conditions.push(`m.status = ${params.add(filter.status)}::"MemberStatus"`);
   const search = filter.search?.trim();
   if (search) {

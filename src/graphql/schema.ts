@@ -10,6 +10,7 @@ import "./types/organization.js";
 import "./types/invitation.js";
 import "./types/api-token.js";
 import "./types/audit-event.js";
+import "./types/location.js";
 import "./types/viewer-can.js";
 import "./types/entities.js";
 

@@ -10,7 +10,7 @@ import { notFound, unauthenticated } from "../domain/errors.js";
 import type { Context } from "./context.js";
 import { parseGlobalId } from "./types/common.js";
 
-export type TargetType = "Organization" | "Member" | "Role" | "Invitation";
+export type TargetType = "Organization" | "Member" | "Role" | "Invitation" | "Location";
 
 export async function targetOrganizationId(context: Context, typename: TargetType, globalId: string | number, field: string): Promise<string> {
   if (!context.viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
@@ -25,6 +25,9 @@ export async function targetOrganizationId(context: Context, typename: TargetTyp
       break;
     case "Invitation":
       organizationId = (await context.loaders.invitationById.load(id))?.organizationId;
+      break;
+    case "Location":
+      organizationId = (await context.loaders.locationById.load(id))?.organizationId;
       break;
     case "Role": {
       const role = await context.loaders.roleById.load(id);
@@ -58,8 +61,10 @@ export async function ruleOn(
   globalId: string | number,
   field: string,
   rule: (standing: OrgAccess) => Decision,
+  /** Decide with the standing at this location (roles held there count). */
+  locationId?: string | null,
 ) {
   const organizationId = await targetOrganizationId(context, typename, globalId, field);
-  enforce(rule(await context.policy.orgAccess(organizationId)));
-  return { orgMember: organizationId };
+  enforce(rule(await context.policy.standingAt(organizationId, locationId)));
+  return { authenticated: true };
 }

@@ -1,9 +1,10 @@
 // Member: one user's membership in one organization. Visible to the member themselves and to
 // callers holding members:read in that organization.
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { addMember, leaveOrganization, reactivateMember, removeMember, suspendMember, updateMember, updateMemberRole } from "../../domain/members.js";
+import { memberRules } from "../../auth/rules.js";
+import { addMember, onlySettings, leaveOrganization, reactivateMember, removeMember, suspendMember, updateMember, updateMemberRole } from "../../domain/members.js";
 import { builder } from "../builder.js";
-import { permissionOn } from "../targets.js";
+import { permissionOn, ruleOn } from "../targets.js";
 import { inOrganization } from "../loaders.js";
 import type { MemberRow } from "../member-pages.js";
 import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
@@ -167,12 +168,23 @@ builder.mutationField("updateMemberRole", (t) =>
   }),
 );
 
+const MemberSettingsInput = builder.inputType("MemberSettingsInput", {
+  fields: (t) => ({
+    profilePictureUrl: t.string({ required: false, description: "An https URL; null clears it" }),
+    defaultLocationId: t.id({ required: false, description: "One of the member's locations; null clears it" }),
+  }),
+});
+
+/** The member themself as the rules see them when only their own settings are at stake. */
+const selfTarget = (memberId: string) => ({ id: memberId, roleId: "", status: "ACTIVE" as const, rolePermissions: [], userActive: true });
+
 const UpdateMemberInput = builder.inputType("UpdateMemberInput", {
   fields: (t) => ({
     memberId: t.id({ required: true }),
     publicMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB" }),
     privateMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB; needs members:read_private too" }),
     isPrimary: t.boolean({ required: false, description: "Makes this member the organization's primary contact (only one is)" }),
+    settings: t.field({ type: MemberSettingsInput, required: false, description: "The member may change their own settings; others need members:update" }),
     expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
   }),
 });
@@ -182,13 +194,28 @@ builder.mutationField("updateMember", (t) =>
     type: memberPayload("UpdateMemberPayload"),
     description: "Changes a member's metadata or primary-contact flag. Needs members:update.",
     args: { input: t.arg({ type: UpdateMemberInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
+    // The member may change their own settings; everything else needs members:update.
+    authScopes: (_root, { input }, context) => {
+      const memberId = parseGlobalId(String(input.memberId), "Member", "memberId");
+      return ruleOn(context, "Member", input.memberId, "memberId", (standing) =>
+        onlySettings(input) && standing.memberId === memberId ? memberRules.updateSettings(standing, selfTarget(memberId)) : memberRules.update(standing),
+      );
+    },
     resolve: async (_root, { input }, context) => {
       const member = await updateMember(context.prisma, context.actor(), {
         memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
         publicMetadata: input.publicMetadata,
         privateMetadata: input.privateMetadata,
         isPrimary: input.isPrimary,
+        settings: input.settings
+          ? {
+              profilePictureUrl: input.settings.profilePictureUrl,
+              defaultLocationId:
+                input.settings.defaultLocationId == null
+                  ? input.settings.defaultLocationId
+                  : parseGlobalId(String(input.settings.defaultLocationId), "Location", "settings.defaultLocationId"),
+            }
+          : undefined,
         expectedVersion: input.expectedVersion,
       });
       return { memberId: member.id };

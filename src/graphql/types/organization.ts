@@ -20,33 +20,37 @@ const MemberOrderField = builder.enumType("MemberOrderField", {
   values: ["JOINED_AT", "EMAIL", "FIRST_NAME", "LAST_NAME"] as const,
 });
 
-const MemberOrder = builder.inputType("MemberOrder", {
+export const MemberOrder = builder.inputType("MemberOrder", {
   fields: (t) => ({
     field: t.field({ type: MemberOrderField, required: true }),
     direction: t.field({ type: SortDirection, defaultValue: "asc" }),
   }),
 });
 
-const MemberFilter = builder.inputType("MemberFilter", {
+export const MemberFilter = builder.inputType("MemberFilter", {
   fields: (t) => ({
     roleIds: t.idList({ required: false, description: "Only members holding one of these roles" }),
+    locationIds: t.idList({ required: false, description: "Only members assigned to one of these locations" }),
     status: t.field({ type: MemberStatusEnum, required: false }),
     search: t.string({ required: false, description: "Case-insensitive match on email, first or last name" }),
   }),
 });
 
 /** Checks a member filter's inputs and turns role IDs into database ids. */
-function memberFilter(filter: {
+export function memberFilter(filter: {
   roleIds?: readonly (string | number)[] | null;
+  locationIds?: readonly (string | number)[] | null;
   status?: "ACTIVE" | "SUSPENDED" | null;
   search?: string | null;
 } | null | undefined): MemberFilterInput | null {
   if (!filter) return null;
   if (filter.roleIds && filter.roleIds.length > 100) throw invalid("filter.roleIds", "filter.roleIds takes at most 100 IDs");
+  if (filter.locationIds && filter.locationIds.length > 100) throw invalid("filter.locationIds", "filter.locationIds takes at most 100 IDs");
   const search = filter.search?.trim();
   if (search && search.length > 200) throw invalid("filter.search", "filter.search must be at most 200 characters");
   return {
     roleIds: filter.roleIds ? filter.roleIds.map((id) => parseGlobalId(String(id), "Role", "filter.roleIds")) : null,
+    locationIds: filter.locationIds ? filter.locationIds.map((id) => parseGlobalId(String(id), "Location", "filter.locationIds")) : null,
     status: filter.status ?? null,
     search: search || null,
   };
@@ -161,10 +165,6 @@ export const OrganizationNode = builder.prismaNode("Organization", {
               where: { organizationId_userId: { organizationId: organization.id, userId: context.viewer.user.id } },
             })
           : null,
-    }),
-    viewerPermissions: t.stringList({
-      description: "What your role lets you do here (empty when your membership is suspended)",
-      resolve: async (organization, _args, context) => [...(await context.policy.orgAccess(organization.id)).permissions].sort(),
     }),
   }),
 });

@@ -62,7 +62,7 @@ const PermissionInfo = builder.objectRef<{ key: Permission; description: string 
 builder.queryField("permissions", (t) =>
   t.field({
     type: [PermissionInfo],
-    description: "Every permission a role can hold (a fixed catalogue of 16, so not paginated), for role editors.",
+    description: "Every permission a role can hold (a fixed catalogue of 20, so not paginated), for role editors.",
     authScopes: { authenticated: true },
     resolve: () => ALL_PERMISSIONS.map((key) => ({ key, description: PERMISSIONS[key] })),
   }),

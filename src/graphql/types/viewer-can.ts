@@ -11,6 +11,7 @@ import {
   DENIAL_REASONS,
   deny,
   invitationRules,
+  locationRules,
   memberRules,
   need,
   organizationRules,
@@ -20,7 +21,7 @@ import {
   type OwnerCount,
   type TargetMember,
 } from "../../auth/rules.js";
-import { invalid } from "../../domain/errors.js";
+import { AppError, invalid } from "../../domain/errors.js";
 import { validatePermissions } from "../../domain/roles.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
@@ -95,6 +96,8 @@ const MEMBER_ACTIONS = {
   remove: "removeMember",
   transferOwnershipTo: "transferOwnership with this member as the new owner",
   leave: "leaveOrganization (on your own membership; works while suspended)",
+  updateSettings: "updateMember with only settings (the member themself, or members:update)",
+  setLocations: "setMemberLocations (at the location asked about, or anywhere when none is)",
 };
 
 const ORGANIZATION_ACTIONS = {
@@ -117,6 +120,12 @@ const ROLE_ACTIONS = {
   assign: "give this role to members (updateMemberRole)",
 };
 
+const LOCATION_ACTIONS = {
+  update: "updateLocation",
+  delete: "deleteLocation",
+  assignMembers: "setMemberLocations for members at this location (still subject to each member's rank)",
+};
+
 const INVITATION_ACTIONS = {
   revoke: "revokeInvitation",
   resend: "resendInvitation (a new secret and expiry)",
@@ -124,6 +133,7 @@ const INVITATION_ACTIONS = {
 
 const MemberViewerCan = viewerCanType("MemberViewerCan", "What you may do to this member", MEMBER_ACTIONS);
 const OrganizationViewerCan = viewerCanType("OrganizationViewerCan", "What you may do in this organization", ORGANIZATION_ACTIONS);
+const LocationViewerCan = viewerCanType("LocationViewerCan", "What you may do at this location (roles held here count)", LOCATION_ACTIONS);
 const InvitationViewerCan = viewerCanType("InvitationViewerCan", "What you may do with this invitation", INVITATION_ACTIONS);
 const RoleViewerCan = viewerCanType("RoleViewerCan", "What you may do with this role in the organization it is seen from", ROLE_ACTIONS);
 
@@ -135,23 +145,27 @@ async function ownerCount(context: Context, organizationId: string, relevant: bo
   return () => count;
 }
 
-async function targetMember(context: Context, member: Member): Promise<TargetMember> {
+/** The member as the rules see them, at a location when one is given (their roles there add). */
+async function targetMember(context: Context, member: Member, locationId: string | null = null): Promise<TargetMember> {
   const row = member as Partial<MemberRow>;
-  const [role, user] = await Promise.all([
+  const [role, user, locations] = await Promise.all([
     row.role ?? context.loaders.roleById.load(member.roleId),
     row.user ?? context.loaders.userById.load(member.userId),
+    locationId ? context.loaders.memberLocations.load(member.id) : [],
   ]);
+  const here = locations.find((entry) => entry.locationId === locationId)?.roleIds ?? [];
+  const extra = (await context.loaders.roleById.loadMany(here)).flatMap((r) => (r && !(r instanceof Error) ? r.permissions : []));
   return {
     id: member.id,
     roleId: member.roleId,
     status: member.status,
-    rolePermissions: role?.permissions ?? [],
+    rolePermissions: [...new Set([...(role?.permissions ?? []), ...extra])],
     userActive: user?.status === "ACTIVE",
   };
 }
 
-export async function memberDecisions(context: Context, member: Member): Promise<Decisions<keyof typeof MEMBER_ACTIONS>> {
-  const [standing, target] = await Promise.all([context.policy.orgAccess(member.organizationId), targetMember(context, member)]);
+export async function memberDecisions(context: Context, member: Member, locationId: string | null = null): Promise<Decisions<keyof typeof MEMBER_ACTIONS>> {
+  const [standing, target] = await Promise.all([context.policy.standingAt(member.organizationId, locationId), targetMember(context, member, locationId)]);
   const owners = await ownerCount(context, member.organizationId, target.roleId === OWNER_ROLE_ID);
   return {
     update: memberRules.update(standing),
@@ -164,6 +178,8 @@ export async function memberDecisions(context: Context, member: Member): Promise
       standing.memberId === member.id
         ? organizationRules.leave(standing, target, owners)
         : deny("INELIGIBLE", "Only your own membership can be left"),
+    updateSettings: memberRules.updateSettings(standing, target),
+    setLocations: locationRules.assignAt(standing, target, []),
   };
 }
 
@@ -172,8 +188,8 @@ function selfTarget(standing: OrgAccess): TargetMember | null {
   return { id: standing.memberId, roleId: standing.roleId, status: standing.status, rolePermissions: [...standing.permissions], userActive: true };
 }
 
-async function organizationDecisions(context: Context, organizationId: string): Promise<Decisions<keyof typeof ORGANIZATION_ACTIONS>> {
-  const standing = await context.policy.orgAccess(organizationId);
+async function organizationDecisions(context: Context, organizationId: string, locationId: string | null): Promise<Decisions<keyof typeof ORGANIZATION_ACTIONS>> {
+  const standing = await context.policy.standingAt(organizationId, locationId);
   const owners = await ownerCount(context, organizationId, standing.roleId === OWNER_ROLE_ID);
   return {
     update: organizationRules.update(standing),
@@ -204,11 +220,23 @@ async function roleDecisions(context: Context, role: Role, organizationId: strin
 
 // ---- Fields ---------------------------------------------------------------------------------
 
+/** A location argument: a Location ID of this organization, else BAD_USER_INPUT / NOT_FOUND. */
+async function locationArg(context: Context, organizationId: string, id: string | number | null | undefined): Promise<string | null> {
+  if (id == null) return null;
+  const locationId = parseGlobalId(String(id), "Location", "locationId");
+  const location = await context.loaders.locationById.load(locationId);
+  if (!location || location.organizationId !== organizationId) throw new AppError("NOT_FOUND", "Location not found", { field: "locationId" });
+  return locationId;
+}
+
+const LOCATION_ARG_DESCRIPTION = "Answer at this location of the organization: roles held there count";
+
 builder.prismaObjectField("Member", "viewerCan", (t) =>
   t.field({
     type: MemberViewerCan,
     description: "What you may do to this member, by the same rules the mutations enforce",
-    resolve: (member, _args, context) => memberDecisions(context, member),
+    args: { locationId: t.arg.id({ required: false, description: LOCATION_ARG_DESCRIPTION }) },
+    resolve: async (member, args, context) => memberDecisions(context, member, await locationArg(context, member.organizationId, args.locationId)),
   }),
 );
 
@@ -216,7 +244,33 @@ builder.prismaObjectField("Organization", "viewerCan", (t) =>
   t.field({
     type: OrganizationViewerCan,
     description: "What you may do in this organization, by the same rules the mutations enforce",
-    resolve: (organization, _args, context) => organizationDecisions(context, organization.id),
+    args: { locationId: t.arg.id({ required: false, description: LOCATION_ARG_DESCRIPTION }) },
+    resolve: async (organization, args, context) =>
+      organizationDecisions(context, organization.id, await locationArg(context, organization.id, args.locationId)),
+  }),
+);
+
+builder.prismaObjectField("Location", "viewerCan", (t) =>
+  t.field({
+    type: LocationViewerCan,
+    description: "What you may do at this location, by the same rules the mutations enforce",
+    resolve: async (location, _args, context) => {
+      const standing = await context.policy.standingAt(location.organizationId, location.id);
+      return {
+        update: locationRules.update(standing),
+        delete: locationRules.delete(standing),
+        assignMembers: need(standing, "members:update"),
+      };
+    },
+  }),
+);
+
+builder.prismaObjectField("Organization", "viewerPermissions", (t) =>
+  t.stringList({
+    description: "What you may do here: your role's permissions, plus at a location those of your roles there (empty while suspended)",
+    args: { locationId: t.arg.id({ required: false, description: LOCATION_ARG_DESCRIPTION }) },
+    resolve: async (organization, args, context) =>
+      [...(await context.policy.standingAt(organization.id, await locationArg(context, organization.id, args.locationId))).permissions].sort(),
   }),
 );
 
@@ -281,12 +335,16 @@ builder.queryFields((t) => ({
     args: {
       organizationId: t.arg.id({ required: true }),
       permissions: t.arg.stringList({ required: true, description: "Keys from the `permissions` catalogue" }),
+      locationId: t.arg.id({ required: false, description: LOCATION_ARG_DESCRIPTION }),
     },
     resolve: async (_root, args, context) => {
       const organizationId = parseGlobalId(String(args.organizationId), "Organization", "organizationId");
       if (args.permissions.length > 50) throw invalid("permissions", "permissions takes at most 50 entries");
       validatePermissions(args.permissions);
-      const standing = await context.policy.orgAccess(organizationId);
+      const standing0 = await context.policy.orgAccess(organizationId);
+      // A location of an organization you are not in reads like the organization: NOT_FOUND per permission.
+      const locationId = standing0.status === null ? null : await locationArg(context, organizationId, args.locationId);
+      const standing = await context.policy.standingAt(organizationId, locationId);
       return args.permissions.map((permission) => ({ permission, ...need(standing, permission as Permission) }));
     },
   }),
