@@ -43,6 +43,10 @@ export async function seedBench(sql: SqlRunner, scale: Scale, progress: (message
            now() - (i || ' seconds')::interval, now()
       FROM generate_series(1, ${s.users}) AS i;`);
 
+  await step("every user's primary email address", `
+    INSERT INTO "UserEmail" (id, "userId", email, "isPrimary", "isVerified", "verifiedAt", "verifiedEmail", "createdAt")
+    SELECT gen_random_uuid(), u.id, u.email, true, true, now(), u.email, now() FROM "User" u;`);
+
   await step(`${s.organizations.toLocaleString()} organizations`, `
     INSERT INTO "Organization" (id, slug, name, timezone, "createdById", "ownerId", "createdAt", "updatedAt")
     SELECT md5('o' || o)::uuid, 'org-' || o, 'Organization ' || lpad(o::text, 5, '0'), 'UTC', ${VIEWER_ID_SQL}, ${VIEWER_ID_SQL},

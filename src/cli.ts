@@ -1,4 +1,4 @@
-// Operator commands: npm run cli -- <migrate|seed|create-token> [options]
+// Operator commands: npm run cli -- <migrate|seed|create-token|grant-operator|revoke-operator|verify-email|verify-phone> [options]
 // Logs go to stderr; stdout carries only the command's result (the token for create-token).
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.js";
@@ -9,6 +9,7 @@ import { seedDemo } from "./db/seed.js";
 import { createApiToken } from "./domain/api-tokens.js";
 import { AppError } from "./domain/errors.js";
 import { findOrCreateActiveUser } from "./domain/users.js";
+import { setOperator, verifyEmailByOperator, verifyPhoneByOperator } from "./domain/operators.js";
 import { createLogger } from "./logger.js";
 
 const USAGE = `Usage: npm run cli -- <command> [options]
@@ -18,6 +19,12 @@ Commands:
   seed                                   load the demo dataset (idempotent)
   create-token --email EMAIL [--name NAME] [--expires-in-days DAYS]
                                          create the user if needed and print a new access token
+  grant-operator --email EMAIL           make the user a platform operator
+  revoke-operator --email EMAIL          take the operator role away
+  verify-email --email ADDRESS [--user PRIMARY_EMAIL]
+                                         mark an address verified (for the user holding it, or --user)
+  verify-phone --phone +E164 --user PRIMARY_EMAIL
+                                         mark a phone number verified for that user
 
 The database is DATABASE_URL, or the embedded one in DATA_DIR (default ./.data), which must not
 be in use by a running server.`;
@@ -106,6 +113,38 @@ async function run(argv: string[]): Promise<void> {
         return created.token;
       });
       process.stdout.write(`${token}\n`);
+      return;
+    }
+    case "grant-operator":
+    case "revoke-operator": {
+      const { values } = parseArgs({ args: rest, options: { email: { type: "string" } } });
+      if (!values.email) throw new UsageError(`${command} needs --email`);
+      const granted = command === "grant-operator";
+      await withDatabase(async (db) => {
+        await ensureMigrated(db, log);
+        const user = await setOperator(db.prisma, values.email!, granted);
+        log(granted ? "operator role granted" : "operator role revoked", { email: user.email, userId: user.id });
+      });
+      return;
+    }
+    case "verify-email": {
+      const { values } = parseArgs({ args: rest, options: { email: { type: "string" }, user: { type: "string" } } });
+      if (!values.email) throw new UsageError("verify-email needs --email");
+      await withDatabase(async (db) => {
+        await ensureMigrated(db, log);
+        const user = await verifyEmailByOperator(db.prisma, values.email!, values.user);
+        log("email verified", { email: values.email, user: user.email });
+      });
+      return;
+    }
+    case "verify-phone": {
+      const { values } = parseArgs({ args: rest, options: { phone: { type: "string" }, user: { type: "string" } } });
+      if (!values.phone || !values.user) throw new UsageError("verify-phone needs --phone and --user");
+      await withDatabase(async (db) => {
+        await ensureMigrated(db, log);
+        const user = await verifyPhoneByOperator(db.prisma, values.phone!, values.user!);
+        log("phone verified", { phone: values.phone, user: user.email });
+      });
       return;
     }
     case undefined:

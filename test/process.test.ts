@@ -164,12 +164,23 @@ describe.runIf(!TEST_DATABASE_URL)("npm start on the embedded database", () => {
     const badEmail = cli(["create-token", "--email", "not-an-email"], env);
     expect(badEmail.status).toBe(1);
     expect(badEmail.stderr).toContain("not a valid email");
+    const operator = cli(["grant-operator", "--email", "new.person@example.com"], env);
+    expect(operator.status, operator.stderr).toBe(0);
+    expect(operator.stderr).toContain("operator role granted");
+    const verified = cli(["verify-phone", "--phone", "+14155550199", "--user", "new.person@example.com"], env);
+    expect(verified.status, verified.stderr).toBe(0);
+    const nobody = cli(["grant-operator", "--email", "nobody@example.com"], env);
+    expect(nobody.status).toBe(1);
+    expect(nobody.stderr).toContain("not found");
 
     // The data survived the restart, no second demo token is printed, and the CLI token works.
     server = await startServer(env);
     expect(server.log()).not.toMatch(/pat_[A-Za-z0-9_-]{43}/);
-    const viewer = await gql(server.url, "{ viewer { email } organizations(first: 1) { totalCount } }", created.stdout.trim());
-    expect(viewer.body.data).toEqual({ viewer: { email: "new.person@example.com" }, organizations: { totalCount: 0 } });
+    const viewer = await gql(server.url, "{ viewer { email isOperator phones { phoneNumber isVerified } } organizations(first: 1) { totalCount } }", created.stdout.trim());
+    expect(viewer.body.data).toEqual({
+      viewer: { email: "new.person@example.com", isOperator: true, phones: [{ phoneNumber: "+14155550199", isVerified: true }] },
+      organizations: { totalCount: 0 },
+    });
   }, 120_000);
 });
 

@@ -9,6 +9,7 @@ import { unauthenticated } from "../domain/errors.js";
 import { isUniqueViolation } from "../domain/prisma-errors.js";
 import { recordAudit } from "../domain/audit.js";
 import { normalizeEmail } from "../domain/validate.js";
+import { addPrimaryEmail, findUserByEmail, markEmailVerified, markPhoneVerified } from "../domain/contacts.js";
 import { createJwtVerifier, looksLikeJwt, type JwtIdentity, type JwtVerifier } from "./jwt.js";
 import { hashesEqual, hashSecret, looksLikeToken } from "./tokens.js";
 
@@ -24,6 +25,8 @@ export interface Membership {
 
 export interface Viewer {
   user: User;
+  /** Addresses invitations may be sent to: the primary one and every verified one. */
+  emails: string[];
   /** How the caller signed in. */
   method: "token" | "jwt" | "internal";
   /** The access token this request came with; null for JWTs and in-process callers such as the CLI. */
@@ -73,9 +76,13 @@ export function membershipOf(m: MembershipRow): Membership {
   };
 }
 
-const WITH_MEMBERSHIPS = { memberships: { select: MEMBERSHIP_SELECT, take: MEMBERSHIPS_WITH_USER + 1 } } as const;
+const WITH_MEMBERSHIPS = {
+  memberships: { select: MEMBERSHIP_SELECT, take: MEMBERSHIPS_WITH_USER + 1 },
+  emails: { where: { isVerified: true }, select: { email: true } },
+  phones: { where: { isVerified: true }, select: { phoneNumber: true } },
+} as const;
 
-type UserWithMemberships = User & { memberships: MembershipRow[] };
+type UserWithMemberships = User & { memberships: MembershipRow[]; emails: { email: string }[]; phones: { phoneNumber: string }[] };
 
 function assertActive(user: User): void {
   if (user.status === "SUSPENDED") throw unauthenticated("This account is suspended");
@@ -83,9 +90,10 @@ function assertActive(user: User): void {
 }
 
 function viewerOf(loaded: UserWithMemberships, method: Viewer["method"], tokenId: string | null): Viewer {
-  const { memberships, ...user } = loaded;
+  const { memberships, emails, phones: _phones, ...user } = loaded;
   return {
     user,
+    emails: [...new Set([user.email, ...emails.map((row) => row.email)])],
     method,
     tokenId,
     memberships:
@@ -118,7 +126,7 @@ async function withAccessToken(prisma: PrismaClient, secret: string): Promise<Vi
  */
 async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requestId: string | null): Promise<UserWithMemberships> {
   const linked = await prisma.user.findUnique({ where: { externalId: identity.subject }, include: WITH_MEMBERSHIPS });
-  if (linked) return linked;
+  if (linked) return (await verifyFromToken(prisma, linked, identity, requestId)) ? prisma.user.findUniqueOrThrow({ where: { id: linked.id }, include: WITH_MEMBERSHIPS }) : linked;
   if (!identity.email) throw unauthenticated("The first sign-in needs the token to carry an email claim");
   if (!identity.emailVerified) {
     throw unauthenticated("The identity provider has not verified this token's email address (email_verified); verify it, then sign in again");
@@ -126,7 +134,7 @@ async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requ
   const email = normalizeEmail(identity.email);
   try {
     return await prisma.$transaction(async (tx) => {
-      const existing = await tx.user.findUnique({ where: { email } });
+      const existing = await findUserByEmail(tx, email);
       if (existing?.externalId) throw unauthenticated("This email address is already linked to another sign-in identity");
       const user = existing
         ? await tx.user.update({
@@ -136,6 +144,9 @@ async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requ
         : await tx.user.create({
             data: { email, externalId: identity.subject, firstName: identity.firstName, lastName: identity.lastName, imageUrl: identity.imageUrl },
           });
+      if (existing) await markEmailVerified(tx, user.id, email);
+      else await addPrimaryEmail(tx, user, true);
+      if (identity.phoneNumber && identity.phoneNumberVerified) await markPhoneVerified(tx, user.id, identity.phoneNumber).catch(() => false);
       await recordAudit(tx, { userId: user.id, tokenId: null, requestId }, {
         organizationId: null,
         action: existing ? "user.identity_linked" : "user.created_by_sign_in",
@@ -154,6 +165,32 @@ async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requ
     }
     throw error;
   }
+}
+
+/**
+ * A later sign-in whose provider vouches for an email or phone number the user doesn't hold
+ * verified yet verifies it (when no other user holds it verified). Returns whether anything changed.
+ */
+async function verifyFromToken(prisma: PrismaClient, user: UserWithMemberships, identity: JwtIdentity, requestId: string | null): Promise<boolean> {
+  const email = identity.email && identity.emailVerified ? identity.email.trim().toLowerCase() : null;
+  const phone = identity.phoneNumber && identity.phoneNumberVerified ? identity.phoneNumber : null;
+  const newEmail = email !== null && !user.emails.some((row) => row.email === email);
+  const newPhone = phone !== null && !user.phones.some((row) => row.phoneNumber === phone);
+  if (!newEmail && !newPhone) return false;
+  return prisma.$transaction(async (tx) => {
+    const emailDone = newEmail ? await markEmailVerified(tx, user.id, email!).catch(() => false) : false;
+    const phoneDone = newPhone ? await markPhoneVerified(tx, user.id, phone!).catch(() => false) : false;
+    if (emailDone || phoneDone) {
+      await recordAudit(tx, { userId: user.id, tokenId: null, requestId }, {
+        organizationId: null,
+        action: "user.verified_by_sign_in",
+        targetType: "User",
+        targetId: user.id,
+        after: { ...(emailDone ? { email } : {}), ...(phoneDone ? { phoneNumber: phone } : {}) },
+      });
+    }
+    return emailDone || phoneDone;
+  });
 }
 
 export type Authenticator = (authorization: string | null, requestId?: string | null) => Promise<Viewer | null>;

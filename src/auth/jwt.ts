@@ -15,6 +15,8 @@ export interface JwtIdentity {
   firstName: string | null;
   lastName: string | null;
   imageUrl: string | null;
+  phoneNumber: string | null;
+  phoneNumberVerified: boolean;
 }
 
 /** Three base64url parts: a JWS in compact form. */
@@ -36,6 +38,8 @@ function identity(payload: JWTPayload): JwtIdentity {
     firstName: text(payload.given_name, 100),
     lastName: text(payload.family_name, 100),
     imageUrl: text(payload.picture, 2048),
+    phoneNumber: text(payload.phone_number, 32),
+    phoneNumberVerified: payload.phone_number_verified === true || payload.phone_number_verified === "true",
   };
 }
 

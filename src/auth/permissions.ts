@@ -43,3 +43,6 @@ export const SYSTEM_ROLES: Record<SystemRoleKey, { id: string; permissions: Perm
 };
 
 export const OWNER_ROLE_ID = SYSTEM_ROLES.owner.id;
+
+/** What a platform operator may read in any organization, for support (never write). */
+export const OPERATOR_READ: Permission[] = ["org:read", "members:read", "roles:read", "invitations:read", "audit:read", "locations:read"];

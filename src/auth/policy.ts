@@ -3,10 +3,12 @@
 import DataLoader from "dataloader";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import { MEMBERSHIP_SELECT, membershipOf, type Membership, type Viewer } from "./authenticate.js";
-import type { Permission } from "./permissions.js";
+import { OPERATOR_READ, type Permission } from "./permissions.js";
 import { isOwnerStanding, type Standing } from "./rules.js";
 
 const NO_MATCH = "00000000-0000-0000-0000-000000000000";
+
+const OPERATOR_PERMISSIONS: ReadonlySet<Permission> = new Set(OPERATOR_READ);
 
 /** A viewer's standing in one organization (see rules.ts), with what their roles at each location add. */
 export type OrgAccess = Standing & { locations: ReadonlyMap<string, ReadonlySet<Permission>> };
@@ -62,14 +64,20 @@ function then<T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R
 export class Policy {
   private readonly access: DataLoader<string, OrgAccess>;
   private readonly visibleUsers: DataLoader<string, boolean>;
+  private readonly privateUsers: DataLoader<string, boolean>;
   private known: Map<string, OrgAccess> | null;
   /** Users already known to be visible (the viewer, members of visible memberships). */
   private readonly seenUsers = new Set<string>();
 
+  private readonly operator: boolean;
+  private readonly operatorAudited = new Set<string>();
+
   constructor(
-    prisma: PrismaClient,
+    private readonly prisma: PrismaClient,
     readonly viewer: Viewer | null,
+    private readonly requestId: string | null = null,
   ) {
+    this.operator = viewer?.user.status === "ACTIVE" && viewer.user.isOperator === true;
     // Memberships read with the token are the whole truth for this request: orgAccess answers
     // from them without a query; the loader below serves only when they are absent or forgotten.
     this.known = viewer?.memberships ? new Map(viewer.memberships.map((m) => [m.organizationId, standingOf(m)])) : null;
@@ -84,6 +92,16 @@ export class Policy {
         const row = byOrg.get(id);
         return row ? standingOf(membershipOf(row)) : NO_ACCESS;
       });
+    });
+    this.privateUsers = new DataLoader(async (userIds) => {
+      if (!viewer) return userIds.map(() => false);
+      const rows = await prisma.member.findMany({
+        where: { userId: { in: [...userIds] }, organization: this.memberOrganizationsWhere("members:read_private") },
+        select: { userId: true },
+        distinct: ["userId"],
+      });
+      const visible = new Set(rows.map((row) => row.userId));
+      return userIds.map((id) => visible.has(id));
     });
     this.visibleUsers = new DataLoader(async (userIds) => {
       if (!viewer) return userIds.map(() => false);
@@ -102,6 +120,7 @@ export class Policy {
     this.known = null;
     this.access.clearAll();
     this.visibleUsers.clearAll();
+    this.privateUsers.clearAll();
     this.seenUsers.clear();
   }
 
@@ -115,8 +134,38 @@ export class Policy {
    * thousands of objects then costs no promises.
    */
   orgAccess(organizationId: string): OrgAccess | Promise<OrgAccess> {
-    if (this.known && this.viewer?.user.status === "ACTIVE") return this.known.get(organizationId) ?? NO_ACCESS;
-    return this.access.load(organizationId);
+    const access = this.known && this.viewer?.user.status === "ACTIVE" ? (this.known.get(organizationId) ?? NO_ACCESS) : this.access.load(organizationId);
+    if (!this.operator) return access;
+    return then(access, (found) => (found.status === null ? this.operatorAccess(organizationId) : found));
+  }
+
+  /**
+   * A platform operator outside the organization reads it for support: read permissions only,
+   * no membership (so no owner rights). Each organization read this way is recorded in its
+   * audit trail, once per request.
+   */
+  private operatorAccess(organizationId: string): OrgAccess {
+    if (!this.operatorAudited.has(organizationId)) {
+      this.operatorAudited.add(organizationId);
+      void this.prisma.auditEvent
+        .create({
+          data: {
+            organizationId,
+            actorUserId: this.viewer!.user.id,
+            actorTokenId: this.viewer!.tokenId,
+            action: "operator.organization_read",
+            targetType: "Organization",
+            targetId: organizationId,
+            requestId: this.requestId,
+          },
+        })
+        .catch(() => this.operatorAudited.delete(organizationId));
+    }
+    return { memberId: null, roleId: null, status: "ACTIVE", permissions: OPERATOR_PERMISSIONS, locations: new Map() };
+  }
+
+  get isOperator(): boolean {
+    return this.operator;
   }
 
   /** The standing at a location of the organization (organization-wide when locationId is null). */
@@ -138,8 +187,17 @@ export class Policy {
 
   /** A user is visible to themselves and to anyone who may read members of an organization they belong to. */
   canSeeUser(userId: string): boolean | Promise<boolean> {
-    if (this.seenUsers.has(userId) || userId === this.viewer?.user.id) return true;
+    if (this.seenUsers.has(userId) || userId === this.viewer?.user.id || this.operator) return true;
     return this.visibleUsers.load(userId);
+  }
+
+  /**
+   * A user's private contact points (every email, phones): to themselves, to operators, and to
+   * holders of members:read_private in an organization the user belongs to.
+   */
+  canSeePrivateOf(userId: string): boolean | Promise<boolean> {
+    if (userId === this.viewer?.user.id || this.operator) return true;
+    return this.privateUsers.load(userId);
   }
 
   /**
@@ -156,8 +214,19 @@ export class Policy {
     return then(this.can(member.organizationId, "members:read"), remember);
   }
 
-  /** Prisma filter: organizations where the viewer is an active member holding `permission` (any member when null). */
+  /**
+   * Prisma filter: organizations the viewer may read with `permission` (any member when null):
+   * where they are an active member holding it, and for an operator every organization when it
+   * is a read permission.
+   */
   organizationsWhere(permission: Permission | null): Prisma.OrganizationWhereInput {
+    // A condition that always holds, not {}: Prisma drops an empty relation filter inside OR.
+    if (this.operator && (permission === null || OPERATOR_PERMISSIONS.has(permission))) return { NOT: { id: NO_MATCH } };
+    return this.memberOrganizationsWhere(permission);
+  }
+
+  /** Prisma filter: organizations where the viewer is an active member holding `permission` (any member when null). */
+  memberOrganizationsWhere(permission: Permission | null): Prisma.OrganizationWhereInput {
     if (!this.viewer || this.viewer.user.status !== "ACTIVE") return { id: NO_MATCH };
     return {
       members: {
@@ -189,11 +258,12 @@ export class Policy {
   /** Prisma filter for invitations the viewer may see: those addressed to them, and those of organizations where they hold invitations:read. */
   invitationsWhere(): Prisma.InvitationWhereInput {
     if (!this.viewer) return { id: NO_MATCH };
-    return { OR: [{ email: this.viewer.user.email }, { organization: this.organizationsWhere("invitations:read") }] };
+    return { OR: [{ email: { in: this.viewer.emails } }, { organization: this.organizationsWhere("invitations:read") }] };
   }
 
   usersWhere(): Prisma.UserWhereInput {
     if (!this.viewer) return { id: NO_MATCH };
+    if (this.operator) return {};
     return {
       OR: [
         { id: this.viewer.user.id },

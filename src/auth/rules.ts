@@ -18,6 +18,7 @@ export const DENIAL_REASONS = {
   SYSTEM_ROLE: "Built-in roles can't be changed or deleted",
   INELIGIBLE: "The target isn't in a state that allows this (e.g. not an active member)",
   INVALID_STATE: "The object's state doesn't allow this (e.g. revoking an invitation that was already accepted)",
+  OPERATOR_ONLY: "Only a platform operator can do this",
 } as const;
 
 export type DenialReason = keyof typeof DENIAL_REASONS;
@@ -90,6 +91,15 @@ export function memberOf(standing: Standing): Decision {
   if (standing.status === null) return deny("NOT_FOUND", "Organization not found");
   if (standing.status === "SUSPENDED") return deny("SUSPENDED", DENIAL_REASONS.SUSPENDED);
   return ALLOWED;
+}
+
+/** A platform operator (granted with the CLI only). */
+export function needOperator(user: { isOperator: boolean } | null | undefined): Decision {
+  return user?.isOperator ? ALLOWED : deny("OPERATOR_ONLY", DENIAL_REASONS.OPERATOR_ONLY);
+}
+
+export function notSelfUser(actorUserId: string, targetUserId: string, message: string): Decision {
+  return actorUserId === targetUserId ? deny("SELF", message) : ALLOWED;
 }
 
 /** An active owner. */

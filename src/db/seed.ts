@@ -8,8 +8,14 @@ import { operatorActor } from "../domain/actor.js";
 import { recordAudit } from "../domain/audit.js";
 import { createOrganization } from "../domain/organizations.js";
 import { findOrCreateActiveUser } from "../domain/users.js";
+import { addPrimaryEmail, markEmailVerified, markPhoneVerified } from "../domain/contacts.js";
 
 export const DEMO_OWNER_EMAIL = "demo@example.com";
+
+const DEMO_LOCATIONS: Record<string, string[]> = {
+  acme: ["New York HQ", "Boston", "Remote"],
+  globex: ["Berlin", "Hamburg"],
+};
 
 const FIRST_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Radia", "Linus", "Frances", "John", "Katherine", "Dennis", "Hedy", "Tim", "Sophie", "Guido", "Anita", "Bjarne"];
 const LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Perlman", "Torvalds", "Allen", "McCarthy", "Johnson", "Ritchie", "Lamarr", "Berners-Lee", "Wilson", "van Rossum", "Borg", "Stroustrup"];
@@ -51,6 +57,10 @@ export async function seedDemo(prisma: PrismaClient, log: (message: string) => v
       lastName: demo.ownerEmail === DEMO_OWNER_EMAIL ? "Demo" : "Lumbergh",
       timezone: demo.timezone,
     });
+    if (demo.ownerEmail === DEMO_OWNER_EMAIL) {
+      await markEmailVerified(prisma, owner.id, "dana@personal.example");
+      await markPhoneVerified(prisma, owner.id, "+15550100001");
+    }
     const actor = { ...operatorActor(), userId: owner.id };
     const organization = await createOrganization(prisma, actor, {
       name: demo.name,
@@ -80,6 +90,13 @@ export async function seedDemo(prisma: PrismaClient, log: (message: string) => v
         update: {},
       });
       usersCreated++;
+      await addPrimaryEmail(prisma, user, true);
+      if (i % 5 === 1) {
+        // Some people have a second (verified) address and a phone number.
+        const personal = `${first}.${last}.${i}@personal.example`.toLowerCase().replace(/[^a-z0-9.@-]/g, "");
+        await markEmailVerified(prisma, user.id, personal);
+        await markPhoneVerified(prisma, user.id, `+1555${String(orgIndex).padStart(2, "0")}${String(i).padStart(5, "0")}`);
+      }
       const roleId = i < 3 ? SYSTEM_ROLES.admin.id : i % 9 === 4 ? billing.id : SYSTEM_ROLES.member.id;
       await prisma.$transaction(async (tx) => {
         const member = await tx.member.create({
@@ -109,6 +126,24 @@ export async function seedDemo(prisma: PrismaClient, log: (message: string) => v
     if (demo.slug === "initech") {
       const dana = await findOrCreateActiveUser(prisma, DEMO_OWNER_EMAIL);
       await prisma.member.create({ data: { organizationId: organization.id, userId: dana.id, roleId: SYSTEM_ROLES.admin.id, invitedById: owner.id } });
+    }
+
+    // Locations, with members assigned to them; a few hold admin at one location only.
+    const locations = [];
+    for (const name of DEMO_LOCATIONS[demo.slug] ?? []) {
+      locations.push(await prisma.location.create({ data: { organizationId: organization.id, name, timezone: demo.timezone } }));
+    }
+    if (locations.length > 0) {
+      const members = await prisma.member.findMany({ where: { organizationId: organization.id }, orderBy: { joinedAt: "asc" }, take: 24 });
+      for (const [index, member] of members.entries()) {
+        if (member.roleId === SYSTEM_ROLES.owner.id) continue;
+        const location = locations[index % locations.length]!;
+        const roleIds = index % 8 === 5 ? [SYSTEM_ROLES.admin.id] : index % 8 === 6 ? [SYSTEM_ROLES.member.id, billing.id] : [SYSTEM_ROLES.member.id];
+        await prisma.memberLocationRole.createMany({
+          data: roleIds.map((roleId) => ({ organizationId: organization.id, memberId: member.id, locationId: location.id, roleId })),
+        });
+        if (index % 3 === 0) await prisma.member.update({ where: { id: member.id }, data: { defaultLocationId: location.id } });
+      }
     }
 
     for (let i = 0; i < 3; i++) {

@@ -4,6 +4,7 @@
 import type { Invitation, Member, PrismaClient } from "../generated/prisma/client.js";
 import type { IdempotencyClaim } from "./idempotency.js";
 import { enforce, invitationRules } from "../auth/rules.js";
+import { verifiedEmailsOf } from "./contacts.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
 import { actorAccess, assertCanGrant, authorize, defaultRole, lockOrganization, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
@@ -134,8 +135,10 @@ async function invitationForInvitee(tx: Tx, actor: Actor, token: string): Promis
   if (!actor.userId) throw notFound("Invitation");
   const invitation = await tx.invitation.findUnique({ where: { tokenHash: hashSecret(token.trim()) } });
   const user = await tx.user.findUniqueOrThrow({ where: { id: actor.userId } });
-  // Someone else's token reads as unknown: a leaked link is no use to anyone but the invitee.
-  if (!invitation || invitation.email !== user.email) throw notFound("Invitation");
+  // Someone else's token reads as unknown: a leaked link is no use to anyone but the invitee,
+  // who is whoever holds the address: as their primary, or verified.
+  const addresses = new Set([user.email, ...(await verifiedEmailsOf(tx, user.id))]);
+  if (!invitation || !addresses.has(invitation.email)) throw notFound("Invitation");
   return invitation;
 }
 

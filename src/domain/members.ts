@@ -23,6 +23,7 @@ import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid, notFound, withField } from "./errors.js";
 import { assertVersion } from "./versions.js";
 import type { IdempotencyClaim } from "./idempotency.js";
+import { addPrimaryEmail, findUserByEmail } from "./contacts.js";
 import { normalizeEmail, validateHttpsUrl, validateMetadata } from "./validate.js";
 
 const snapshot = (member: Member) => ({
@@ -52,9 +53,12 @@ export async function addMember(db: PrismaClient, actor: Actor, input: AddMember
     const access = await authorize(tx, actor, input.organizationId, "members:create");
     const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
     assertCanGrant(access, role);
-    const user =
-      (await tx.user.findUnique({ where: { email } })) ??
-      (await tx.user.create({ data: { email, status: "INVITED", invitedAt: new Date() } }));
+    // Any address a user holds verified reaches them; an unknown one makes an INVITED user.
+    let user = await findUserByEmail(tx, email);
+    if (!user) {
+      user = await tx.user.create({ data: { email, status: "INVITED", invitedAt: new Date() } });
+      await addPrimaryEmail(tx, user, false);
+    }
     const existing = await tx.member.findUnique({
       where: { organizationId_userId: { organizationId: input.organizationId, userId: user.id } },
     });

@@ -1,6 +1,7 @@
 // Users: people known to the service, by their (case-insensitive) email.
 import type { Prisma, User } from "../generated/prisma/client.js";
 import { normalizeEmail, optionalText, validateTimeZone } from "./validate.js";
+import { addPrimaryEmail, findUserByEmail, markEmailVerified } from "./contacts.js";
 
 export interface UserProfileInput {
   firstName?: string | null;
@@ -29,11 +30,15 @@ export async function findOrCreateActiveUser(
 ): Promise<User> {
   const normalized = normalizeEmail(email);
   const data = profileData(profile);
-  const existing = await db.user.findUnique({ where: { email: normalized } });
+  const existing = await findUserByEmail(db, normalized);
   if (!existing) {
-    return db.user.upsert({ where: { email: normalized }, create: { email: normalized, ...data }, update: {} });
+    const user = await db.user.upsert({ where: { email: normalized }, create: { email: normalized, ...data }, update: {} });
+    // The operator vouches for the address they named.
+    await addPrimaryEmail(db, user, true);
+    return user;
   }
   if (existing.status === "INVITED") {
+    await markEmailVerified(db, existing.id, existing.email);
     return db.user.update({ where: { id: existing.id }, data: { status: "ACTIVE" } });
   }
   return existing;

@@ -11,6 +11,7 @@ import {
   EmailAddressResolver,
   JSONObjectResolver,
   JSONResolver,
+  PhoneNumberResolver,
   TimeZoneResolver,
   UUIDResolver,
 } from "graphql-scalars";
@@ -46,6 +47,8 @@ export const builder = new SchemaBuilder<{
     invitee: string;
     /** The caller is this user. */
     self: string;
+    /** The caller is a platform operator. */
+    operator: boolean;
     /** The caller may see this user (themselves, or a member of an org where they hold members:read). */
     userVisible: string;
   };
@@ -54,6 +57,7 @@ export const builder = new SchemaBuilder<{
     EmailAddress: { Input: string; Output: string };
     JSON: { Input: unknown; Output: unknown };
     JSONObject: { Input: Record<string, unknown>; Output: unknown };
+    PhoneNumber: { Input: string; Output: string };
     TimeZone: { Input: string; Output: string };
     UUID: { Input: string; Output: string };
   };
@@ -77,8 +81,9 @@ export const builder = new SchemaBuilder<{
       locationPermission: ({ organizationId, locationId, permission }) => context.policy.can(organizationId, permission, locationId),
       orgMember: (organizationId) => context.policy.isActiveMember(organizationId),
       orgOwner: (organizationId) => context.policy.isOwner(organizationId),
-      invitee: (email) => context.viewer?.user.email === email,
+      invitee: (email) => context.viewer?.emails.includes(email) ?? false,
       self: (userId) => context.viewer?.user.id === userId,
+      operator: context.policy.isOperator,
       userVisible: (userId) => context.policy.canSeeUser(userId),
     }),
   },
@@ -107,6 +112,7 @@ builder.addScalarType("DateTime", DateTimeResolver);
 builder.addScalarType("EmailAddress", EmailAddressResolver);
 builder.addScalarType("JSON", JSONResolver);
 builder.addScalarType("JSONObject", JSONObjectResolver);
+builder.addScalarType("PhoneNumber", PhoneNumberResolver);
 builder.addScalarType("TimeZone", TimeZoneResolver);
 builder.addScalarType("UUID", UUIDResolver);
 

@@ -23,7 +23,7 @@ export interface Context {
 }
 
 export function createContext(prisma: PrismaClient, config: Config, requestId: string, viewer: Viewer | null): Context {
-  const policy = new Policy(prisma, viewer);
+  const policy = new Policy(prisma, viewer, requestId);
   return {
     prisma,
     config,

@@ -240,14 +240,14 @@ builder.prismaObjectField("User", "invitations", (t) =>
   t.prismaConnection({
     type: "Invitation",
     cursor: "id",
-    description: "Pending, unexpired invitations addressed to this user's email. Only the user themselves can list them.",
+    description: "Pending, unexpired invitations addressed to this user's primary or verified addresses. Only the user themselves can list them.",
     authScopes: (user) => ({ self: user.id }),
-    totalCount: (user, _args, context) =>
-      context.prisma.invitation.count({ where: { email: user.email, status: "PENDING", expiresAt: { gt: new Date() } } }),
-    resolve: (query, user, _args, context) =>
+    totalCount: (_user, _args, context) =>
+      context.prisma.invitation.count({ where: { email: { in: context.viewer?.emails ?? [] }, status: "PENDING", expiresAt: { gt: new Date() } } }),
+    resolve: (query, _user, _args, context) =>
       context.prisma.invitation.findMany({
         ...query,
-        where: { email: user.email, status: "PENDING", expiresAt: { gt: new Date() } },
+        where: { email: { in: context.viewer?.emails ?? [] }, status: "PENDING", expiresAt: { gt: new Date() } },
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       }),
   }),

@@ -217,7 +217,7 @@ builder.queryFields((t) => ({
     authScopes: { authenticated: true },
     args: { orderBy: t.arg({ type: OrganizationOrder, required: false }) },
     totalCount: (_parent, _args, context) =>
-      context.prisma.organization.count({ where: context.policy.organizationsWhere("org:read") }),
+      context.prisma.organization.count({ where: context.policy.memberOrganizationsWhere("org:read") }),
     resolve: (query, _root, args, context) => {
       const direction = args.orderBy?.direction ?? "asc";
       const orderBy: Prisma.OrganizationOrderByWithRelationInput[] =
@@ -226,7 +226,7 @@ builder.queryFields((t) => ({
           : [{ name: direction }, { id: direction }];
       return context.prisma.organization.findMany({
         ...query,
-        where: context.policy.organizationsWhere("org:read"),
+        where: context.policy.memberOrganizationsWhere("org:read"),
         orderBy,
       });
     },
