@@ -138,6 +138,15 @@ describe("who sees contact points", () => {
     const stranger = await userWithToken(t.db, "stranger@else.example");
     expect((await t.gql(OF, { id }, stranger.token)).data.node).toBeNull();
   });
+
+  it("adding someone to your own organization doesn't expose their private contact points", async () => {
+    const snoop = await orgWithPeople(t.db, "snoop");
+    const added = await t.gql(`mutation($input: AddMemberInput!) { addMember(input: $input) { member { user { id } } } }`, { input: { organizationId: snoop.orgGid, email: "zoe@work.example" } }, snoop.owner.token);
+    expect(added.errors).toBeUndefined();
+    const seen = await t.gql(OF, { id: globalId("User", zoe.user.id) }, snoop.owner.token);
+    expect(seen.data.node.emails).toHaveLength(1);
+    expect(seen.data.node.phones).toEqual([]);
+  });
 });
 
 describe("invitations and addMember reach verified addresses", () => {

@@ -156,6 +156,12 @@ describe("permissions scoped to a location", () => {
     expect(reasons(southEdit)).toEqual(["MISSING_PERMISSION"]);
     const northEdit = await t.gql(UPDATE_LOCATION, { input: { locationId: north, name: "North" } }, manager.token);
     expect(northEdit.errors).toBeUndefined();
+    // Deleting a location ends everyone's assignments there: organization-wide permission only.
+    const northDelete = await t.gql(`mutation($input: DeleteLocationInput!) { deleteLocation(input: $input) { deletedLocationId } }`, { input: { locationId: north } }, manager.token);
+    expect(reasons(northDelete)).toEqual(["MISSING_PERMISSION"]);
+    // A role at North doesn't make organization-wide actions look allowed.
+    const inflated = await t.gql(`query($m: ID!, $north: ID!) { node(id: $m) { ... on Member { viewerCan(locationId: $north) { remove suspend setLocations } } } }`, { m: staff.memberGid, north }, manager.token);
+    expect(inflated.data.node.viewerCan).toEqual({ remove: false, suspend: false, setLocations: true });
   });
 
   it("no escalation, counted at the location: no roles beyond one's own there, no owners", async () => {
@@ -177,7 +183,7 @@ describe("permissions scoped to a location", () => {
     expect(assign.errors?.[0]?.extensions).toMatchObject({ code: "NOT_FOUND", field: "locations.0.locationId" });
     expect((await t.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: elsewhere }, acme.owner.token)).data.node).toBeNull();
     expect(codes(await t.gql(UPDATE_LOCATION, { input: { locationId: elsewhere, name: "Hijacked" } }, acme.owner.token))).toEqual(["NOT_FOUND"]);
-    const viewerCan = await t.gql(`query($id: ID!, $loc: ID!) { organization(id: $id) { viewerCan(locationId: $loc) { update } } }`, { id: acme.orgGid, loc: elsewhere }, acme.owner.token);
+    const viewerCan = await t.gql(`query($id: ID!, $loc: ID!) { node(id: $id) { ... on Member { viewerCan(locationId: $loc) { setLocations } } } }`, { id: staff.memberGid, loc: elsewhere }, acme.owner.token);
     expect(viewerCan.errors?.[0]?.extensions).toMatchObject({ code: "NOT_FOUND", field: "locationId" });
     const otherRole = await t.gql(SET, { input: { memberId: staff.memberGid, locations: [{ locationId: north, roleIds: [await customRoleOf(other)] }] } }, acme.owner.token);
     expect(otherRole.errors?.[0]?.extensions).toMatchObject({ code: "NOT_FOUND" });
@@ -222,8 +228,16 @@ describe("member settings", () => {
     expect(reasons(someoneElse)).toEqual(["MISSING_PERMISSION"]);
     const metadata = await t.gql(UPDATE_MEMBER, { input: { memberId: manager.memberGid, publicMetadata: { a: 1 } } }, manager.token);
     expect(reasons(metadata)).toEqual(["MISSING_PERMISSION"]);
+    const listed = await t.gql(`query($id: ID!) { organization(id: $id) { members(first: 50) { edges { node { id isActive settings { profilePictureUrl defaultLocation { name } } } } } } }`, { id: acme.orgGid }, acme.admin.token);
+    expect(listed.data.organization.members.edges.find((e: any) => e.node.id === manager.memberGid).node).toMatchObject({
+      isActive: true,
+      settings: { profilePictureUrl: "https://cdn.example/m.png", defaultLocation: { name: "North" } },
+    });
     const byAdmin = await t.gql(UPDATE_MEMBER, { input: { memberId: manager.memberGid, settings: { profilePictureUrl: null } } }, acme.admin.token);
     expect(byAdmin.data.updateMember.member.settings.profilePictureUrl).toBeNull();
+    // Changing someone else's profile needs to outrank them: an admin can't touch the owner's.
+    const owners = await t.gql(UPDATE_MEMBER, { input: { memberId: acme.owner.memberGid, settings: { profilePictureUrl: "https://evil.example/pixel.png" } } }, acme.admin.token);
+    expect(reasons(owners)).toEqual(["OWNER_ONLY"]);
   });
 
   it("unassigning the default location clears it", async () => {

@@ -80,6 +80,11 @@ describe("operators", () => {
     expect(read.data.organization.viewerCan).toEqual({ update: false, delete: false, transferOwnership: false });
     await expect.poll(() => t.db.prisma.auditEvent.count({ where: { organizationId: acme.organization.id, action: "operator.organization_read", actorUserId: operator.user.id } })).toBeGreaterThanOrEqual(1);
 
+    await t.gql(`mutation($input: UpdateMemberInput!) { updateMember(input: $input) { member { id } } }`, { input: { memberId: acme.member.memberGid, privateMetadata: { salary: 100 } } }, acme.owner.token);
+    const trail = await t.gql(`query($id: ID!) { organization(id: $id) { auditEvents(first: 50) { edges { node { action after } } } } }`, { id: acme.orgGid }, operator.token);
+    const updated = trail.data.organization.auditEvents.edges.map((e: any) => e.node).find((n: any) => n.action === "member.updated");
+    expect(updated.after.privateMetadata).toBe("[redacted]");
+    expect(JSON.stringify(trail.data)).not.toContain("salary");
     const privateData = await t.gql(`query($id: ID!) { node(id: $id) { ... on Member { privateMetadata } } }`, { id: acme.member.memberGid }, operator.token);
     expect(codes(privateData)).toEqual(["FORBIDDEN"]);
     const update = await t.gql(`mutation($input: UpdateOrganizationInput!) { updateOrganization(input: $input) { organization { name } } }`, { input: { organizationId: acme.orgGid, name: "Hijacked" } }, operator.token);

@@ -126,7 +126,10 @@ async function withAccessToken(prisma: PrismaClient, secret: string): Promise<Vi
  */
 async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requestId: string | null): Promise<UserWithMemberships> {
   const linked = await prisma.user.findUnique({ where: { externalId: identity.subject }, include: WITH_MEMBERSHIPS });
-  if (linked) return (await verifyFromToken(prisma, linked, identity, requestId)) ? prisma.user.findUniqueOrThrow({ where: { id: linked.id }, include: WITH_MEMBERSHIPS }) : linked;
+  if (linked) {
+    assertActive(linked);
+    return (await verifyFromToken(prisma, linked, identity, requestId)) ? prisma.user.findUniqueOrThrow({ where: { id: linked.id }, include: WITH_MEMBERSHIPS }) : linked;
+  }
   if (!identity.email) throw unauthenticated("The first sign-in needs the token to carry an email claim");
   if (!identity.emailVerified) {
     throw unauthenticated("The identity provider has not verified this token's email address (email_verified); verify it, then sign in again");
@@ -136,11 +139,18 @@ async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requ
     return await prisma.$transaction(async (tx) => {
       const existing = await findUserByEmail(tx, email);
       if (existing?.externalId) throw unauthenticated("This email address is already linked to another sign-in identity");
+      // Operators are made with the CLI; an identity provider's say-so never takes one over.
+      if (existing?.isOperator) throw unauthenticated("This account can't be linked to a sign-in identity automatically; ask an operator");
+      if (existing) {
+        // Only if still unlinked: two first sign-ins racing for one account can't both win.
+        const { count } = await tx.user.updateMany({
+          where: { id: existing.id, externalId: null },
+          data: { externalId: identity.subject, ...(existing.status === "INVITED" ? { status: "ACTIVE" as const } : {}) },
+        });
+        if (count === 0) throw unauthenticated("This email address is already linked to another sign-in identity");
+      }
       const user = existing
-        ? await tx.user.update({
-            where: { id: existing.id },
-            data: { externalId: identity.subject, ...(existing.status === "INVITED" ? { status: "ACTIVE" } : {}) },
-          })
+        ? await tx.user.findUniqueOrThrow({ where: { id: existing.id } })
         : await tx.user.create({
             data: { email, externalId: identity.subject, firstName: identity.firstName, lastName: identity.lastName, imageUrl: identity.imageUrl },
           });

@@ -96,7 +96,8 @@ export class Policy {
     this.privateUsers = new DataLoader(async (userIds) => {
       if (!viewer) return userIds.map(() => false);
       const rows = await prisma.member.findMany({
-        where: { userId: { in: [...userIds] }, organization: this.memberOrganizationsWhere("members:read_private") },
+        // Only memberships the user chose count: being added by someone else must not expose them.
+        where: { userId: { in: [...userIds] }, consented: true, organization: this.memberOrganizationsWhere("members:read_private") },
         select: { userId: true },
         distinct: ["userId"],
       });

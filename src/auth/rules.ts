@@ -163,10 +163,15 @@ export function editableRole(role: TargetRole): Decision {
 export type OwnerCount = () => number;
 
 export const memberRules = {
-  update: (standing: Standing) => need(standing, "members:update"),
-  /** Profile picture and default location: the member themself (also while suspended), or members:update. */
+  /** Metadata, primary flag, someone else's settings: members:update, over a member you outrank. */
+  update: (standing: Standing, target: TargetMember) =>
+    all(
+      () => need(standing, "members:update"),
+      () => canManage(standing, target),
+    ),
+  /** Profile picture and default location: the member themself (also while suspended), or as update. */
   updateSettings: (standing: Standing, target: TargetMember) =>
-    standing.memberId === target.id && standing.status !== null ? ALLOWED : need(standing, "members:update"),
+    standing.memberId === target.id && standing.status !== null ? ALLOWED : memberRules.update(standing, target),
   /** Changing the role at all; `canAssignRole` adds the role being granted. */
   updateRole: (standing: Standing, target: TargetMember, activeOwners: OwnerCount) =>
     all(
@@ -248,7 +253,8 @@ export const locationRules = {
   create: (standing: Standing) => need(standing, "locations:create"),
   /** `standing` is the caller's standing at the location: a manager of that location only may edit it. */
   update: (standingAtLocation: Standing) => need(standingAtLocation, "locations:update"),
-  delete: (standingAtLocation: Standing) => need(standingAtLocation, "locations:delete"),
+  /** Organization-wide only: deleting a location ends every assignment there, including those of people who outrank a location manager. */
+  delete: (standing: Standing) => need(standing, "locations:delete"),
   /**
    * Changing a member's roles at one location (setMemberLocations), counted at that location:
    * the caller needs members:update there, must outrank the member's standing there, and may

@@ -110,7 +110,7 @@ export async function deleteLocation(db: PrismaClient, actor: Actor, input: { lo
   return db.$transaction(async (tx) => {
     const location = await lockedLocation(tx, input.locationId);
     const access = await actorAccess(tx, actor, location.organizationId);
-    enforce(locationRules.delete(await actorStandingAt(tx, access, location.id)));
+    enforce(locationRules.delete(access.standing));
     assertVersion(location, input.expectedVersion);
     const assignments = await tx.memberLocationRole.count({ where: { locationId: location.id } });
     await tx.location.delete({ where: { id: location.id } });
@@ -171,7 +171,6 @@ export async function setMemberLocations(db: PrismaClient, actor: Actor, input: 
     await lockOrganization(tx, organizationId);
     const access = await actorAccess(tx, actor, organizationId);
     const target = await memberInOrganization(tx, input.memberId, organizationId);
-    assertVersion(target, input.expectedVersion);
 
     const locationIds = [...wanted.keys()];
     const locations = await tx.location.findMany({ where: { id: { in: locationIds }, organizationId }, select: { id: true } });
@@ -201,6 +200,17 @@ export async function setMemberLocations(db: PrismaClient, actor: Actor, input: 
       const granted = (wanted.get(locationId) ?? []).filter((roleId) => !held.has(roleId)).map((roleId) => roleById.get(roleId)!);
       enforce(locationRules.assignAt(standing, targetThere, granted));
     }
+    if (changed.length === 0) {
+      // Nothing changes; still only someone who could change it (somewhere it is assigned) gets an answer.
+      const places = wanted.size > 0 ? [...wanted.keys()] : [null];
+      const decisions = [];
+      for (const locationId of places) {
+        const standing = locationId ? await actorStandingAt(tx, access, locationId) : access.standing;
+        decisions.push(locationRules.assignAt(standing, targetBase, []));
+      }
+      if (!decisions.some((decision) => decision.allowed)) enforce(decisions[0]!);
+    }
+    assertVersion(target, input.expectedVersion);
     if (changed.length === 0) return target;
 
     await tx.memberLocationRole.deleteMany({ where: { memberId: target.id, locationId: { in: changed } } });

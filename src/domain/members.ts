@@ -55,6 +55,8 @@ export async function addMember(db: PrismaClient, actor: Actor, input: AddMember
     assertCanGrant(access, role);
     // Any address a user holds verified reaches them; an unknown one makes an INVITED user.
     let user = await findUserByEmail(tx, email);
+    // Someone who already had an account didn't choose this membership (see Member.consented).
+    const consented = !user;
     if (!user) {
       user = await tx.user.create({ data: { email, status: "INVITED", invitedAt: new Date() } });
       await addPrimaryEmail(tx, user, false);
@@ -64,7 +66,7 @@ export async function addMember(db: PrismaClient, actor: Actor, input: AddMember
     });
     if (existing) throw conflict(`${email} is already a member of this organization`, { field: "email", memberId: existing.id });
     const member = await tx.member.create({
-      data: { organizationId: input.organizationId, userId: user.id, roleId: role.id, invitedById: actor.userId },
+      data: { organizationId: input.organizationId, userId: user.id, roleId: role.id, invitedById: actor.userId, consented },
     });
     await recordAudit(tx, actor, {
       organizationId: input.organizationId,
@@ -145,7 +147,7 @@ export async function updateMember(db: PrismaClient, actor: Actor, input: Update
     });
     const target = await memberInOrganization(tx, input.memberId, organizationId);
     const self = target.userId === actor.userId;
-    if (!onlySettings(input) || !self) enforce(access ? memberRules.update(access.standing) : need(SUSPENDED_STANDING, "members:update"));
+    if (!onlySettings(input) || !self) enforce(access ? memberRules.update(access.standing, asTarget(target)) : need(SUSPENDED_STANDING, "members:update"));
     if (privateMetadata !== undefined) enforce(need(access!.standing, "members:read_private"));
     assertVersion(target, input.expectedVersion);
     if (settings.defaultLocationId) {

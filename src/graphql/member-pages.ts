@@ -37,8 +37,8 @@ export interface MemberPage {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-const MEMBER_COLUMNS = ["id", "organizationId", "userId", "roleId", "isPrimary", "joinedAt", "invitedById", "publicMetadata", "privateMetadata", "version", "createdAt", "updatedAt"];
-const USER_COLUMNS = ["id", "email", "externalId", "firstName", "lastName", "imageUrl", "timezone", "invitedAt", "createdAt", "updatedAt"];
+const MEMBER_COLUMNS = ["id", "organizationId", "userId", "roleId", "isPrimary", "joinedAt", "invitedById", "publicMetadata", "privateMetadata", "version", "profilePictureUrl", "defaultLocationId", "consented", "createdAt", "updatedAt"];
+const USER_COLUMNS = ["id", "email", "externalId", "username", "isOperator", "firstName", "lastName", "imageUrl", "timezone", "invitedAt", "createdAt", "updatedAt"];
 const ROLE_COLUMNS = ["id", "organizationId", "key", "name", "description", "permissions", "isSystem", "isDefault", "version", "createdAt", "updatedAt"];
 
 const SELECT_LIST = [

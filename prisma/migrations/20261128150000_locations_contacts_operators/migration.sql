@@ -3,7 +3,8 @@ ALTER TABLE "User" ADD COLUMN     "isOperator" BOOLEAN NOT NULL DEFAULT false,
 ADD COLUMN     "username" TEXT;
 
 -- AlterTable
-ALTER TABLE "Member" ADD COLUMN     "defaultLocationId" UUID,
+ALTER TABLE "Member" ADD COLUMN     "consented" BOOLEAN NOT NULL DEFAULT true,
+ADD COLUMN     "defaultLocationId" UUID,
 ADD COLUMN     "profilePictureUrl" TEXT;
 
 -- CreateTable

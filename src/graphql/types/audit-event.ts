@@ -2,8 +2,21 @@
 // the change it records. Readable with audit:read.
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { builder, SortDirection } from "../builder.js";
+import type { Context } from "../context.js";
 import { NO_ROW } from "./common.js";
 import { UserNode, visibleUser } from "./user.js";
+
+/**
+ * Audit snapshots keep private metadata; reading the trail (audit:read) must not become a way
+ * around the permission that guards it: members:read_private for members, org:update for the
+ * organization's own.
+ */
+async function redacted(context: Context, event: { organizationId: string | null; targetType: string }, value: unknown): Promise<unknown> {
+  if (!value || typeof value !== "object" || Array.isArray(value) || !("privateMetadata" in value)) return value;
+  const permission = event.targetType === "Organization" ? "org:update" : "members:read_private";
+  if (event.organizationId && (await context.policy.can(event.organizationId, permission))) return value;
+  return { ...(value as Record<string, unknown>), privateMetadata: "[redacted]" };
+}
 
 export const AuditEventObject = builder.prismaObject("AuditEvent", {
   authScopes: (event) =>
@@ -32,8 +45,18 @@ export const AuditEventObject = builder.prismaObject("AuditEvent", {
       nullable: true,
       resolve: (event) => (event.actorTokenId ? encodeGlobalID("ApiToken", event.actorTokenId) : null),
     }),
-    before: t.expose("before", { type: "JSON", nullable: true }),
-    after: t.expose("after", { type: "JSON", nullable: true }),
+    before: t.field({
+      type: "JSON",
+      nullable: true,
+      description: "The state before; privateMetadata shows only to those who may read it now (else \"[redacted]\")",
+      resolve: (event, _args, context) => redacted(context, event, event.before),
+    }),
+    after: t.field({
+      type: "JSON",
+      nullable: true,
+      description: "The state after; privateMetadata redacted as in before",
+      resolve: (event, _args, context) => redacted(context, event, event.after),
+    }),
     requestId: t.exposeString("requestId", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),

@@ -33,10 +33,8 @@ export const LocationNode = builder.prismaNode("Location", {
     members: t.connection(
       {
         type: MemberNode,
-        description: "Members assigned to this location. Needs members:read (organization-wide or at this location)",
-        authScopes: (location) => ({
-          locationPermission: { organizationId: location.organizationId, locationId: location.id, permission: "members:read" },
-        }),
+        description: "Members assigned to this location. Needs members:read",
+        authScopes: (location) => ({ orgPermission: { organizationId: location.organizationId, permission: "members:read" } }),
         args: {
           filter: t.arg({ type: MemberFilter, required: false }),
           orderBy: t.arg({ type: MemberOrder, required: false }),
@@ -238,12 +236,9 @@ const DeleteLocationPayload = builder.objectRef<{ deletedLocationId: string }>("
 builder.mutationField("deleteLocation", (t) =>
   t.field({
     type: DeleteLocationPayload,
-    description: "Deletes a location and its assignments. Needs locations:delete, organization-wide or at this location.",
+    description: "Deletes a location and its assignments. Needs locations:delete organization-wide (it ends assignments of people a location manager may not outrank).",
     args: { input: t.arg({ type: DeleteLocationInput, required: true }) },
-    authScopes: (_root, { input }, context) => {
-      const locationId = parseGlobalId(String(input.locationId), "Location", "locationId");
-      return ruleOn(context, "Location", input.locationId, "locationId", locationRules.delete, locationId);
-    },
+    authScopes: (_root, { input }, context) => ruleOn(context, "Location", input.locationId, "locationId", locationRules.delete),
     resolve: async (_root, { input }, context) => ({
       deletedLocationId: await deleteLocation(context.prisma, context.actor(), {
         locationId: parseGlobalId(String(input.locationId), "Location", "locationId"),

@@ -1,7 +1,7 @@
 // Member: one user's membership in one organization. Visible to the member themselves and to
 // callers holding members:read in that organization.
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { memberRules } from "../../auth/rules.js";
+import { memberRules, need } from "../../auth/rules.js";
 import { addMember, onlySettings, leaveOrganization, reactivateMember, removeMember, suspendMember, updateMember, updateMemberRole } from "../../domain/members.js";
 import { builder } from "../builder.js";
 import { permissionOn, ruleOn } from "../targets.js";
@@ -198,7 +198,8 @@ builder.mutationField("updateMember", (t) =>
     authScopes: (_root, { input }, context) => {
       const memberId = parseGlobalId(String(input.memberId), "Member", "memberId");
       return ruleOn(context, "Member", input.memberId, "memberId", (standing) =>
-        onlySettings(input) && standing.memberId === memberId ? memberRules.updateSettings(standing, selfTarget(memberId)) : memberRules.update(standing),
+        // Whether the caller outranks the member is checked in the transaction (memberRules.update).
+        onlySettings(input) && standing.memberId === memberId ? memberRules.updateSettings(standing, selfTarget(memberId)) : need(standing, "members:update"),
       );
     },
     resolve: async (_root, { input }, context) => {

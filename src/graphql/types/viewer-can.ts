@@ -97,7 +97,7 @@ const MEMBER_ACTIONS = {
   transferOwnershipTo: "transferOwnership with this member as the new owner",
   leave: "leaveOrganization (on your own membership; works while suspended)",
   updateSettings: "updateMember with only settings (the member themself, or members:update)",
-  setLocations: "setMemberLocations (at the location asked about, or anywhere when none is)",
+  setLocations: "setMemberLocations: at the location given by viewerCan(locationId:), else organization-wide",
 };
 
 const ORGANIZATION_ACTIONS = {
@@ -164,11 +164,20 @@ async function targetMember(context: Context, member: Member, locationId: string
   };
 }
 
+/**
+ * Organization-wide actions are decided with the organization-wide standing; only setLocations
+ * is decided at the location asked about (both standings, the caller's and the member's, there).
+ */
 export async function memberDecisions(context: Context, member: Member, locationId: string | null = null): Promise<Decisions<keyof typeof MEMBER_ACTIONS>> {
-  const [standing, target] = await Promise.all([context.policy.standingAt(member.organizationId, locationId), targetMember(context, member, locationId)]);
+  const [standing, target, standingThere, targetThere] = await Promise.all([
+    context.policy.orgAccess(member.organizationId),
+    targetMember(context, member),
+    context.policy.standingAt(member.organizationId, locationId),
+    targetMember(context, member, locationId),
+  ]);
   const owners = await ownerCount(context, member.organizationId, target.roleId === OWNER_ROLE_ID);
   return {
-    update: memberRules.update(standing),
+    update: memberRules.update(standing, target),
     updateRole: memberRules.updateRole(standing, target, owners),
     suspend: memberRules.suspend(standing, target, owners),
     reactivate: memberRules.reactivate(standing, target),
@@ -179,7 +188,7 @@ export async function memberDecisions(context: Context, member: Member, location
         ? organizationRules.leave(standing, target, owners)
         : deny("INELIGIBLE", "Only your own membership can be left"),
     updateSettings: memberRules.updateSettings(standing, target),
-    setLocations: locationRules.assignAt(standing, target, []),
+    setLocations: locationRules.assignAt(standingThere, targetThere, []),
   };
 }
 
@@ -188,8 +197,8 @@ function selfTarget(standing: OrgAccess): TargetMember | null {
   return { id: standing.memberId, roleId: standing.roleId, status: standing.status, rolePermissions: [...standing.permissions], userActive: true };
 }
 
-async function organizationDecisions(context: Context, organizationId: string, locationId: string | null): Promise<Decisions<keyof typeof ORGANIZATION_ACTIONS>> {
-  const standing = await context.policy.standingAt(organizationId, locationId);
+async function organizationDecisions(context: Context, organizationId: string): Promise<Decisions<keyof typeof ORGANIZATION_ACTIONS>> {
+  const standing = await context.policy.orgAccess(organizationId);
   const owners = await ownerCount(context, organizationId, standing.roleId === OWNER_ROLE_ID);
   return {
     update: organizationRules.update(standing),
@@ -235,7 +244,9 @@ builder.prismaObjectField("Member", "viewerCan", (t) =>
   t.field({
     type: MemberViewerCan,
     description: "What you may do to this member, by the same rules the mutations enforce",
-    args: { locationId: t.arg.id({ required: false, description: LOCATION_ARG_DESCRIPTION }) },
+    args: {
+      locationId: t.arg.id({ required: false, description: "Answer setLocations at this location (roles held there count); the other actions are organization-wide" }),
+    },
     resolve: async (member, args, context) => memberDecisions(context, member, await locationArg(context, member.organizationId, args.locationId)),
   }),
 );
@@ -243,10 +254,8 @@ builder.prismaObjectField("Member", "viewerCan", (t) =>
 builder.prismaObjectField("Organization", "viewerCan", (t) =>
   t.field({
     type: OrganizationViewerCan,
-    description: "What you may do in this organization, by the same rules the mutations enforce",
-    args: { locationId: t.arg.id({ required: false, description: LOCATION_ARG_DESCRIPTION }) },
-    resolve: async (organization, args, context) =>
-      organizationDecisions(context, organization.id, await locationArg(context, organization.id, args.locationId)),
+    description: "What you may do in this organization (organization-wide actions), by the same rules the mutations enforce",
+    resolve: (organization, _args, context) => organizationDecisions(context, organization.id),
   }),
 );
 
@@ -258,7 +267,7 @@ builder.prismaObjectField("Location", "viewerCan", (t) =>
       const standing = await context.policy.standingAt(location.organizationId, location.id);
       return {
         update: locationRules.update(standing),
-        delete: locationRules.delete(standing),
+        delete: locationRules.delete(await context.policy.orgAccess(location.organizationId)),
         assignMembers: need(standing, "members:update"),
       };
     },
