@@ -173,7 +173,8 @@ async function prepareDatabase(scale: Scale): Promise<{ env: Record<string, stri
 
 async function runScale(scale: Scale): Promise<{ rows: Row[]; rssMb: number; rssMbAfterSecondQ2: number }> {
   const { env, token, cleanup } = await prepareDatabase(scale);
-  const serverEnv = { ...env, NODE_ENV: "production", LOG_LEVEL: "warn", SQL_STATEMENTS_HEADER: "1" };
+  // One benchmark user sends thousands of requests a minute: rate limits would measure themselves.
+  const serverEnv = { ...env, NODE_ENV: "production", LOG_LEVEL: "warn", SQL_STATEMENTS_HEADER: "1", RATE_LIMITS: "false" };
   const server = await startProcess("src/main.ts", serverEnv, "/readyz");
   const baseline = args.embedded ? null : await startProcess("bench/baseline.ts", { DATABASE_URL: env.DATABASE_URL! }, "/");
   const rows: Row[] = [];

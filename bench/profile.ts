@@ -29,7 +29,7 @@ try {
   await seedBench(sql, "standard", () => {});
   await sql.query(`INSERT INTO "ApiToken" (id, "userId", name, "tokenHash", prefix, "createdAt") VALUES (gen_random_uuid(), ${VIEWER_ID_SQL}, 'p', $1, $2, now())`, [secret.hash, secret.displayPrefix]);
   sql.release();
-  const app = createApp({ config: loadConfig({ ...process.env, NODE_ENV: "production", LOG_LEVEL: "silent" }), db, logger: createLogger("silent") });
+  const app = createApp({ config: loadConfig({ ...process.env, NODE_ENV: "production", LOG_LEVEL: "silent", RATE_LIMITS: "false" }), db, logger: createLogger("silent") });
   const [query, variables] = documents[name]!;
   const run = async () => {
     const response = await app.fetch("http://localhost/graphql", {

@@ -35,8 +35,52 @@ export interface Config {
   sqlStatementsHeader: boolean;
   /** Sign-in with JWTs from an identity provider; null when not configured. */
   jwt: JwtConfig | null;
+  /** Limits on every request, checked before anything runs (see README, Security). */
+  limits: RequestLimits;
+  rateLimits: RateLimitConfig;
+  trustedDocuments: TrustedDocumentsConfig;
   /** Origins a browser app may call the API from (exact matches); empty: no cross-origin access. "*" allows any origin. */
   corsOrigins: string[];
+}
+
+export interface RequestLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDirectives: number;
+  maxCost: number;
+  /** Largest request body in bytes; larger is HTTP 413 before parsing. */
+  maxBodyBytes: number;
+  /** Operations per batched request (a JSON array); 0 turns batching off. */
+  maxBatch: number;
+  /** PostgreSQL statement_timeout for the service's own queries (0: none). */
+  statementTimeoutMs: number;
+  /** Longest a GraphQL execution may run before it is answered with TIMEOUT (0: none). */
+  requestTimeoutMs: number;
+}
+
+export interface TrustedDocumentsConfig {
+  /** off: any document; allow: documentId or a document; require: documentId only. */
+  mode: "off" | "allow" | "require";
+  file: string | null;
+}
+
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Counters in Redis (shared by every instance) instead of this process's memory. */
+  redisUrl: string | null;
+  keyPrefix: string;
+  windowMs: number;
+  /** Requests per caller (user, or IP when anonymous) and window. */
+  requests: number;
+  /** Failed authentications per IP and window; beyond, the address gets 429 until the window ends. */
+  authFailures: number;
+  /** acceptInvitation / declineInvitation attempts per caller and window (token guessing). */
+  invitationAttempts: number;
+  /** addMember, createInvitation, resendInvitation, createApiToken per caller and window. */
+  sensitiveWrites: number;
+  /** Take the client address from X-Forwarded-For (only behind a proxy you trust). */
+  trustProxy: boolean;
 }
 
 export interface JwtConfig {
@@ -97,6 +141,30 @@ function jwtConfig(env: Env): JwtConfig | null {
     algorithms: algorithms.length > 0 ? algorithms : JWT_ALGORITHMS,
     clockToleranceSeconds: intVar(env, "AUTH_JWT_CLOCK_TOLERANCE_SECONDS", 30, 0, 300),
     jwksRefreshCooldownSeconds: intVar(env, "AUTH_JWKS_REFRESH_COOLDOWN_SECONDS", 30, 0, 3600),
+  };
+}
+
+function trustedDocumentsConfig(env: Env): TrustedDocumentsConfig {
+  const mode = (env.TRUSTED_DOCUMENTS?.trim().toLowerCase() || "off") as TrustedDocumentsConfig["mode"];
+  if (!["off", "allow", "require"].includes(mode)) throw new ConfigError(`TRUSTED_DOCUMENTS must be off, allow or require (got "${env.TRUSTED_DOCUMENTS}")`);
+  const file = env.TRUSTED_DOCUMENTS_FILE?.trim() || null;
+  if (mode !== "off" && !file) throw new ConfigError(`TRUSTED_DOCUMENTS=${mode} needs TRUSTED_DOCUMENTS_FILE (the manifest your client build writes)`);
+  return { mode, file: file ? path.resolve(file) : null };
+}
+
+function rateLimitConfig(env: Env): RateLimitConfig {
+  const redisUrl = env.REDIS_URL?.trim() || null;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl}")`);
+  return {
+    enabled: boolVar(env, "RATE_LIMITS", true),
+    redisUrl,
+    keyPrefix: env.RATE_LIMIT_KEY_PREFIX?.trim() || "membership-graph:rl:",
+    windowMs: intVar(env, "RATE_LIMIT_WINDOW_SECONDS", 60, 1, 86_400) * 1000,
+    requests: intVar(env, "RATE_LIMIT_REQUESTS", 600, 1, 10_000_000),
+    authFailures: intVar(env, "RATE_LIMIT_AUTH_FAILURES", 30, 1, 1_000_000),
+    invitationAttempts: intVar(env, "RATE_LIMIT_INVITATION_ATTEMPTS", 20, 1, 1_000_000),
+    sensitiveWrites: intVar(env, "RATE_LIMIT_SENSITIVE_WRITES", 60, 1, 1_000_000),
+    trustProxy: boolVar(env, "TRUST_PROXY", false),
   };
 }
 
@@ -185,6 +253,19 @@ export function loadConfig(env: Env = process.env): Config {
     defaultPageSize,
     sqlStatementsHeader: boolVar(env, "SQL_STATEMENTS_HEADER", false),
     jwt: jwtConfig(env),
+    rateLimits: rateLimitConfig(env),
+    trustedDocuments: trustedDocumentsConfig(env),
+    limits: {
+      maxDepth: intVar(env, "GRAPHQL_MAX_DEPTH", 12, 1, 1000),
+      maxAliases: intVar(env, "GRAPHQL_MAX_ALIASES", 30, 0, 10_000),
+      maxTokens: intVar(env, "GRAPHQL_MAX_TOKENS", 4000, 10, 1_000_000),
+      maxDirectives: intVar(env, "GRAPHQL_MAX_DIRECTIVES", 20, 0, 10_000),
+      maxCost: intVar(env, "GRAPHQL_MAX_COST", 300_000, 1, 1_000_000_000),
+      maxBodyBytes: intVar(env, "MAX_BODY_BYTES", 1_000_000, 1_000, 100_000_000),
+      maxBatch: intVar(env, "GRAPHQL_MAX_BATCH", 0, 0, 100),
+      statementTimeoutMs: intVar(env, "STATEMENT_TIMEOUT_MS", 5_000, 0, 3_600_000),
+      requestTimeoutMs: intVar(env, "REQUEST_TIMEOUT_MS", 15_000, 0, 3_600_000),
+    },
     corsOrigins: corsOrigins(env),
   };
 }

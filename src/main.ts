@@ -54,7 +54,12 @@ async function main(): Promise<void> {
 
   let db;
   try {
-    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
+    db = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolSize: config.databasePoolSize,
+      statementTimeoutMs: config.limits.statementTimeoutMs,
+    });
   } catch (error) {
     if (error instanceof DataDirInUseError) {
       logger.fatal(error.message);
@@ -82,6 +87,8 @@ async function main(): Promise<void> {
     );
   }
 
+  await db.limitStatements();
+
   // Idempotency keys live 24 hours: purge expired ones now and every hour.
   const purge = () =>
     purgeExpiredIdempotencyKeys(db.prisma)
@@ -92,7 +99,16 @@ async function main(): Promise<void> {
   purgeTimer.unref();
 
   let shuttingDown = false;
-  const app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown });
+  let app;
+  try {
+    app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown });
+  } catch (error) {
+    // e.g. a trusted-documents manifest that can't be read: say which setting, not a stack.
+    if (!(error instanceof ConfigError)) throw error;
+    logger.fatal(`Configuration error: ${error.message}`);
+    await db.close();
+    process.exit(1);
+  }
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
 

@@ -9,8 +9,12 @@ import { createAuthenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { AppError } from "./domain/errors.js";
+import { Prisma } from "./generated/prisma/client.js";
 import { createContext, type Context } from "./graphql/context.js";
 import { pageSizeLimit } from "./graphql/page-size.js";
+import { bodySizeLimit, documentLimits, executionTimeout, rejectNulCharacters } from "./graphql/limits.js";
+import { createRateLimiter, sensitiveFieldLimits } from "./graphql/rate-limit.js";
+import { trustedDocuments } from "./graphql/trusted-documents.js";
 import { getSchema } from "./graphql/schema.js";
 import type { Logger } from "./logger.js";
 
@@ -110,6 +114,25 @@ function requestIds(): Plugin {
   };
 }
 
+/**
+ * A masked INTERNAL_SERVER_ERROR carries the request id, which finds the full error in the log
+ * (the "unexpected error" entry and the request's own line both have it).
+ */
+function requestIdOnInternalErrors(logger: Logger): Plugin {
+  return {
+    onResultProcess({ result, serverContext }) {
+      const requestId = (serverContext as { requestId?: string } | undefined)?.requestId;
+      for (const each of Array.isArray(result) ? result : [result]) {
+        for (const error of (each as { errors?: readonly GraphQLError[] }).errors ?? []) {
+          if (error.extensions?.code !== "INTERNAL_SERVER_ERROR" || !requestId) continue;
+          (error.extensions as Record<string, unknown>).requestId = requestId;
+          logger.error({ requestId, path: error.path }, "request answered with INTERNAL_SERVER_ERROR (the unexpected error is logged just before)");
+        }
+      }
+    },
+  };
+}
+
 /** `x-sql-statements`: statements sent during the request (exact only when requests don't overlap). */
 function sqlStatementsHeader(db: Database): Plugin {
   const before = new WeakMap<Request, number>();
@@ -204,7 +227,33 @@ export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (
         extensions: { ...error.extensions, code: "BAD_USER_INPUT", ...(field ? { field } : {}) },
       });
     }
-    return error;
+    // An execution error graphql-js or a plugin raised without a code. Relay's node(id:) with an
+    // ID naming no type is the caller's mistake; anything else is ours and is masked below.
+    if (error.extensions?.code === undefined && error.path) {
+      if ((error.path[0] === "node" || error.path[0] === "nodes") && /has not been implemented/.test(error.message)) {
+        return new GraphQLError("id is not a valid global ID", { nodes: error.nodes, path: error.path, extensions: { code: "BAD_USER_INPUT", field: "id" } });
+      }
+    } else {
+      return error;
+    }
+  }
+  // A constraint the domain didn't see coming (a race): the stable codes, never the database's words.
+  if (original instanceof Prisma.PrismaClientKnownRequestError && (original.code === "P2002" || original.code === "P2025" || original.code === "P2003")) {
+    const unique = original.code === "P2002";
+    return new GraphQLError(unique ? "This conflicts with a change made at the same time; reload and try again" : original.code === "P2025" ? "Not found" : "This refers to something that no longer exists; reload and try again", {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      extensions: { code: original.code === "P2025" ? "NOT_FOUND" : "CONFLICT" },
+    });
+  }
+  // PostgreSQL's statement_timeout (SQLSTATE 57014) ended a query: the request was too expensive.
+  if (original instanceof Error && /57014|statement timeout/.test(`${original.message} ${JSON.stringify((original as { meta?: unknown }).meta ?? {})}`)) {
+    logger.warn({ path: error instanceof GraphQLError ? error.path : undefined }, "statement timeout");
+    return new GraphQLError("A database statement took too long and was stopped (STATEMENT_TIMEOUT_MS)", {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      extensions: { code: "TIMEOUT" },
+    });
   }
   logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, "unexpected error");
   return new GraphQLError("Unexpected error.", {
@@ -221,10 +270,23 @@ export interface AppOptions {
   isShuttingDown?: () => boolean;
 }
 
+/** The caller's IP: the socket's peer, or with TRUST_PROXY the first X-Forwarded-For entry. */
+function clientIp(request: Request, serverContext: Record<string, unknown>, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  const socket = (serverContext.req as { socket?: { remoteAddress?: string } } | undefined)?.socket;
+  return socket?.remoteAddress ?? "local";
+}
+
 export function createApp({ config, db, logger, isShuttingDown = () => false }: AppOptions): App {
   const authenticate = createAuthenticator(db.prisma, config.jwt);
+  const limiter = createRateLimiter(config.rateLimits, (error) => logger.warn({ err: error }, "rate-limit store unavailable; limits not applied"));
   return createYoga<Record<string, unknown>, Context>({
     cors: corsOptions(config.corsOrigins),
+    // Batched requests (a JSON array of operations) only when GRAPHQL_MAX_BATCH allows them.
+    batching: config.limits.maxBatch > 0 ? { limit: config.limits.maxBatch } : false,
     schema: getSchema(),
     graphqlEndpoint: "/graphql",
     landingPage: false,
@@ -240,17 +302,32 @@ export function createApp({ config, db, logger, isShuttingDown = () => false }: 
     maskedErrors: { maskError: (error) => toGraphQLError(error, logger) },
     plugins: [
       requestIds(),
+      requestIdOnInternalErrors(logger),
+      ...trustedDocuments(config.trustedDocuments),
       healthRoutes(db, isShuttingDown),
       requestLogging(logger),
+      bodySizeLimit(config.limits.maxBodyBytes),
+      ...documentLimits(config.limits),
+      ...(config.limits.requestTimeoutMs > 0 ? [executionTimeout(config.limits.requestTimeoutMs)] : []),
+      rejectNulCharacters(),
       pageSizeLimit(config.maxPageSize),
+      sensitiveFieldLimits(limiter, (context) => (context.viewer ? `user:${context.viewer.user.id}` : `ip:${context.clientIp}`)),
+      { onDispose: () => limiter.store.close() },
       ...(config.corsOrigins.length > 0 ? [varyOnOrigin()] : []),
       ...(config.sqlStatementsHeader ? [sqlStatementsHeader(db)] : []),
     ],
     context: async ({ request, ...serverContext }) => {
       const requestId = (serverContext as { requestId?: string }).requestId ?? randomUUID();
+      const ip = clientIp(request, serverContext as Record<string, unknown>, config.rateLimits.trustProxy);
       try {
-        const viewer = await authenticate(request.headers.get("authorization"), requestId);
-        return createContext(db.prisma, config, requestId, viewer);
+        const authorization = request.headers.get("authorization");
+        if (authorization) await limiter.beforeAuthentication(ip);
+        const viewer = await authenticate(authorization, requestId).catch(async (error: unknown) => {
+          if (error instanceof AppError && error.code === "UNAUTHENTICATED") await limiter.authenticationFailed(ip);
+          throw error;
+        });
+        await limiter.request(viewer ? `user:${viewer.user.id}` : `ip:${ip}`);
+        return createContext(db.prisma, config, requestId, viewer, ip);
       } catch (error) {
         throw toGraphQLError(error, logger);
       }

@@ -23,6 +23,8 @@ export interface Database {
   ping(): Promise<void>;
   /** SQL statements Prisma has sent since the database was opened (for tests and benchmarks). */
   statementCount(): number;
+  /** Starts enforcing statementTimeoutMs (the server calls it once migrations and the seed are done). */
+  limitStatements(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,8 @@ export interface OpenOptions {
   poolSize?: number;
   /** In-memory embedded database (tests): no folder, no lock. */
   inMemory?: boolean;
+  /** PostgreSQL statement_timeout for the service's queries; migrations run without it. */
+  statementTimeoutMs?: number;
 }
 
 function redactUrl(url: string): string {
@@ -61,6 +65,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 30_000,
+      // Every session of the service's pool: a runaway statement ends with an error, not a hung connection.
+      ...(options.statementTimeoutMs ? { options: `-c statement_timeout=${options.statementTimeoutMs}` } : {}),
     });
     // An idle connection dropped by the server must not crash the process; the pool replaces it.
     pool.on("error", () => {});
@@ -73,6 +79,9 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       sqlRunner: () => pgRunner(pool),
       async ping() {
         await pool.query("SELECT 1");
+      },
+      async limitStatements() {
+        // Set for every pooled session at connect time (above).
       },
       statementCount,
       async close() {
@@ -101,6 +110,10 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     sqlRunner: async () => runner,
     async ping() {
       await pglite.query("SELECT 1");
+    },
+    async limitStatements() {
+      // PGlite runs each statement to completion on this thread: it has no way to cancel one,
+      // so statement_timeout is not available on the embedded database (README, Security).
     },
     statementCount,
     async close() {

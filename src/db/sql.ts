@@ -27,6 +27,8 @@ export function pgliteRunner(db: PGlite): SqlRunner {
 /** One dedicated pool connection, so session state (advisory locks, BEGIN) stays on it. */
 export async function pgRunner(pool: pg.Pool): Promise<SqlRunner> {
   const client = await pool.connect();
+  // Migrations and operator scripts may legitimately run long: no statement timeout here.
+  await client.query("SET statement_timeout = 0");
   return {
     async query<Row>(sql: string, params: unknown[] = []) {
       return (await client.query(sql, params)).rows as Row[];
@@ -35,7 +37,11 @@ export async function pgRunner(pool: pg.Pool): Promise<SqlRunner> {
       await client.query(script);
     },
     release() {
-      client.release();
+      // Back to the pool with the session's configured timeout (RESET returns to the connect-time value).
+      void client.query("RESET statement_timeout").then(
+        () => client.release(),
+        (error: Error) => client.release(error),
+      );
     },
   };
 }

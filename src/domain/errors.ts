@@ -9,7 +9,8 @@ export type ErrorCode =
   | "LAST_OWNER"
   | "INVITATION_EXPIRED"
   | "STALE_VERSION"
-  | "SERVICE_UNAVAILABLE";
+  | "SERVICE_UNAVAILABLE"
+  | "RATE_LIMITED";
 
 export class AppError extends Error {
   override name = "AppError";

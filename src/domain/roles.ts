@@ -1,7 +1,7 @@
 // Custom roles: named permission sets of one organization. System roles can't be changed.
 // Nobody can create or edit a role holding permissions they don't hold themselves.
 import type { PrismaClient, Role } from "../generated/prisma/client.js";
-import { isPermission, OWNER_ROLE_ID, type Permission } from "../auth/permissions.js";
+import { isPermission, OWNER_ROLE_ID, PERMISSIONS, type Permission } from "../auth/permissions.js";
 import { editableRole, enforce, roleRules } from "../auth/rules.js";
 import { assertCanGrant, authorize, roleInOrganization, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
@@ -25,6 +25,7 @@ const snapshot = (role: Role) => ({
 });
 
 export function validatePermissions(values: readonly string[], field = "permissions"): Permission[] {
+  if (values.length > 100) throw invalid(field, `${field} takes at most 100 entries (the catalogue has ${Object.keys(PERMISSIONS).length})`);
   const unknown = values.filter((value) => !isPermission(value));
   if (unknown.length > 0) {
     throw new AppError("BAD_USER_INPUT", `Unknown permission(s): ${unknown.join(", ")}. See the \`permissions\` query for the catalogue`, {

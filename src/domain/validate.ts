@@ -68,9 +68,23 @@ export const MAX_METADATA_BYTES = 8 * 1024;
 /** Metadata is a JSON object of at most 8 KB (serialised), so one member can't bloat every page. */
 export function validateMetadata(value: unknown, field: string): Prisma.InputJsonObject {
   if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalid(field, `${field} must be a JSON object`);
+  if (depthOf(value) > MAX_METADATA_DEPTH) throw invalid(field, `${field} nests deeper than ${MAX_METADATA_DEPTH} levels`);
   const size = Buffer.byteLength(JSON.stringify(value), "utf8");
   if (size > MAX_METADATA_BYTES) throw invalid(field, `${field} is ${size} bytes; at most ${MAX_METADATA_BYTES} are allowed`);
   return value as Prisma.InputJsonObject;
+}
+
+const MAX_METADATA_DEPTH = 10;
+
+/** Nesting depth of a JSON value, stopping as soon as it passes the limit (so a deep bomb costs little). */
+function depthOf(value: unknown, depth = 0): number {
+  if (depth > MAX_METADATA_DEPTH || value === null || typeof value !== "object") return depth;
+  let deepest = depth + 1;
+  for (const child of Object.values(value as Record<string, unknown>)) {
+    deepest = Math.max(deepest, depthOf(child, depth + 1));
+    if (deepest > MAX_METADATA_DEPTH) break;
+  }
+  return deepest;
 }
 
 /** An absolute https URL of at most 2048 characters (profile pictures: never http, data: or javascript:). */

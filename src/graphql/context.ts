@@ -11,6 +11,8 @@ export interface Context {
   prisma: PrismaClient;
   config: Config;
   requestId: string;
+  /** The caller's address (for rate limits of anonymous callers). */
+  clientIp: string;
   viewer: Viewer | null;
   policy: Policy;
   loaders: Loaders;
@@ -22,12 +24,13 @@ export interface Context {
   actor(): UserActor;
 }
 
-export function createContext(prisma: PrismaClient, config: Config, requestId: string, viewer: Viewer | null): Context {
+export function createContext(prisma: PrismaClient, config: Config, requestId: string, viewer: Viewer | null, clientIp = "local"): Context {
   const policy = new Policy(prisma, viewer, requestId);
   return {
     prisma,
     config,
     requestId,
+    clientIp,
     viewer,
     policy,
     loaders: createLoaders(prisma, config),
