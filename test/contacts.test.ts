@@ -172,3 +172,29 @@ describe("invitations and addMember reach verified addresses", () => {
     expect(reasons(added)).toEqual([]);
   });
 });
+
+describe("cost", () => {
+  it("a page of members with addresses, phones, locations and settings costs the same statements at 5 and 40 members", async () => {
+    const measure = async (size: number) => {
+      const fx = await orgWithPeople(t.db, `cost${size}`);
+      const location = await t.db.prisma.location.create({ data: { organizationId: fx.organization.id, name: "L" } });
+      for (let i = 0; i < size; i++) {
+        const person = await userWithToken(t.db, `p${i}@cost${size}.example`);
+        const member = await addMembership(t.db, fx.organization, person.user, "member");
+        await t.db.prisma.memberLocationRole.create({ data: { organizationId: fx.organization.id, memberId: member.id, locationId: location.id, roleId: "00000000-0000-7000-8000-000000000003" } });
+        await t.db.prisma.userPhone.create({ data: { userId: person.user.id, phoneNumber: `+1555${size}${String(i).padStart(4, "0")}` } });
+      }
+      const before = t.db.statementCount();
+      const result = await t.gql(
+        `query($id: ID!) { organization(id: $id) { members(first: 50) { edges { node { user { emails { email } phones { phoneNumber } } locations { location { name } roles { key } } settings { defaultLocation { name } } } } } } }`,
+        { id: fx.orgGid },
+        fx.admin.token,
+      );
+      expect(result.errors).toBeUndefined();
+      return t.db.statementCount() - before;
+    };
+    const small = await measure(5);
+    const large = await measure(40);
+    expect(large).toBe(small);
+  });
+});

@@ -2,7 +2,7 @@
 // "one query per parent" into "one query per batch", so statement counts follow the shape
 // of the GraphQL query and not the number of rows.
 import DataLoader from "dataloader";
-import type { Invitation, Location, Member, Organization, PrismaClient, Role, User } from "../generated/prisma/client.js";
+import type { Invitation, Location, Member, Organization, PrismaClient, Role, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID } from "../auth/permissions.js";
 import { createMemberPageLoaders, type MemberPageLoaders } from "./member-pages.js";
 
@@ -47,6 +47,9 @@ export interface Loaders {
   /** Active owners with active accounts per organization (what the last-owner rule counts). */
   activeOwnerCount: DataLoader<string, number>;
   locationById: DataLoader<string, Location | null>;
+  /** A user's email addresses / phone numbers, primary first. */
+  emailsByUser: DataLoader<string, UserEmail[]>;
+  phonesByUser: DataLoader<string, UserPhone[]>;
   /** A member's location assignments: locationId → role ids, in location creation order. */
   memberLocations: DataLoader<string, { locationId: string; roleIds: string[] }[]>;
 }
@@ -136,8 +139,19 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
     });
   });
 
+  const groupByUser = <Row extends { userId: string }>(userIds: readonly string[], rows: Row[]) =>
+    userIds.map((userId) => rows.filter((row) => row.userId === userId));
+  const emailsByUser = new DataLoader<string, UserEmail[]>(async (userIds) =>
+    groupByUser(userIds, await prisma.userEmail.findMany({ where: { userId: { in: [...userIds] } }, orderBy: [{ isPrimary: "desc" }, { createdAt: "asc" }] })),
+  );
+  const phonesByUser = new DataLoader<string, UserPhone[]>(async (userIds) =>
+    groupByUser(userIds, await prisma.userPhone.findMany({ where: { userId: { in: [...userIds] } }, orderBy: [{ isPrimary: "desc" }, { createdAt: "asc" }] })),
+  );
+
   return {
     activeOwnerCount,
+    emailsByUser,
+    phonesByUser,
     locationById,
     memberLocations,
     userById,

@@ -52,9 +52,10 @@ builder.prismaObjectField("User", "emails", (t) =>
     type: [UserEmailRef],
     description:
       "The user's addresses, primary first. Others see only the primary one, unless they hold members:read_private in an organization the user belongs to.",
+    // Batched: a page of members with their users' addresses costs one statement, not one per user.
     resolve: async (user, _args, context) => {
-      const all = await context.prisma.userEmail.findMany({ where: { userId: user.id }, orderBy: [{ isPrimary: "desc" }, { createdAt: "asc" }] });
-      return (await context.policy.canSeePrivateOf(user.id)) ? all : all.filter((row) => row.isPrimary);
+      const [all, full] = await Promise.all([context.loaders.emailsByUser.load(user.id), context.policy.canSeePrivateOf(user.id)]);
+      return full ? all : all.filter((row) => row.isPrimary);
     },
   }),
 );
@@ -63,10 +64,10 @@ builder.prismaObjectField("User", "phones", (t) =>
   t.field({
     type: [UserPhoneRef],
     description: "The user's phone numbers, primary first. Only the user, operators, and holders of members:read_private in a shared organization see them.",
-    resolve: async (user, _args, context) =>
-      (await context.policy.canSeePrivateOf(user.id))
-        ? context.prisma.userPhone.findMany({ where: { userId: user.id }, orderBy: [{ isPrimary: "desc" }, { createdAt: "asc" }] })
-        : [],
+    resolve: async (user, _args, context) => {
+      const [all, full] = await Promise.all([context.loaders.phonesByUser.load(user.id), context.policy.canSeePrivateOf(user.id)]);
+      return full ? all : [];
+    },
   }),
 );
 
