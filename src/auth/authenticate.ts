@@ -27,8 +27,6 @@ export interface Viewer {
   user: User;
   /** Addresses invitations may be sent to: the primary one and every verified one. */
   emails: string[];
-  /** How the caller signed in. */
-  method: "token" | "jwt" | "internal";
   /** The access token this request came with; null for JWTs and in-process callers such as the CLI. */
   tokenId: string | null;
   /**
@@ -89,12 +87,11 @@ function assertActive(user: User): void {
   if (user.status !== "ACTIVE") throw unauthenticated("This account is not active");
 }
 
-function viewerOf(loaded: UserWithMemberships, method: Viewer["method"], tokenId: string | null): Viewer {
+function viewerOf(loaded: UserWithMemberships, tokenId: string | null): Viewer {
   const { memberships, emails, phones: _phones, ...user } = loaded;
   return {
     user,
     emails: [...new Set([user.email, ...emails.map((row) => row.email)])],
-    method,
     tokenId,
     memberships:
       memberships.length > MEMBERSHIPS_WITH_USER || memberships.some((m) => m.locationRoles.length > LOCATION_ROLES_WITH_USER)
@@ -115,7 +112,7 @@ async function withAccessToken(prisma: PrismaClient, secret: string): Promise<Vi
   if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await prisma.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: now } });
   }
-  return viewerOf(token.user, "token", token.id);
+  return viewerOf(token.user, token.id);
 }
 
 /**
@@ -216,7 +213,7 @@ export function createAuthenticator(prisma: PrismaClient, jwt: JwtConfig | null)
       if (!verify) throw unauthenticated("This service does not accept JWTs (JWT sign-in is not configured); use an access token");
       const user = await userForIdentity(prisma, await verify(secret), requestId);
       assertActive(user);
-      return viewerOf(user, "jwt", null);
+      return viewerOf(user, null);
     }
     return withAccessToken(prisma, secret);
   };

@@ -4,7 +4,7 @@ import DataLoader from "dataloader";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import { MEMBERSHIP_SELECT, membershipOf, type Membership, type Viewer } from "./authenticate.js";
 import { OPERATOR_READ, type Permission } from "./permissions.js";
-import { isOwnerStanding, type Standing } from "./rules.js";
+import { isOwnerStanding, standingOf, withPermissions, type Standing } from "./rules.js";
 
 const NO_MATCH = "00000000-0000-0000-0000-000000000000";
 
@@ -21,23 +21,14 @@ const NO_ACCESS: OrgAccess = Object.freeze({
   locations: new Map<string, ReadonlySet<Permission>>(),
 });
 
-function standingOf(row: Membership): OrgAccess {
-  const active = row.status === "ACTIVE";
+function accessOf(row: Membership): OrgAccess {
   const locations = new Map<string, Set<Permission>>();
-  if (active) {
-    for (const { locationId, permissions } of row.locations) {
-      const set = locations.get(locationId) ?? new Set<Permission>();
-      for (const permission of permissions) set.add(permission as Permission);
-      locations.set(locationId, set);
-    }
+  for (const { locationId, permissions } of row.locations) {
+    const set = locations.get(locationId) ?? new Set<Permission>();
+    for (const permission of permissions) set.add(permission as Permission);
+    locations.set(locationId, set);
   }
-  return {
-    memberId: row.memberId,
-    roleId: row.roleId,
-    status: row.status,
-    permissions: active ? new Set(row.permissions as Permission[]) : new Set(),
-    locations,
-  };
+  return { ...standingOf(row, row.permissions), locations };
 }
 
 /**
@@ -46,10 +37,7 @@ function standingOf(row: Membership): OrgAccess {
  * organization-wide standing.
  */
 export function atLocation(access: OrgAccess, locationId: string | null | undefined): OrgAccess {
-  if (!locationId) return access;
-  const extra = access.locations.get(locationId);
-  if (!extra || extra.size === 0) return access;
-  return { ...access, permissions: new Set([...access.permissions, ...extra]) };
+  return locationId ? withPermissions(access, access.locations.get(locationId)) : access;
 }
 
 /** Applies `next` now for a plain value, or when the promise settles. */
@@ -80,7 +68,7 @@ export class Policy {
     this.operator = viewer?.user.status === "ACTIVE" && viewer.user.isOperator === true;
     // Memberships read with the token are the whole truth for this request: orgAccess answers
     // from them without a query; the loader below serves only when they are absent or forgotten.
-    this.known = viewer?.memberships ? new Map(viewer.memberships.map((m) => [m.organizationId, standingOf(m)])) : null;
+    this.known = viewer?.memberships ? new Map(viewer.memberships.map((m) => [m.organizationId, accessOf(m)])) : null;
     this.access = new DataLoader(async (organizationIds) => {
       if (!viewer || viewer.user.status !== "ACTIVE") return organizationIds.map(() => NO_ACCESS);
       const rows = await prisma.member.findMany({
@@ -90,7 +78,7 @@ export class Policy {
       const byOrg = new Map(rows.map((row) => [row.organizationId, row]));
       return organizationIds.map((id) => {
         const row = byOrg.get(id);
-        return row ? standingOf(membershipOf(row)) : NO_ACCESS;
+        return row ? accessOf(membershipOf(row)) : NO_ACCESS;
       });
     });
     this.privateUsers = new DataLoader(async (userIds) => {

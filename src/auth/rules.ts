@@ -76,21 +76,34 @@ export interface TargetRole {
 
 export const isOwnerStanding = (standing: Standing) => standing.status === "ACTIVE" && standing.roleId === OWNER_ROLE_ID;
 
-/** Active membership holding `permission`. */
-export function need(standing: Standing, permission: Permission): Decision {
+/** A member's standing: their role's permissions while the membership is active, none while suspended. */
+export function standingOf(member: { memberId: string; roleId: string; status: "ACTIVE" | "SUSPENDED" }, rolePermissions: readonly string[]): Standing {
+  return { ...member, permissions: new Set(member.status === "ACTIVE" ? (rolePermissions as Permission[]) : []) };
+}
+
+/** The standing plus more permissions (roles held at a location); an inactive membership gains nothing. */
+export function withPermissions<S extends Standing>(standing: S, extra: Iterable<string> | undefined): S {
+  if (standing.status !== "ACTIVE" || !extra) return standing;
+  const added = [...extra].filter((permission) => !standing.permissions.has(permission as Permission));
+  return added.length === 0 ? standing : { ...standing, permissions: new Set([...standing.permissions, ...(added as Permission[])]) };
+}
+
+/** An active membership: not a member reads as NOT_FOUND, a suspended one as SUSPENDED. */
+export function activeMember(standing: Standing): Decision {
   if (standing.status === null) return deny("NOT_FOUND", "Organization not found");
   if (standing.status === "SUSPENDED") return deny("SUSPENDED", DENIAL_REASONS.SUSPENDED);
-  if (!standing.permissions.has(permission)) {
-    return deny("MISSING_PERMISSION", `This needs the ${permission} permission`, { missingPermissions: [permission] });
-  }
   return ALLOWED;
 }
 
-/** Any membership, active or suspended (e.g. to reach a mutation whose rules run in its transaction). */
-export function memberOf(standing: Standing): Decision {
-  if (standing.status === null) return deny("NOT_FOUND", "Organization not found");
-  if (standing.status === "SUSPENDED") return deny("SUSPENDED", DENIAL_REASONS.SUSPENDED);
-  return ALLOWED;
+/** Active membership holding `permission`. */
+export function need(standing: Standing, permission: Permission): Decision {
+  return all(
+    () => activeMember(standing),
+    () =>
+      standing.permissions.has(permission)
+        ? ALLOWED
+        : deny("MISSING_PERMISSION", `This needs the ${permission} permission`, { missingPermissions: [permission] }),
+  );
 }
 
 /** A platform operator (granted with the CLI only). */
@@ -104,9 +117,10 @@ export function notSelfUser(actorUserId: string, targetUserId: string, message: 
 
 /** An active owner. */
 export function needOwner(standing: Standing): Decision {
-  if (standing.status === null) return deny("NOT_FOUND", "Organization not found");
-  if (standing.status === "SUSPENDED") return deny("SUSPENDED", DENIAL_REASONS.SUSPENDED);
-  return isOwnerStanding(standing) ? ALLOWED : deny("OWNER_ONLY", DENIAL_REASONS.OWNER_ONLY);
+  return all(
+    () => activeMember(standing),
+    () => (isOwnerStanding(standing) ? ALLOWED : deny("OWNER_ONLY", DENIAL_REASONS.OWNER_ONLY)),
+  );
 }
 
 function missingFrom(standing: Standing, permissions: readonly string[]): string[] {

@@ -4,13 +4,14 @@
 import type { Member, Prisma, Role } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID, type Permission } from "../auth/permissions.js";
 import {
+  activeMember,
   canGrant,
   canManage,
-  DENIAL_REASONS,
   deny,
   enforce,
-  isOwnerStanding,
   need,
+  standingOf,
+  withPermissions,
   type Standing,
   type TargetMember,
 } from "../auth/rules.js";
@@ -23,8 +24,6 @@ export interface ActorAccess {
   organizationId: string;
   member: Member;
   standing: Standing;
-  permissions: ReadonlySet<Permission>;
-  isOwner: boolean;
 }
 
 /**
@@ -38,11 +37,24 @@ export async function lockOrganization(tx: Tx, organizationId: string): Promise<
 }
 
 /**
+ * Serialises changes to one user's own records (contact points, account status), as
+ * lockOrganization does for an organization's memberships.
+ */
+export async function lockUser(tx: Tx, userId: string): Promise<void> {
+  await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${userId}::uuid FOR UPDATE`;
+}
+
+/**
  * The actor's membership and permissions in the organization, read inside the transaction.
  * Someone who is not a member learns nothing: the organization reads as not found. A suspended
  * member is told so (reason SUSPENDED).
  */
-export async function actorAccess(tx: Tx, actor: Actor, organizationId: string): Promise<ActorAccess> {
+export async function actorAccess(
+  tx: Tx,
+  actor: Actor,
+  organizationId: string,
+  { allowSuspended = false }: { allowSuspended?: boolean } = {},
+): Promise<ActorAccess> {
   if (!actor.userId) throw notFound("Organization");
   const member = await tx.member.findUnique({
     where: { organizationId_userId: { organizationId, userId: actor.userId } },
@@ -50,14 +62,9 @@ export async function actorAccess(tx: Tx, actor: Actor, organizationId: string):
   });
   if (!member || member.user.status !== "ACTIVE") throw notFound("Organization");
   const { role, user: _user, ...plain } = member;
-  const standing: Standing = {
-    memberId: member.id,
-    roleId: member.roleId,
-    status: member.status,
-    permissions: member.status === "ACTIVE" ? new Set(role.permissions as Permission[]) : new Set(),
-  };
-  if (member.status !== "ACTIVE") enforce(deny("SUSPENDED", DENIAL_REASONS.SUSPENDED));
-  return { organizationId, member: plain, standing, permissions: standing.permissions, isOwner: isOwnerStanding(standing) };
+  const standing = standingOf({ memberId: member.id, roleId: member.roleId, status: member.status }, role.permissions);
+  if (!allowSuspended) enforce(activeMember(standing));
+  return { organizationId, member: plain, standing };
 }
 
 /** Locks the organization and returns the actor's access, requiring `permission`. */
@@ -77,8 +84,7 @@ export async function locationPermissions(tx: Tx, memberId: string, locationId: 
 /** The actor's standing at one location: organization role plus roles there (while the membership is active). */
 export async function actorStandingAt(tx: Tx, access: ActorAccess, locationId: string): Promise<Standing> {
   if (access.standing.status !== "ACTIVE") return access.standing;
-  const extra = await locationPermissions(tx, access.member.id, locationId);
-  return { ...access.standing, permissions: new Set([...access.standing.permissions, ...extra]) };
+  return withPermissions(access.standing, await locationPermissions(tx, access.member.id, locationId));
 }
 
 /** What the rules need to know about a member row (with its role). */

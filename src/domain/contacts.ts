@@ -5,7 +5,7 @@
 // user only (a unique index on `verifiedEmail` / `verifiedPhone` holds that under races), and
 // only a verified email can be primary: User.email is always the primary address.
 import type { PrismaClient, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
-import type { Tx } from "./access.js";
+import { lockUser, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid } from "./errors.js";
@@ -86,7 +86,7 @@ const audit = (tx: Tx, actor: UserActor, action: string, after: Record<string, u
 export async function addEmail(db: PrismaClient, actor: UserActor, input: { email: string }): Promise<UserEmail> {
   const email = normalizeEmail(input.email);
   return db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${actor.userId}::uuid FOR UPDATE`;
+    await lockUser(tx, actor.userId);
     const own = await tx.userEmail.findMany({ where: { userId: actor.userId } });
     if (own.some((row) => row.email === email)) throw conflict(`${email} is already one of your addresses`, { field: "email" });
     if (own.length >= MAX_EMAILS) throw conflict(`You can have at most ${MAX_EMAILS} email addresses`, { field: "email" });
@@ -110,7 +110,7 @@ async function ownEmail(tx: Tx, actor: UserActor, emailId: string): Promise<User
 export async function setPrimaryEmail(db: PrismaClient, actor: UserActor, input: { emailId: string }): Promise<User> {
   try {
     return await db.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${actor.userId}::uuid FOR UPDATE`;
+      await lockUser(tx, actor.userId);
       const row = await ownEmail(tx, actor, input.emailId);
       if (!row.isVerified) throw invalid("emailId", "Only a verified address can become primary: sign in with it through your identity provider, or ask an operator");
       const before = await tx.user.findUniqueOrThrow({ where: { id: actor.userId } });
@@ -129,7 +129,7 @@ export async function setPrimaryEmail(db: PrismaClient, actor: UserActor, input:
 /** Removes an address. The primary goes only when another verified address can take its place. */
 export async function removeEmail(db: PrismaClient, actor: UserActor, input: { emailId: string }): Promise<User> {
   return db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${actor.userId}::uuid FOR UPDATE`;
+    await lockUser(tx, actor.userId);
     const row = await ownEmail(tx, actor, input.emailId);
     if (row.isPrimary) {
       const next = await tx.userEmail.findFirst({ where: { userId: actor.userId, isVerified: true, NOT: { id: row.id } }, orderBy: { createdAt: "asc" } });
@@ -148,7 +148,7 @@ export async function removeEmail(db: PrismaClient, actor: UserActor, input: { e
 export async function addPhone(db: PrismaClient, actor: UserActor, input: { phoneNumber: string }): Promise<UserPhone> {
   const phoneNumber = normalizePhone(input.phoneNumber);
   return db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${actor.userId}::uuid FOR UPDATE`;
+    await lockUser(tx, actor.userId);
     const own = await tx.userPhone.findMany({ where: { userId: actor.userId } });
     if (own.some((row) => row.phoneNumber === phoneNumber)) throw conflict(`${phoneNumber} is already one of your numbers`, { field: "phoneNumber" });
     if (own.length >= MAX_PHONES) throw conflict(`You can have at most ${MAX_PHONES} phone numbers`, { field: "phoneNumber" });
@@ -170,7 +170,7 @@ async function ownPhone(tx: Tx, actor: UserActor, phoneId: string): Promise<User
 /** Phones have no verification channel of their own yet, so any of the user's numbers may be primary. */
 export async function setPrimaryPhone(db: PrismaClient, actor: UserActor, input: { phoneId: string }): Promise<User> {
   return db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${actor.userId}::uuid FOR UPDATE`;
+    await lockUser(tx, actor.userId);
     const row = await ownPhone(tx, actor, input.phoneId);
     await tx.userPhone.updateMany({ where: { userId: actor.userId, isPrimary: true }, data: { isPrimary: false } });
     await tx.userPhone.update({ where: { id: row.id }, data: { isPrimary: true } });
@@ -182,7 +182,7 @@ export async function setPrimaryPhone(db: PrismaClient, actor: UserActor, input:
 /** Removes a number; the primary only when it is the last one or another can take its place (the oldest does). */
 export async function removePhone(db: PrismaClient, actor: UserActor, input: { phoneId: string }): Promise<User> {
   return db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${actor.userId}::uuid FOR UPDATE`;
+    await lockUser(tx, actor.userId);
     const row = await ownPhone(tx, actor, input.phoneId);
     await tx.userPhone.delete({ where: { id: row.id } });
     if (row.isPrimary) {

@@ -3,7 +3,7 @@
 // expires, once, and only while the inviter could still grant its role.
 import type { Invitation, Member, PrismaClient } from "../generated/prisma/client.js";
 import type { IdempotencyClaim } from "./idempotency.js";
-import { enforce, invitationRules } from "../auth/rules.js";
+import { enforce, invitationRules, need } from "../auth/rules.js";
 import { verifiedEmailsOf } from "./contacts.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
 import { actorAccess, assertCanGrant, authorize, defaultRole, lockOrganization, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
@@ -183,7 +183,7 @@ export async function acceptInvitation(db: PrismaClient, actor: Actor, input: { 
     }
     const role = await roleInOrganization(tx, invitation.organizationId, invitation.roleId);
     try {
-      if (!inviter || !inviter.permissions.has("invitations:create")) throw new Error("inviter lost the right to invite");
+      if (!inviter || !need(inviter.standing, "invitations:create").allowed) throw new Error("inviter lost the right to invite");
       assertCanGrant(inviter, role);
     } catch {
       throw new AppError("FORBIDDEN", "The person who invited you can no longer grant this role; ask for a new invitation");

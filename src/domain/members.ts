@@ -20,7 +20,7 @@ import {
 } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { AppError, conflict, invalid, notFound, withField } from "./errors.js";
+import { conflict, invalid, notFound, withField } from "./errors.js";
 import { assertVersion } from "./versions.js";
 import type { IdempotencyClaim } from "./idempotency.js";
 import { addPrimaryEmail, findUserByEmail } from "./contacts.js";
@@ -140,15 +140,11 @@ export async function updateMember(db: PrismaClient, actor: Actor, input: Update
   return db.$transaction(async (tx) => {
     const { organizationId } = await memberInOrganization(tx, input.memberId);
     await lockOrganization(tx, organizationId);
-    const access = await actorAccess(tx, actor, organizationId).catch((error: unknown) => {
-      // A suspended member may still change their own settings.
-      if (onlySettings(input) && error instanceof AppError && error.details.reason === "SUSPENDED") return null;
-      throw error;
-    });
+    // Suspended members get through here: they may still change their own settings.
+    const { standing } = await actorAccess(tx, actor, organizationId, { allowSuspended: true });
     const target = await memberInOrganization(tx, input.memberId, organizationId);
-    const self = target.userId === actor.userId;
-    if (!onlySettings(input) || !self) enforce(access ? memberRules.update(access.standing, asTarget(target)) : need(SUSPENDED_STANDING, "members:update"));
-    if (privateMetadata !== undefined) enforce(need(access!.standing, "members:read_private"));
+    enforce(onlySettings(input) ? memberRules.updateSettings(standing, asTarget(target)) : memberRules.update(standing, asTarget(target)));
+    if (privateMetadata !== undefined) enforce(need(standing, "members:read_private"));
     assertVersion(target, input.expectedVersion);
     if (settings.defaultLocationId) {
       const assigned = await tx.memberLocationRole.findFirst({ where: { memberId: target.id, locationId: settings.defaultLocationId } });
@@ -179,8 +175,6 @@ export async function updateMember(db: PrismaClient, actor: Actor, input: Update
     return member;
   });
 }
-
-const SUSPENDED_STANDING = { memberId: null, roleId: null, status: "SUSPENDED" as const, permissions: new Set<never>() };
 
 export interface MemberStatusInput {
   memberId: string;

@@ -4,6 +4,7 @@
 // change an organization they are not a member of, nor act as its owner.
 import type { PrismaClient, User } from "../generated/prisma/client.js";
 import { enforce, needOperator, notSelfUser } from "../auth/rules.js";
+import { lockUser } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { findUserByEmail, markEmailVerified, markPhoneVerified } from "./contacts.js";
@@ -34,7 +35,7 @@ async function setSuspended(db: PrismaClient, actor: UserActor, userId: string, 
     const operator = await tx.user.findUniqueOrThrow({ where: { id: actor.userId } });
     enforce(needOperator(operator));
     if (suspend) enforce(notSelfUser(operator.id, userId, "You can't suspend your own account"));
-    await tx.$queryRaw`SELECT id FROM "User" WHERE id = ${userId}::uuid FOR UPDATE`;
+    await lockUser(tx, userId);
     const target = await tx.user.findUnique({ where: { id: userId } });
     if (!target) throw new AppError("NOT_FOUND", "User not found", { field: "userId" });
     const status = suspend ? "SUSPENDED" : "ACTIVE";

@@ -1,17 +1,16 @@
 // Location: a branch, site or store of an organization, its members, and members' assignments
 // to locations with roles there. Also the member's settings (profile picture, default location).
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { locationRules, memberOf } from "../../auth/rules.js";
+import { activeMember, locationRules } from "../../auth/rules.js";
 import { createLocation, deleteLocation, setMemberLocations, updateLocation } from "../../domain/locations.js";
 import { notFound } from "../../domain/errors.js";
 import { builder } from "../builder.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { inOrganization } from "../loaders.js";
-import { countKey, pageKey, validatePageArgs, type MemberPageArgs, type PageKey } from "../member-pages.js";
 import { permissionOn, ruleOn } from "../targets.js";
-import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId, selectsField } from "./common.js";
+import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
 import { MemberNode } from "./member.js";
-import { MemberFilter, memberFilter, MemberOrder, OrganizationNode } from "./organization.js";
+import { MemberFilter, MemberOrder, memberPageTotalCount, OrganizationNode, resolveMemberPage } from "./organization.js";
 import { RoleNode } from "./role.js";
 
 export const LocationNode = builder.prismaNode("Location", {
@@ -39,29 +38,13 @@ export const LocationNode = builder.prismaNode("Location", {
           filter: t.arg({ type: MemberFilter, required: false }),
           orderBy: t.arg({ type: MemberOrder, required: false }),
         },
-        resolve: async (location, args, context, info) => {
-          const filter = { ...memberFilter(args.filter), locationIds: [location.id] };
-          const pageArgs: MemberPageArgs = {
-            first: args.first,
-            last: args.last,
-            after: args.after,
-            before: args.before,
-            filter,
-            orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction } : null,
-          };
-          validatePageArgs(pageArgs, context.config.maxPageSize, context.config.defaultPageSize);
-          const key = pageKey(location.organizationId, pageArgs, selectsField(info, "totalCount"));
-          return { ...(await context.loaders.memberPages.pages.load(key)), countKey: countKey(location.organizationId, filter) };
-        },
+        resolve: (location, args, context, info) => resolveMemberPage(context, info, location.organizationId, args, [location.id]),
       },
       {
         fields: (c) => ({
           totalCount: c.int({
             description: "Members matching the filter, on all pages",
-            resolve: (connection, _args, context) => {
-              const page = connection as unknown as { totalCount: number | null; countKey: PageKey };
-              return page.totalCount ?? context.loaders.memberPages.counts.load(page.countKey);
-            },
+            resolve: (connection, _args, context) => memberPageTotalCount(connection, context),
           }),
         }),
       },
@@ -280,7 +263,7 @@ builder.mutationField("setMemberLocations", (t) =>
       "Replaces a member's location assignments. Each location whose roles change is checked at that location: members:update there, no escalation counted there (so an admin of one location manages that location only).",
     args: { input: t.arg({ type: SetMemberLocationsInput, required: true }) },
     // Being a member of the organization is checked here; the per-location rules run in the transaction.
-    authScopes: (_root, { input }, context) => ruleOn(context, "Member", input.memberId, "memberId", memberOf),
+    authScopes: (_root, { input }, context) => ruleOn(context, "Member", input.memberId, "memberId", activeMember),
     resolve: async (_root, { input }, context) => {
       const member = await setMemberLocations(context.prisma, context.actor(), {
         memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),

@@ -12,7 +12,9 @@ import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId, selectsField } fro
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";
 import { MemberNode } from "./member.js";
-import { countKey, pageKey, validatePageArgs, type MemberFilterInput, type MemberPageArgs, type PageKey } from "../member-pages.js";
+import { countKey, pageKey, validatePageArgs, type MemberFilterInput, type MemberOrderField, type MemberPageArgs, type PageKey } from "../member-pages.js";
+import type { GraphQLResolveInfo } from "graphql";
+import type { Context } from "../context.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
 
@@ -54,6 +56,43 @@ export function memberFilter(filter: {
     status: filter.status ?? null,
     search: search || null,
   };
+}
+
+type MemberConnectionArgs = Omit<MemberPageArgs, "filter" | "orderBy"> & {
+  filter?: Parameters<typeof memberFilter>[0];
+  orderBy?: { field: MemberOrderField; direction?: "asc" | "desc" | null } | null;
+};
+
+/**
+ * A page of an organization's members through the lean member-page loaders (Organization.members,
+ * and Location.members with its location as an extra filter). The page remembers its count key,
+ * so totalCount (memberPageTotalCount) shares the count statement of every page alike.
+ */
+export async function resolveMemberPage(
+  context: Context,
+  info: GraphQLResolveInfo,
+  organizationId: string,
+  args: MemberConnectionArgs,
+  locationIds: string[] | null = null,
+) {
+  const filter = locationIds ? { ...memberFilter(args.filter), locationIds } : memberFilter(args.filter);
+  const pageArgs: MemberPageArgs = {
+    first: args.first,
+    last: args.last,
+    after: args.after,
+    before: args.before,
+    filter,
+    orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction } : null,
+  };
+  validatePageArgs(pageArgs, context.config.maxPageSize, context.config.defaultPageSize);
+  const key = pageKey(organizationId, pageArgs, selectsField(info, "totalCount"));
+  return { ...(await context.loaders.memberPages.pages.load(key)), countKey: countKey(organizationId, filter) };
+}
+
+/** totalCount of a member page: counted with the page when selected, else by the shared count loader. */
+export function memberPageTotalCount(connection: unknown, context: Context) {
+  const page = connection as { totalCount: number | null; countKey: PageKey };
+  return page.totalCount ?? context.loaders.memberPages.counts.load(page.countKey);
 }
 
 const OrganizationOrderField = builder.enumType("OrganizationOrderField", {
@@ -116,28 +155,13 @@ export const OrganizationNode = builder.prismaNode("Organization", {
           filter: t.arg({ type: MemberFilter, required: false }),
           orderBy: t.arg({ type: MemberOrder, required: false }),
         },
-        resolve: async (organization, args, context, info) => {
-          const pageArgs: MemberPageArgs = {
-            first: args.first,
-            last: args.last,
-            after: args.after,
-            before: args.before,
-            filter: memberFilter(args.filter),
-            orderBy: args.orderBy ? { field: args.orderBy.field, direction: args.orderBy.direction } : null,
-          };
-          validatePageArgs(pageArgs, context.config.maxPageSize, context.config.defaultPageSize);
-          const key = pageKey(organization.id, pageArgs, selectsField(info, "totalCount"));
-          return { ...(await context.loaders.memberPages.pages.load(key)), countKey: countKey(organization.id, pageArgs.filter) };
-        },
+        resolve: (organization, args, context, info) => resolveMemberPage(context, info, organization.id, args),
       },
       {
         fields: (c) => ({
           totalCount: c.int({
             description: "Members matching the filter, on all pages",
-            resolve: (connection, _args, context) => {
-              const page = connection as unknown as { totalCount: number | null; countKey: PageKey };
-              return page.totalCount ?? context.loaders.memberPages.counts.load(page.countKey);
-            },
+            resolve: (connection, _args, context) => memberPageTotalCount(connection, context),
           }),
         }),
       },

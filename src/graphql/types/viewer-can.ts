@@ -6,7 +6,7 @@
 // owner counts from one loader call per page, so a page of members costs no statement per member.
 import type { Member, Role } from "../../generated/prisma/client.js";
 import { OWNER_ROLE_ID, type Permission } from "../../auth/permissions.js";
-import type { OrgAccess } from "../../auth/policy.js";
+import { atLocation, type OrgAccess } from "../../auth/policy.js";
 import {
   DENIAL_REASONS,
   deny,
@@ -145,23 +145,21 @@ async function ownerCount(context: Context, organizationId: string, relevant: bo
   return () => count;
 }
 
-/** The member as the rules see them, at a location when one is given (their roles there add). */
-async function targetMember(context: Context, member: Member, locationId: string | null = null): Promise<TargetMember> {
+/** The member as the rules see them, organization-wide. */
+async function targetMember(context: Context, member: Member): Promise<TargetMember> {
   const row = member as Partial<MemberRow>;
-  const [role, user, locations] = await Promise.all([
+  const [role, user] = await Promise.all([
     row.role ?? context.loaders.roleById.load(member.roleId),
     row.user ?? context.loaders.userById.load(member.userId),
-    locationId ? context.loaders.memberLocations.load(member.id) : [],
   ]);
-  const here = locations.find((entry) => entry.locationId === locationId)?.roleIds ?? [];
+  return { id: member.id, roleId: member.roleId, status: member.status, rolePermissions: role?.permissions ?? [], userActive: user?.status === "ACTIVE" };
+}
+
+/** The member at a location: the permissions of their roles there add to their organization role's. */
+async function targetAtLocation(context: Context, target: TargetMember, locationId: string): Promise<TargetMember> {
+  const here = (await context.loaders.memberLocations.load(target.id)).find((entry) => entry.locationId === locationId)?.roleIds ?? [];
   const extra = (await context.loaders.roleById.loadMany(here)).flatMap((r) => (r && !(r instanceof Error) ? r.permissions : []));
-  return {
-    id: member.id,
-    roleId: member.roleId,
-    status: member.status,
-    rolePermissions: [...new Set([...(role?.permissions ?? []), ...extra])],
-    userActive: user?.status === "ACTIVE",
-  };
+  return extra.length === 0 ? target : { ...target, rolePermissions: [...new Set([...target.rolePermissions, ...extra])] };
 }
 
 /**
@@ -169,12 +167,9 @@ async function targetMember(context: Context, member: Member, locationId: string
  * is decided at the location asked about (both standings, the caller's and the member's, there).
  */
 export async function memberDecisions(context: Context, member: Member, locationId: string | null = null): Promise<Decisions<keyof typeof MEMBER_ACTIONS>> {
-  const [standing, target, standingThere, targetThere] = await Promise.all([
-    context.policy.orgAccess(member.organizationId),
-    targetMember(context, member),
-    context.policy.standingAt(member.organizationId, locationId),
-    targetMember(context, member, locationId),
-  ]);
+  const [standing, target] = await Promise.all([context.policy.orgAccess(member.organizationId), targetMember(context, member)]);
+  const standingThere = atLocation(standing, locationId);
+  const targetThere = locationId ? await targetAtLocation(context, target, locationId) : target;
   const owners = await ownerCount(context, member.organizationId, target.roleId === OWNER_ROLE_ID);
   return {
     update: memberRules.update(standing, target),
