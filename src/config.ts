@@ -41,6 +41,26 @@ export interface Config {
   trustedDocuments: TrustedDocumentsConfig;
   /** Origins a browser app may call the API from (exact matches); empty: no cross-origin access. "*" allows any origin. */
   corsOrigins: string[];
+  /** How long getting a database connection may take before the request fails with SERVICE_UNAVAILABLE. */
+  databaseConnectTimeoutMs: number;
+  metrics: MetricsConfig;
+  tracing: TracingConfig;
+}
+
+export interface MetricsConfig {
+  /** Serve GET /metrics at all. */
+  enabled: boolean;
+  /** A port of its own for /metrics (not served on the API's port then); null: the API's port. */
+  port: number | null;
+}
+
+export interface TracingConfig {
+  /**
+   * Where spans are sent (OTLP over HTTP): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or
+   * OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. null: tracing is off.
+   */
+  tracesUrl: string | null;
+  serviceName: string;
 }
 
 export interface RequestLimits {
@@ -267,5 +287,34 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs: intVar(env, "REQUEST_TIMEOUT_MS", 15_000, 0, 3_600_000),
     },
     corsOrigins: corsOrigins(env),
+    databaseConnectTimeoutMs: intVar(env, "DATABASE_CONNECT_TIMEOUT_MS", 1_500, 100, 600_000),
+    metrics: {
+      enabled: boolVar(env, "METRICS", true),
+      port: env.METRICS_PORT?.trim() ? intVar(env, "METRICS_PORT", 0, 0, 65_535) : null,
+    },
+    tracing: tracingConfig(env),
+  };
+}
+
+function urlVar(env: Env, name: string): string | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL: "${raw}" (expected e.g. http://otel-collector:4318)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${name} must be an http:// or https:// URL (OTLP over HTTP)`);
+  return raw;
+}
+
+function tracingConfig(env: Env): TracingConfig {
+  const endpoint = urlVar(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  const tracesUrl = urlVar(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const disabled = boolVar(env, "OTEL_SDK_DISABLED", false);
+  return {
+    tracesUrl: disabled ? null : (tracesUrl ?? (endpoint ? `${endpoint.replace(/\/+$/, "")}/v1/traces` : null)),
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || "membership-graph",
   };
 }

@@ -5,9 +5,10 @@ import type { LogLevel } from "./config.js";
 
 export type Logger = pino.Logger;
 
-export function createLogger(level: LogLevel, stream: "stdout" | "stderr" = "stdout"): Logger {
+/** A logger writing JSON lines to stdout, stderr or (tests) any stream. */
+export function createLogger(level: LogLevel, stream: "stdout" | "stderr" | pino.DestinationStream = "stdout"): Logger {
   return pino(
     { level, base: { service: "membership-graph" }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ fd: stream === "stdout" ? 1 : 2, sync: true }),
+    typeof stream === "string" ? pino.destination({ fd: stream === "stdout" ? 1 : 2, sync: true }) : stream,
   );
 }

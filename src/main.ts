@@ -4,36 +4,39 @@ import http from "node:http";
 import { ConfigError, loadConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/client.js";
 import { DataDirInUseError } from "./db/embedded-lock.js";
+import { createDatabaseHealth } from "./db/health.js";
 import { applyMigrations, MigrationError, pendingMigrations } from "./db/migrate.js";
 import { DEMO_OWNER_EMAIL, seedDemo } from "./db/seed.js";
 import { createApiToken } from "./domain/api-tokens.js";
 import { purgeExpiredIdempotencyKeys } from "./domain/idempotency.js";
 import { findOrCreateActiveUser } from "./domain/users.js";
 import { createLogger, type Logger } from "./logger.js";
-import { createApp } from "./server.js";
+import { createMetrics, metricsServer } from "./observability/metrics.js";
+import { startTracing } from "./observability/tracing.js";
+import { createApp, logHealthChange } from "./server.js";
 
-/** Applies pending migrations (or, without MIGRATE_ON_START, checks there are none); returns what stops the start. */
-async function migrateOrCheck(
-  db: Database,
-  migrate: boolean,
-  logger: Logger,
-): Promise<{ message: string; fields?: Record<string, unknown> } | null> {
+/**
+ * Applies pending migrations (MIGRATE_ON_START, always for the embedded database) or lists the
+ * ones missing; throws MigrationError when the history can't be trusted (edited, failed).
+ */
+async function migrateOrCheck(db: Database, migrate: boolean, logger: Logger): Promise<string[]> {
   const sql = await db.sqlRunner();
   try {
     if (migrate) {
       const result = await applyMigrations(sql, { log: (message, fields) => logger.info(fields ?? {}, message) });
       logger.info({ applied: result.applied, alreadyApplied: result.alreadyApplied }, "migrations up to date");
-      return null;
+      return [];
     }
-    const pending = await pendingMigrations(sql);
-    if (pending.length === 0) return null;
-    return {
-      message: "the database is missing migrations: run `npm run db:migrate` (or start with MIGRATE_ON_START=1)",
-      fields: { pending },
-    };
-  } catch (error) {
-    if (error instanceof MigrationError) return { message: error.message };
-    throw error;
+    return await pendingMigrations(sql);
+  } finally {
+    sql.release();
+  }
+}
+
+async function pendingNow(db: Database): Promise<string[]> {
+  const sql = await db.sqlRunner();
+  try {
+    return await pendingMigrations(sql);
   } finally {
     sql.release();
   }
@@ -51,6 +54,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  // Before the database opens, so Prisma's instrumentation is in place for every query.
+  const tracing = startTracing(config.tracing);
+  if (tracing) logger.info({ tracesUrl: config.tracing.tracesUrl, serviceName: config.tracing.serviceName }, "tracing on: sending spans over OTLP/HTTP");
 
   let db;
   try {
@@ -59,6 +65,7 @@ async function main(): Promise<void> {
       dataDir: config.dataDir,
       poolSize: config.databasePoolSize,
       statementTimeoutMs: config.limits.statementTimeoutMs,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
     });
   } catch (error) {
     if (error instanceof DataDirInUseError) {
@@ -69,14 +76,21 @@ async function main(): Promise<void> {
   }
   logger.info({ database: db.kind, location: db.location }, "database opened");
 
-  const problem = await migrateOrCheck(db, config.migrateOnStart, logger);
-  if (problem) {
-    logger.fatal(problem.fields ?? {}, problem.message);
+  const health = createDatabaseHealth(db, { onChange: logHealthChange(logger) });
+  let pending: string[];
+  try {
+    pending = await migrateOrCheck(db, config.migrateOnStart, logger);
+  } catch (error) {
+    if (!(error instanceof MigrationError)) throw error;
+    logger.fatal(error.message);
     await db.close();
     process.exit(1);
   }
+  // Behind on migrations (and not told to apply them): serve, but not ready, and say why, until
+  // someone runs `npm run db:migrate`; then ready without a restart.
+  health.waitForMigrations(pending, () => pendingNow(db));
 
-  if (config.seedDemo && (await db.prisma.user.count()) === 0) {
+  if (pending.length === 0 && config.seedDemo && (await db.prisma.user.count()) === 0) {
     logger.info("empty database: seeding the demo dataset");
     await seedDemo(db.prisma, (message) => logger.info(message));
     const demo = await findOrCreateActiveUser(db.prisma, DEMO_OWNER_EMAIL);
@@ -99,9 +113,10 @@ async function main(): Promise<void> {
   purgeTimer.unref();
 
   let shuttingDown = false;
+  const metrics = config.metrics.enabled ? createMetrics(db) : null;
   let app;
   try {
-    app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown });
+    app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown, metrics, health });
   } catch (error) {
     // e.g. a trusted-documents manifest that can't be read: say which setting, not a stack.
     if (!(error instanceof ConfigError)) throw error;
@@ -121,21 +136,41 @@ async function main(): Promise<void> {
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   logger.info({ port, graphiql: config.graphiql }, `Membership Graph listening on http://${shownHost}:${port}/graphql`);
 
+  let metricsListener: http.Server | null = null;
+  if (metrics && config.metrics.port !== null) {
+    metricsListener = metricsServer(metrics);
+    await new Promise<void>((resolve, reject) => {
+      metricsListener!.once("error", reject);
+      metricsListener!.listen(config.metrics.port!, config.host, () => resolve());
+    });
+    const metricsAddress = metricsListener.address();
+    logger.info({ metricsPort: typeof metricsAddress === "object" && metricsAddress ? metricsAddress.port : config.metrics.port }, "metrics served on their own port at /metrics");
+  }
+
+  // SIGTERM: /readyz answers 503 at once (on connections already open), the listener stops
+  // accepting, requests in flight finish (at most SHUTDOWN_TIMEOUT_MS), then the pool closes.
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    const began = Date.now();
     clearInterval(purgeTimer);
-    logger.info({ signal }, "shutting down: no new connections, finishing in-flight requests");
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, "shutting down: no new connections, finishing in-flight requests");
     const forced = setTimeout(() => {
       logger.warn({ timeoutMs: config.shutdownTimeoutMs }, "in-flight requests did not finish in time; closing them");
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     forced.unref();
+    // Keep-alive connections: closed as soon as they have no request running.
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
     server.closeIdleConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearInterval(idle);
     clearTimeout(forced);
+    metricsListener?.close();
+    health.close();
     await db.close();
-    logger.info("stopped");
+    await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, "could not send the last spans"));
+    logger.info({ durationMs: Date.now() - began }, "stopped");
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

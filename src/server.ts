@@ -8,6 +8,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { createAuthenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
+import { createDatabaseHealth, isDatabaseUnavailable, type DatabaseHealth, type HealthProblem } from "./db/health.js";
 import { AppError } from "./domain/errors.js";
 import { Prisma } from "./generated/prisma/client.js";
 import { createContext, type Context } from "./graphql/context.js";
@@ -17,6 +18,9 @@ import { createRateLimiter, sensitiveFieldLimits } from "./graphql/rate-limit.js
 import { trustedDocuments } from "./graphql/trusted-documents.js";
 import { getSchema } from "./graphql/schema.js";
 import type { Logger } from "./logger.js";
+import { createMetrics, metricsRoute, type Metrics } from "./observability/metrics.js";
+import { requestFacts, factsOf } from "./observability/request-facts.js";
+import { tracingPlugin } from "./observability/tracing.js";
 
 export type App = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -50,46 +54,65 @@ query Overview {
 }
 `;
 
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8" } });
+function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", ...headers } });
 }
 
-function healthRoutes(db: Database, isShuttingDown: () => boolean): Plugin {
+/**
+ * /healthz: the process is alive (never touches the database, so an orchestrator doesn't restart
+ * a healthy process because PostgreSQL is down). /readyz: it can serve requests now: not
+ * shutting down, the database answers within a second, and its schema is not behind.
+ */
+function healthRoutes(db: Database, health: DatabaseHealth, isShuttingDown: () => boolean): Plugin {
   return {
     async onRequest({ url, endResponse }) {
       if (url.pathname === "/healthz") {
         endResponse(json({ status: "ok" }));
       } else if (url.pathname === "/readyz") {
-        if (isShuttingDown()) return endResponse(json({ status: "shutting_down" }, 503));
-        try {
-          await db.ping();
-          endResponse(json({ status: "ready", database: db.kind }));
-        } catch (error) {
-          endResponse(json({ status: "unavailable", database: db.kind, error: (error as Error).message }, 503));
-        }
+        if (isShuttingDown()) return endResponse(json({ status: "shutting_down", database: db.kind }, 503));
+        const problem = await health.check();
+        if (problem) return endResponse(json({ ...problem, database: db.kind }, 503));
+        endResponse(json({ status: "ready", database: db.kind }));
       }
     },
   };
 }
 
-function requestLogging(logger: Logger): Plugin {
-  const started = new WeakMap<Request, number>();
+/** While the database is known to be unreachable or behind, GraphQL requests fail at once with SERVICE_UNAVAILABLE. */
+function failFastWhileUnavailable(health: DatabaseHealth): Plugin {
   return {
-    onRequest({ request }) {
-      started.set(request, performance.now());
+    onRequestParse({ request, url, endResponse }) {
+      if (url.pathname !== "/graphql" || (request.method === "GET" && request.headers.get("accept")?.includes("text/html"))) return;
+      const problem = health.problem();
+      if (!problem) return;
+      factsOf(request).errorCodes.push("SERVICE_UNAVAILABLE");
+      const extensions = { code: "SERVICE_UNAVAILABLE", reason: problem.status.toUpperCase(), ...(problem.pending ? { pending: problem.pending } : {}) };
+      endResponse(json({ errors: [{ message: problem.message, extensions }] }, 503, { "retry-after": "2" }));
     },
-    onResponse({ request, response, serverContext }) {
+  };
+}
+
+/**
+ * One JSON line per request: id, operation, viewer, status, duration and error codes. Never the
+ * headers, the document's variables or the response body: that is where secrets travel.
+ */
+function requestLogging(logger: Logger): Plugin {
+  return {
+    onResponse({ request, response }) {
       const url = new URL(request.url);
-      if (url.pathname === "/healthz" || url.pathname === "/readyz") return;
-      const begin = started.get(request);
-      const requestId = (serverContext as { requestId?: string } | undefined)?.requestId ?? request.headers.get("x-request-id");
+      if (url.pathname === "/healthz" || url.pathname === "/readyz" || url.pathname === "/metrics") return;
+      const facts = factsOf(request);
       logger.info(
         {
-          requestId,
+          requestId: facts.requestId,
           method: request.method,
           path: url.pathname,
+          operationName: facts.operationName,
+          operationType: facts.operationType,
+          viewerId: facts.viewerId,
           status: response.status,
-          durationMs: begin === undefined ? undefined : Math.round((performance.now() - begin) * 10) / 10,
+          durationMs: Math.round((performance.now() - facts.startedAt) * 10) / 10,
+          ...(facts.errorCodes.length > 0 ? { errorCodes: facts.errorCodes } : {}),
         },
         "request",
       );
@@ -105,6 +128,7 @@ function requestIds(): Plugin {
       const given = request.headers.get("x-request-id");
       const id = given && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
       ids.set(request, id);
+      factsOf(request).requestId = id;
       (serverContext as { requestId?: string }).requestId = id;
     },
     onResponse({ request, response }) {
@@ -194,11 +218,11 @@ function varyOnOrigin(): Plugin {
   };
 }
 
-export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (string | number)[]): GraphQLError {
+export function toGraphQLError(error: unknown, logger: Logger, onDatabaseUnavailable?: (error: unknown) => void): GraphQLError {
   const original = error instanceof GraphQLError ? (error.originalError ?? undefined) : error;
   if (original instanceof AppError) {
     return new GraphQLError(original.message, {
-      path: path ?? (error instanceof GraphQLError ? error.path : undefined),
+      path: error instanceof GraphQLError ? error.path : undefined,
       nodes: error instanceof GraphQLError ? error.nodes : undefined,
       extensions: {
         ...original.details,
@@ -246,6 +270,17 @@ export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (
       extensions: { code: original.code === "P2025" ? "NOT_FOUND" : "CONFLICT" },
     });
   }
+  // The database could not be reached or dropped the connection: retriable, and the service
+  // fails fast until a ping answers again (DatabaseHealth).
+  if (isDatabaseUnavailable(original)) {
+    onDatabaseUnavailable?.(original);
+    logger.warn({ errorName: (original as Error).name, message: (original as Error).message, path: error instanceof GraphQLError ? error.path : undefined }, "database unavailable");
+    return new GraphQLError("The database is unavailable right now; retry shortly", {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      extensions: { code: "SERVICE_UNAVAILABLE", reason: "DATABASE_UNAVAILABLE", http: { status: 503, headers: { "retry-after": "2" } } },
+    });
+  }
   // PostgreSQL's statement_timeout (SQLSTATE 57014) ended a query: the request was too expensive.
   if (original instanceof Error && /57014|statement timeout/.test(`${original.message} ${JSON.stringify((original as { meta?: unknown }).meta ?? {})}`)) {
     logger.warn({ path: error instanceof GraphQLError ? error.path : undefined }, "statement timeout");
@@ -263,11 +298,21 @@ export function toGraphQLError(error: unknown, logger: Logger, path?: readonly (
   });
 }
 
+/** Logs the moments the database becomes unusable and usable again (not every failed request). */
+export function logHealthChange(logger: Logger) {
+  return (problem: HealthProblem | null) =>
+    problem ? logger.warn({ status: problem.status, pending: problem.pending }, `not ready: ${problem.message}`) : logger.info("database available: ready");
+}
+
 export interface AppOptions {
   config: Config;
   db: Database;
   logger: Logger;
   isShuttingDown?: () => boolean;
+  /** The app's metrics; by default its own when METRICS is on (main.ts passes them to serve on METRICS_PORT). */
+  metrics?: Metrics | null;
+  /** Whether the database may be used now (main.ts shares it with the migration check). */
+  health?: DatabaseHealth;
 }
 
 /** The caller's IP: the socket's peer, or with TRUST_PROXY the first X-Forwarded-For entry. */
@@ -280,7 +325,7 @@ function clientIp(request: Request, serverContext: Record<string, unknown>, trus
   return socket?.remoteAddress ?? "local";
 }
 
-export function createApp({ config, db, logger, isShuttingDown = () => false }: AppOptions): App {
+export function createApp({ config, db, logger, isShuttingDown = () => false, metrics = config.metrics.enabled ? createMetrics(db) : null, health = createDatabaseHealth(db, { onChange: logHealthChange(logger) }) }: AppOptions): App {
   const authenticate = createAuthenticator(db.prisma, config.jwt);
   const limiter = createRateLimiter(config.rateLimits, (error) => logger.warn({ err: error }, "rate-limit store unavailable; limits not applied"));
   return createYoga<Record<string, unknown>, Context>({
@@ -297,14 +342,28 @@ export function createApp({ config, db, logger, isShuttingDown = () => false }: 
       debug: (...args) => logger.debug(args.map(String).join(" ")),
       info: (...args) => logger.info(args.map(String).join(" ")),
       warn: (...args) => logger.warn(args.map(String).join(" ")),
-      error: (...args) => logger.error(args.map(String).join(" ")),
+      // Yoga logs each error it masks, message included, and those messages may quote a
+      // request's variables (secrets). toGraphQLError has already logged the unexpected ones
+      // without the caller's input, so only errors that aren't GraphQL errors pass, by name.
+      error: (...args) => {
+        if (args.some((arg) => arg instanceof GraphQLError || arg instanceof AppError)) return;
+        const unexpected = args.find((arg): arg is Error => arg instanceof Error);
+        if (unexpected) logger.error({ errorName: unexpected.name }, "yoga reported an unexpected error (see the preceding entry)");
+        else logger.error(args.map(String).join(" "));
+      },
     },
-    maskedErrors: { maskError: (error) => toGraphQLError(error, logger) },
+    maskedErrors: { maskError: (error) => toGraphQLError(error, logger, (cause) => health.reportUnavailable(cause)) },
     plugins: [
+      requestFacts(),
+      tracingPlugin(),
       requestIds(),
       requestIdOnInternalErrors(logger),
       ...trustedDocuments(config.trustedDocuments),
-      healthRoutes(db, isShuttingDown),
+      healthRoutes(db, health, isShuttingDown),
+      failFastWhileUnavailable(health),
+      { onDispose: () => health.close() },
+      ...(metrics ? [metrics.plugin, { onDispose: () => metrics.close() }] : []),
+      ...(metrics && config.metrics.port === null ? [metricsRoute(metrics)] : []),
       requestLogging(logger),
       bodySizeLimit(config.limits.maxBodyBytes),
       ...documentLimits(config.limits),
@@ -329,7 +388,7 @@ export function createApp({ config, db, logger, isShuttingDown = () => false }: 
         await limiter.request(viewer ? `user:${viewer.user.id}` : `ip:${ip}`);
         return createContext(db.prisma, config, requestId, viewer, ip);
       } catch (error) {
-        throw toGraphQLError(error, logger);
+        throw toGraphQLError(error, logger, (cause) => health.reportUnavailable(cause));
       }
     },
   });

@@ -10,7 +10,7 @@ import { createApiToken } from "../src/domain/api-tokens.js";
 import { createOrganization } from "../src/domain/organizations.js";
 import { findOrCreateActiveUser } from "../src/domain/users.js";
 import type { Organization, User } from "../src/generated/prisma/client.js";
-import { createLogger } from "../src/logger.js";
+import { createLogger, type Logger } from "../src/logger.js";
 import { createApp, type App } from "../src/server.js";
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL?.trim() || undefined;
@@ -63,11 +63,12 @@ export interface GqlResult<T> {
   errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; [key: string]: unknown } }[];
 }
 
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestApp> {
   const test = await openTestDatabase();
   const config = loadConfig({ LOG_LEVEL: "silent", ...env });
   // TEST_LOG_LEVEL=error shows what the masked errors were.
-  const app = createApp({ config, db: test.db, logger: createLogger((process.env.TEST_LOG_LEVEL as "error" | undefined) ?? "silent", "stderr") });
+  const logger = options.logger ?? createLogger((process.env.TEST_LOG_LEVEL as "error" | undefined) ?? "silent", "stderr");
+  const app = createApp({ config, db: test.db, logger });
   return {
     ...test,
     app,

@@ -1,76 +1,14 @@
 // The service as an operator meets it: `npm start` in a real process on a real socket, the
 // demo token in its log, GraphiQL, health endpoints, graceful shutdown, the embedded
 // database's single-owner lock, the CLI, and configuration errors.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gql, runCli, startServer, stopServer as stop, type ServerProcess as Server } from "./fixtures/server-process.js";
 import { createThrowawayDatabase, TEST_DATABASE_URL } from "./helpers.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  log: () => string;
-  exited: Promise<number | null>;
-}
-
-function baseEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "info", NODE_ENV: "development", ...extra };
-  delete env.VITEST;
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
-  return env;
-}
-
-async function startServer(env: Record<string, string | undefined>): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: ROOT,
-    env: baseEnv({ PORT: "0", HOST: "127.0.0.1", ...env }),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const match = /listening on (http:\/\/\S+)\/graphql/.exec(output);
-    if (match) {
-      const port = /"port":(\d+)/.exec(output)![1];
-      return { child, url: `http://127.0.0.1:${port}`, log: () => output, exited };
-    }
-    if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`server did not start within 60 s:\n${output}`);
-}
-
-async function stop(server: Server): Promise<number | null> {
-  server.child.kill("SIGTERM");
-  return server.exited;
-}
-
-function cli(args: string[], env: Record<string, string | undefined>) {
-  return spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
-    cwd: ROOT,
-    env: baseEnv(env),
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-}
-
-async function gql(url: string, query: string, token?: string) {
-  const response = await fetch(`${url}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query }),
-  });
-  return { status: response.status, body: (await response.json()) as any };
-}
+const cli = (args: string[], env: Record<string, string | undefined>) => runCli(args, env, 60_000);
 
 const OVERVIEW = "{ viewer { email } organizations(first: 5) { totalCount edges { node { slug memberCount } } } }";
 
@@ -193,10 +131,35 @@ describe.runIf(!!TEST_DATABASE_URL)("npm start on PostgreSQL", () => {
   });
   afterAll(() => database.drop());
 
-  it("refuses to start on an unmigrated database, unless MIGRATE_ON_START is set", async () => {
-    const refused = await startServer({ DATABASE_URL: database.url }).catch((error: Error) => error.message);
-    expect(refused).toMatch(/missing migrations.*db:migrate/);
-  });
+  it("serves an unmigrated database as not ready, says why, and turns ready once migrated, without a restart", async () => {
+    const server = await startServer({ DATABASE_URL: database.url });
+    try {
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status).toBe(503);
+      const body = (await ready.json()) as { status: string; message: string; pending: string[] };
+      expect(body.status).toBe("migrations_pending");
+      expect(body.message).toMatch(/db:migrate/);
+      expect(body.pending).toContain("20261124120000_init");
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const refused = await gql(server.url, "{ __typename }");
+      expect(refused.status).toBe(503);
+      expect(refused.body.errors[0].extensions).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "MIGRATIONS_PENDING" });
+      expect(server.log()).toMatch(/not ready: The database is behind/);
+
+      const migrate = cli(["migrate"], { DATABASE_URL: database.url });
+      expect(migrate.status, migrate.stderr).toBe(0);
+      const deadline = Date.now() + 15_000;
+      let status = 0;
+      while (Date.now() < deadline && status !== 200) {
+        status = (await fetch(`${server.url}/readyz`)).status;
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(status).toBe(200);
+      expect((await gql(server.url, "{ __typename }")).body.data).toEqual({ __typename: "Query" });
+    } finally {
+      expect(await stop(server)).toBe(0);
+    }
+  }, 60_000);
 
   it("runs CLI commands and servers side by side", async () => {
     const migrate = cli(["migrate"], { DATABASE_URL: database.url });

@@ -1,13 +1,16 @@
 // Opens the database: embedded PostgreSQL (PGlite) when no DATABASE_URL is set, a real
 // PostgreSQL server through a bounded pg pool otherwise. Both give the same Prisma client.
+import fs from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
+import { NodeFS } from "@electric-sql/pglite/nodefs";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { lockDataDir } from "./embedded-lock.js";
+import { fsyncTree } from "./fsync.js";
 import { pgliteRunner, pgRunner, type SqlRunner } from "./sql.js";
 
 export type Prisma = PrismaClient;
@@ -23,9 +26,21 @@ export interface Database {
   ping(): Promise<void>;
   /** SQL statements Prisma has sent since the database was opened (for tests and benchmarks). */
   statementCount(): number;
+  /** Calls listener after each statement Prisma sends, with its duration (for metrics). */
+  onStatement(listener: (durationMs: number) => void): () => void;
+  /** The pool's connections (PostgreSQL only; null for the embedded database, which has one). */
+  poolStats(): PoolStats | null;
   /** Starts enforcing statementTimeoutMs (the server calls it once migrations and the seed are done). */
   limitStatements(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  /** Requests waiting for a connection. */
+  waiting: number;
+  max: number;
 }
 
 export interface OpenOptions {
@@ -36,6 +51,8 @@ export interface OpenOptions {
   inMemory?: boolean;
   /** PostgreSQL statement_timeout for the service's queries; migrations run without it. */
   statementTimeoutMs?: number;
+  /** How long getting a connection (a new one, or a free one from a busy pool) may take. */
+  connectTimeoutMs?: number;
 }
 
 function redactUrl(url: string): string {
@@ -43,19 +60,65 @@ function redactUrl(url: string): string {
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
 }
 
-function countStatements(prisma: PrismaClient): () => number {
+function watchStatements(prisma: PrismaClient): Pick<Database, "statementCount" | "onStatement"> {
   let count = 0;
+  const listeners = new Set<(durationMs: number) => void>();
   const trace = process.env.TRACE_SQL === "1";
-  prisma.$on("query" as never, (event: { query: string }) => {
+  prisma.$on("query" as never, (event: { query: string; duration: number }) => {
     count++;
+    for (const listener of listeners) listener(Number(event.duration));
     if (trace) process.stderr.write(`[sql] ${event.query.replace(/\s+/g, " ").replace(/"public"\./g, "").replace(/SELECT .*? FROM/, "SELECT … FROM").slice(0, Number(process.env.TRACE_SQL_WIDTH ?? 400))}\n`);
   });
-  return () => count;
+  return {
+    statementCount: () => count,
+    onStatement(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
 }
 
-/** An embedded PostgreSQL with the extensions the migrations use. */
-export function createPGlite(dataPath?: string): Promise<PGlite> {
-  return PGlite.create(dataPath, { extensions: { pg_trgm } });
+/**
+ * PGlite on a folder, with commits that reach the disk (README, "Embedded database durability").
+ * PGlite's NodeFS hands PostgreSQL's writes straight to the files (fs.writeSync), so a commit is in
+ * the OS when its query resolves and survives kill -9. But PGlite starts PostgreSQL with fsync off
+ * (`-F`), and Emscripten's NODEFS has no fsync (fsync() is a no-op): nothing would reach the disk
+ * before the OS flushes it, and a power loss could lose commits or corrupt the folder. So: NODEFS
+ * gets a real fsync, and PostgreSQL runs with fsync on and wal_sync_method=fsync (fdatasync()
+ * stays a no-op in Emscripten).
+ */
+class FsyncingNodeFS extends NodeFS {
+  override async init(pg: PGlite, options: Parameters<NodeFS["init"]>[1]) {
+    const result = await super.init(pg, options);
+    const patchFsync = (mod: { NODEFS: unknown }) => {
+      const nodefs = mod.NODEFS as { stream_ops?: Record<string, unknown>; tryFSOperation?: (operation: () => void) => void };
+      if (!nodefs?.stream_ops || typeof nodefs.tryFSOperation !== "function") {
+        throw new Error("@electric-sql/pglite: Emscripten NODEFS has changed; createPGlite (src/db/client.ts) can't make fsync real");
+      }
+      // A failing fsync becomes an errno for PostgreSQL, which then stops rather than acknowledge.
+      nodefs.stream_ops.fsync ??= (stream: { nfd: number }) => {
+        nodefs.tryFSOperation!(() => fs.fsyncSync(stream.nfd));
+        return 0;
+      };
+    };
+    result.emscriptenOpts.preRun = [...(result.emscriptenOpts.preRun ?? []), patchFsync];
+    return result;
+  }
+}
+
+/** An embedded PostgreSQL with the extensions the migrations use: in memory, or durable in dataPath. */
+export async function createPGlite(dataPath?: string): Promise<PGlite> {
+  if (!dataPath) return PGlite.create({ extensions: { pg_trgm } });
+  const created = !fs.existsSync(path.join(dataPath, "PG_VERSION"));
+  const pglite = await PGlite.create({
+    dataDir: dataPath,
+    fs: new FsyncingNodeFS(dataPath),
+    extensions: { pg_trgm },
+    startParams: [...PGlite.defaultStartParams.filter((param) => param !== "-F"), "-c", "wal_sync_method=fsync"],
+  });
+  // A new cluster is copied in from initdb's memory without fsync; PostgreSQL syncs only what it writes.
+  if (created) fsyncTree(dataPath);
+  return pglite;
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
@@ -63,15 +126,28 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
-      connectionTimeoutMillis: 10_000,
+      // A database that can't be reached fails the request quickly (SERVICE_UNAVAILABLE), so a
+      // caller retries instead of hanging on a connection that won't come.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       idleTimeoutMillis: 30_000,
+      // Dead peers (a host gone, a cut link) are noticed by the kernel, not only at the next query.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      // A server that stops answering mid-query: give up a little after statement_timeout would have.
+      ...(options.statementTimeoutMs ? { query_timeout: options.statementTimeoutMs + 2_000 } : {}),
       // Every session of the service's pool: a runaway statement ends with an error, not a hung connection.
       ...(options.statementTimeoutMs ? { options: `-c statement_timeout=${options.statementTimeoutMs}` } : {}),
     });
     // An idle connection dropped by the server must not crash the process; the pool replaces it.
     pool.on("error", () => {});
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }] });
-    const statementCount = countStatements(prisma);
+    // Nor may a checked-out one: between two queries of a transaction (or after pool.query's
+    // one-shot listener is gone) a terminated backend's FATAL message arrives as an 'error'
+    // event, which without a listener is an uncaught exception. The query in flight still gets
+    // the error, and the pool drops the dead connection when it is released.
+    pool.on("connect", (connection) => connection.on("error", () => {}));
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }], errorFormat: "minimal" });
+    const statements = watchStatements(prisma);
+    const max = options.poolSize ?? 10;
     return {
       kind: "postgresql",
       location: redactUrl(options.databaseUrl),
@@ -83,7 +159,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       async limitStatements() {
         // Set for every pooled session at connect time (above).
       },
-      statementCount,
+      ...statements,
+      poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
       async close() {
         await prisma.$disconnect();
         await pool.end();
@@ -100,8 +177,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     unlock();
     throw error;
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log: [{ emit: "event", level: "query" }] });
-  const statementCount = countStatements(prisma);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log: [{ emit: "event", level: "query" }], errorFormat: "minimal" });
+  const statements = watchStatements(prisma);
   const runner = pgliteRunner(pglite);
   return {
     kind: "embedded",
@@ -115,7 +192,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       // PGlite runs each statement to completion on this thread: it has no way to cancel one,
       // so statement_timeout is not available on the embedded database (README, Security).
     },
-    statementCount,
+    ...statements,
+    poolStats: () => null,
     async close() {
       await prisma.$disconnect();
       await pglite.close();

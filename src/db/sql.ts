@@ -27,6 +27,9 @@ export function pgliteRunner(db: PGlite): SqlRunner {
 /** One dedicated pool connection, so session state (advisory locks, BEGIN) stays on it. */
 export async function pgRunner(pool: pg.Pool): Promise<SqlRunner> {
   const client = await pool.connect();
+  // A connection that fails between queries is given back as broken, not reused.
+  let failed: Error | undefined;
+  client.on("error", (error) => (failed = error));
   // Migrations and operator scripts may legitimately run long: no statement timeout here.
   await client.query("SET statement_timeout = 0");
   return {
@@ -37,6 +40,7 @@ export async function pgRunner(pool: pg.Pool): Promise<SqlRunner> {
       await client.query(script);
     },
     release() {
+      if (failed) return client.release(failed);
       // Back to the pool with the session's configured timeout (RESET returns to the connect-time value).
       void client.query("RESET statement_timeout").then(
         () => client.release(),

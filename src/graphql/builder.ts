@@ -6,6 +6,8 @@ import FederationPlugin from "@pothos/plugin-federation";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import TracingPlugin, { isExposedField, isRootField } from "@pothos/plugin-tracing";
+import { createOpenTelemetryWrapper } from "@pothos/tracing-opentelemetry";
 import {
   DateTimeResolver,
   EmailAddressResolver,
@@ -20,6 +22,7 @@ import { loadConfig } from "../config.js";
 import { AppError } from "../domain/errors.js";
 import type PrismaTypes from "../generated/pothos-prisma-types.js";
 import { getDatamodel } from "../generated/pothos-prisma-types.js";
+import { tracer, tracingActive } from "../observability/tracing.js";
 import type { Context } from "./context.js";
 
 export interface OrgPermissionScope {
@@ -28,6 +31,9 @@ export interface OrgPermissionScope {
 }
 
 const { defaultPageSize, maxPageSize } = loadConfig();
+
+// Resolver spans say which field and path; never the arguments (they may carry secrets).
+const traceResolver = createOpenTelemetryWrapper(tracer, { includeArgs: false, includeSource: false });
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -62,9 +68,20 @@ export const builder = new SchemaBuilder<{
     UUID: { Input: string; Output: string };
   };
   DefaultFieldNullability: false;
+  Tracing: boolean;
 }>({
-  // Federation comes after the plugins that wrap resolvers, so entity fetches pass through them.
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
+  // Tracing first, so a resolver's span covers its auth check too. Federation comes after the
+  // plugins that wrap resolvers, so entity fetches pass through them.
+  plugins: [TracingPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
+  tracing: {
+    // Spans for root fields and resolvers of our own (relations, loaders, connections): the
+    // ones that can wait on the database. Exposed columns and ids cost nothing worth a span.
+    default: (config) => isRootField(config) || (!isExposedField(config) && config.name !== "id"),
+    wrap: (resolver, options) => {
+      const traced = traceResolver(resolver, options);
+      return (parent, args, context, info) => (tracingActive() ? traced(parent, args, context, info) : resolver(parent, args, context, info));
+    },
+  },
   defaultFieldNullability: false,
   scopeAuth: {
     // Type-level scopes run for every object of that type, wherever it is reached from

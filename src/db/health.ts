@@ -1,0 +1,151 @@
+// Whether requests may use the database now, for /readyz and for failing fast: a database that
+// can't be reached, or whose schema is behind the code's migrations, answers 503 at once
+// instead of letting every request wait for a connection that won't come.
+import type { Database } from "./client.js";
+
+export interface HealthProblem {
+  status: "unavailable" | "migrations_pending";
+  message: string;
+  pending?: string[];
+}
+
+export interface DatabaseHealth {
+  /** null when requests may use the database; otherwise why they may not. */
+  problem(): HealthProblem | null;
+  /** Pings the database now (bounded by the ping timeout) and returns the resulting problem. */
+  check(): Promise<HealthProblem | null>;
+  /** A request failed because the database could not be reached: ping, and if that fails too, fail fast until a ping answers. */
+  reportUnavailable(error: unknown): void;
+  /** The schema is behind: not ready until `pending()` returns no migration (checked every few seconds). */
+  waitForMigrations(pending: string[], recheck: () => Promise<string[]>): void;
+  close(): void;
+}
+
+export interface HealthOptions {
+  /** A ping that takes longer counts as a failure. */
+  pingTimeoutMs?: number;
+  /** How often an unavailable database is pinged until it answers. */
+  retryIntervalMs?: number;
+  migrationRecheckMs?: number;
+  onChange?: (problem: HealthProblem | null, cause?: unknown) => void;
+}
+
+// Prisma's own codes for the same: can't reach (P1001), timed out (P1002, P1008), closed (P1017), pool timeout (P2024).
+const UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+// SQLSTATE: connection exceptions (08…), the server shutting down or a backend killed (57P01-3),
+// too many connections (53300), and the server starting up (57P03).
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connection timeout|Client has encountered a connection error|Connection ended unexpectedly|timeout exceeded when trying to connect|Query read timeout|terminating connection due to administrator command|server closed the connection unexpectedly|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|Server has closed the connection|Cannot use a pool after calling end/;
+
+/** True when the error says the database could not be reached (retriable), not that the query was wrong. */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== "object" || depth > 5) return false;
+  const value = error as { code?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown }; originalCode?: unknown; originalError?: unknown };
+  for (const code of [value.code, value.originalCode]) {
+    if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
+  }
+  if (typeof value.message === "string" && UNAVAILABLE_MESSAGE.test(value.message)) return true;
+  return [value.cause, value.meta?.driverAdapterError, value.originalError].some((inner) => isDatabaseUnavailable(inner, depth + 1));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the database did not answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export function createDatabaseHealth(db: Pick<Database, "ping">, options: HealthOptions = {}): DatabaseHealth {
+  const pingTimeoutMs = options.pingTimeoutMs ?? 1_000;
+  const retryIntervalMs = options.retryIntervalMs ?? 500;
+  const migrationRecheckMs = options.migrationRecheckMs ?? 5_000;
+  let unavailable: HealthProblem | null = null;
+  let migrations: HealthProblem | null = null;
+  let retryTimer: NodeJS.Timeout | null = null;
+  let migrationTimer: NodeJS.Timeout | null = null;
+  let closed = false;
+  let confirming: Promise<void> | null = null;
+
+  const problem = () => unavailable ?? migrations;
+  const setUnavailable = (next: HealthProblem | null, cause?: unknown) => {
+    const changed = (next === null) !== (unavailable === null);
+    unavailable = next;
+    if (changed) options.onChange?.(problem(), cause);
+    if (next && !retryTimer && !closed) scheduleRetry();
+  };
+
+  const ping = async (): Promise<void> => {
+    try {
+      await withTimeout(db.ping(), pingTimeoutMs);
+      setUnavailable(null);
+    } catch (error) {
+      setUnavailable({ status: "unavailable", message: `The database can't be reached: ${(error as Error).message}` }, error);
+    }
+  };
+
+  function scheduleRetry() {
+    retryTimer = setTimeout(() => {
+      void ping().finally(() => {
+        retryTimer = null;
+        if (unavailable && !closed) scheduleRetry();
+      });
+    }, retryIntervalMs);
+    retryTimer.unref();
+  }
+
+  return {
+    problem,
+    async check() {
+      await ping();
+      return problem();
+    },
+    reportUnavailable() {
+      // One dropped connection (a backend terminated, a pool connection gone stale) is not an
+      // outage: confirm with a ping before every request is failed fast.
+      if (!unavailable && !confirming) {
+        confirming = ping().finally(() => {
+          confirming = null;
+        });
+      }
+    },
+    waitForMigrations(pending, recheck) {
+      if (pending.length === 0) return;
+      const set = (names: string[]) => {
+        migrations = {
+          status: "migrations_pending",
+          message: "The database is behind this version's migrations: run `npm run db:migrate` (or restart with MIGRATE_ON_START=1)",
+          pending: names,
+        };
+      };
+      set(pending);
+      options.onChange?.(problem());
+      const again = () => {
+        migrationTimer = setTimeout(async () => {
+          try {
+            const still = await recheck();
+            if (still.length === 0) {
+              migrations = null;
+              options.onChange?.(problem());
+              return;
+            }
+            set(still);
+          } catch {
+            // the database itself is down: the ping reports that; look again later
+          }
+          if (!closed) again();
+        }, migrationRecheckMs);
+        migrationTimer.unref();
+      };
+      again();
+    },
+    close() {
+      closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      if (migrationTimer) clearTimeout(migrationTimer);
+    },
+  };
+}

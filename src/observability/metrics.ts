@@ -1,0 +1,162 @@
+// Prometheus metrics (prom-client): one registry per app, served at GET /metrics on the API's
+// port or, with METRICS_PORT, on a port of its own that need not be public.
+import http from "node:http";
+import type { Plugin } from "graphql-yoga";
+import client from "prom-client";
+import type { Database } from "../db/client.js";
+import { factsOf } from "./request-facts.js";
+
+/** Operation names are the caller's words: past this many distinct ones, new names count as "other". */
+const MAX_OPERATION_NAMES = 500;
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const SQL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+export interface Metrics {
+  registry: client.Registry;
+  plugin: Plugin;
+  /** The Prometheus text for GET /metrics. */
+  render(): Promise<{ body: string; contentType: string }>;
+  /** Stops listening to the database (the app is disposed). */
+  close(): void;
+}
+
+export function createMetrics(db: Database): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+
+  const requests = new client.Counter({
+    name: "graphql_requests_total",
+    help: "GraphQL requests by operation name, operation type and outcome (success: no errors; error: at least one)",
+    labelNames: ["operation", "type", "outcome"],
+    registers: [registry],
+  });
+  const duration = new client.Histogram({
+    name: "graphql_request_duration_seconds",
+    help: "Time from a GraphQL request's arrival to its response, by operation name, type and outcome",
+    labelNames: ["operation", "type", "outcome"],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const httpResponses = new client.Counter({
+    name: "http_responses_total",
+    help: "HTTP responses by path and status code",
+    labelNames: ["path", "status"],
+    registers: [registry],
+  });
+  const errors = new client.Counter({
+    name: "graphql_errors_total",
+    help: "GraphQL errors in responses by extensions.code",
+    labelNames: ["code"],
+    registers: [registry],
+  });
+  const rateLimited = new client.Counter({
+    name: "rate_limit_refusals_total",
+    help: "Requests or fields refused with RATE_LIMITED",
+    registers: [registry],
+  });
+  const statements = new client.Counter({
+    name: "db_statements_total",
+    help: "SQL statements sent to the database",
+    registers: [registry],
+  });
+  const statementDuration = new client.Histogram({
+    name: "db_statement_duration_seconds",
+    help: "Duration of SQL statements as the database driver reports it",
+    buckets: SQL_BUCKETS,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: "db_pool_connections",
+    help: "Connections of the PostgreSQL pool by state (in_use, idle), and its maximum (max)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const pool = db.poolStats();
+      if (!pool) return;
+      this.set({ state: "in_use" }, pool.total - pool.idle);
+      this.set({ state: "idle" }, pool.idle);
+      this.set({ state: "max" }, pool.max);
+    },
+  });
+  new client.Gauge({
+    name: "db_pool_waiting_requests",
+    help: "Queries waiting for a free connection of the PostgreSQL pool",
+    registers: [registry],
+    collect() {
+      this.set(db.poolStats()?.waiting ?? 0);
+    },
+  });
+
+  const stopWatching = db.onStatement((durationMs) => {
+    statements.inc();
+    statementDuration.observe(durationMs / 1000);
+  });
+
+  const knownOperations = new Set<string>();
+  const boundedName = (name: string) => {
+    if (knownOperations.has(name)) return name;
+    if (knownOperations.size >= MAX_OPERATION_NAMES) return "other";
+    knownOperations.add(name);
+    return name;
+  };
+
+  const plugin: Plugin = {
+    onResponse({ request, response }) {
+      const url = new URL(request.url);
+      const known = url.pathname === "/graphql" || url.pathname === "/healthz" || url.pathname === "/readyz" || url.pathname === "/metrics";
+      httpResponses.inc({ path: known ? url.pathname : "other", status: String(response.status) });
+      if (url.pathname !== "/graphql" || request.method === "OPTIONS") return;
+      const facts = factsOf(request);
+      if (!facts.operationName && response.headers.get("content-type")?.includes("text/html")) return; // GraphiQL's page
+      const labels = {
+        operation: boundedName(facts.operationName ?? "unknown"),
+        type: facts.operationType ?? "unknown",
+        outcome: facts.errorCodes.length === 0 && response.status < 400 ? "success" : "error",
+      };
+      requests.inc(labels);
+      duration.observe(labels, (performance.now() - facts.startedAt) / 1000);
+      for (const code of facts.errorCodes) {
+        errors.inc({ code });
+        if (code === "RATE_LIMITED") rateLimited.inc();
+      }
+    },
+  };
+
+  return {
+    registry,
+    plugin,
+    async render() {
+      return { body: await registry.metrics(), contentType: registry.contentType };
+    },
+    close() {
+      stopWatching();
+    },
+  };
+}
+
+/** GET /metrics on the API's own port (when METRICS_PORT is not set). */
+export function metricsRoute(metrics: Metrics): Plugin {
+  return {
+    async onRequest({ url, request, endResponse }) {
+      if (url.pathname !== "/metrics") return;
+      if (request.method !== "GET") return endResponse(new Response("Method Not Allowed", { status: 405, headers: { allow: "GET" } }));
+      const { body, contentType } = await metrics.render();
+      endResponse(new Response(body, { headers: { "content-type": contentType } }));
+    },
+  };
+}
+
+/** A separate HTTP server answering only GET /metrics (METRICS_PORT). */
+export function metricsServer(metrics: Metrics): http.Server {
+  return http.createServer((request, response) => {
+    if (request.url?.split("?")[0] !== "/metrics" || request.method !== "GET") {
+      response.writeHead(404, { "content-type": "text/plain" }).end("Not Found: metrics are at GET /metrics\n");
+      return;
+    }
+    metrics.render().then(
+      ({ body, contentType }) => response.writeHead(200, { "content-type": contentType }).end(body),
+      (error: Error) => response.writeHead(500, { "content-type": "text/plain" }).end(`${error.message}\n`),
+    );
+  });
+}
