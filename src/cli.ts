@@ -1,7 +1,9 @@
-// Operator commands: npm run cli -- <migrate|seed|create-token|grant-operator|revoke-operator|verify-email|verify-phone> [options]
-// Logs go to stderr; stdout carries only the command's result (the token for create-token).
+// Operator commands: npm run cli -- <migrate|seed|create-token|grant-operator|revoke-operator|verify-email|verify-phone|backup|restore> [options]
+// Logs go to stderr; stdout carries only the command's result (the token for create-token, a JSON
+// summary for backup and restore).
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.js";
+import { BackupError, backupEmbedded, postgresBackupAdvice, restoreEmbedded } from "./db/backup.js";
 import { openDatabase, type Database } from "./db/client.js";
 import { DataDirInUseError } from "./db/embedded-lock.js";
 import { applyMigrations, MigrationError, pendingMigrations, resolveRolledBack } from "./db/migrate.js";
@@ -25,9 +27,16 @@ Commands:
                                          mark an address verified (for the user holding it, or --user)
   verify-phone --phone +E164 --user PRIMARY_EMAIL
                                          mark a phone number verified for that user
+  backup --out FILE [--force]            write a snapshot of the embedded database to FILE (a .tar.gz);
+                                         --force replaces an existing FILE
+  restore --from FILE [--force]          replace the embedded database with a backup; --force replaces
+                                         an existing database, which is kept as pgdata.before-restore-<time>.
+                                         Migrations the backup lacks are applied on the next start
 
 The database is DATABASE_URL, or the embedded one in DATA_DIR (default ./.data), which must not
-be in use by a running server.`;
+be in use by a running server. backup and restore are offline only: PGlite can't be read by a second
+process while a server has it open, so stop the server first. With DATABASE_URL they refuse and
+name the pg_dump / pg_restore commands to use instead.`;
 
 class UsageError extends Error {}
 
@@ -147,6 +156,24 @@ async function run(argv: string[]): Promise<void> {
       });
       return;
     }
+    case "backup": {
+      const { values } = parseArgs({ args: rest, options: { out: { type: "string" }, force: { type: "boolean" } } });
+      if (config.databaseUrl) throw new BackupError(postgresBackupAdvice("backup"));
+      if (!values.out) throw new UsageError("backup needs --out FILE");
+      const summary = await backupEmbedded({ dataDir: config.dataDir, out: values.out, force: values.force, log });
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return;
+    }
+    case "restore": {
+      const { values } = parseArgs({ args: rest, options: { from: { type: "string" }, force: { type: "boolean" } } });
+      if (config.databaseUrl) throw new BackupError(postgresBackupAdvice("restore"));
+      if (!values.from) throw new UsageError("restore needs --from FILE");
+      const summary = await restoreEmbedded({ dataDir: config.dataDir, from: values.from, force: values.force, log });
+      if (summary.previous) log(`the replaced database is kept in ${summary.previous}; delete it once you no longer need it`);
+      if (summary.pendingMigrations.length) log("the backup predates some migrations; the next start (or `cli migrate`) applies them", { pending: summary.pendingMigrations });
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return;
+    }
     case undefined:
     case "help":
     case "--help":
@@ -164,7 +191,7 @@ run(process.argv.slice(2)).catch((error: unknown) => {
     console.error(`${error.message}\n\n${USAGE}`);
     process.exit(2);
   }
-  if (error instanceof ConfigError || error instanceof DataDirInUseError || error instanceof MigrationError || error instanceof AppError) {
+  if (error instanceof ConfigError || error instanceof DataDirInUseError || error instanceof BackupError || error instanceof MigrationError || error instanceof AppError) {
     console.error(`Error: ${error.message}`);
     process.exit(1);
   }
