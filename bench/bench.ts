@@ -7,7 +7,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +19,7 @@ import { applyMigrations } from "../src/db/migrate.js";
 import { createThrowawayDatabase } from "../src/db/throwaway.js";
 import { Q1, Q2, Q3, Q4, W1, W2 } from "./queries.js";
 import { SHAPES, seedBench, VIEWER_ID_SQL, type Scale } from "./seed.js";
+import { freePort } from "./free-port.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const { values: args } = parseArgs({
@@ -39,15 +39,6 @@ const serverUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const gid = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString("base64");
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Proc {
   child: ChildProcess;
