@@ -1,7 +1,7 @@
 // A deploy's SIGTERM in the middle of a stream of mutations, on a real process and PostgreSQL:
 // not ready at once, no new connections, every accepted request answered, every acknowledged
 // write stored, the pool closed, exit code 0.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";
 import { startServer, type ServerProcess } from "./fixtures/server-process.js";
@@ -27,6 +27,9 @@ describe.runIf(!!TEST_DATABASE_URL)("SIGTERM during a stream of mutations (Postg
   it("answers every accepted request, stores every acknowledged write, refuses new connections, exits 0", async () => {
     const { token } = await userWithToken(db, "deployer@shutdown.example");
     const server: ServerProcess = await startServer({ DATABASE_URL: database.url, RATE_LIMITS: "0", SHUTDOWN_TIMEOUT_MS: "10000" });
+    onTestFinished(() => {
+      if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL"); // a failed run leaves no server behind
+    });
     const acknowledged: string[] = [];
     const unanswered: string[] = []; // the connection failed before any response
     const answeredOther: string[] = [];
