@@ -131,8 +131,22 @@ describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP pr
     expect(result.status).toBe(503);
     expect(result.ms).toBeLessThan(2_000);
     proxy.restore();
-    await terminateBackends(); // the silent connections' server side goes, as a restarted server's would
+    // The pool's connections from before stay silent forever (nothing resets them); the
+    // service drops them once a ping answers again, and serves on new ones.
     expect(await untilServing(5_000)).toBeLessThan(5_000);
+  });
+
+  it("a busy pool is not an outage: readyz stays 200 while every connection is in use", async () => {
+    await untilServing(5_000);
+    // (a Prisma query starts when awaited: then() starts it now)
+    const busy = Array.from({ length: 6 }, () => served.prisma.$queryRawUnsafe("SELECT 1 AS slept FROM pg_sleep(1)").then(() => "done"));
+    await sleep(200);
+    expect(served.poolStats()!.waiting).toBeGreaterThan(0);
+    const ready = await readyz();
+    expect(ready.status).toBe(200);
+    expect(ready.ms).toBeLessThan(1_000);
+    await Promise.all(busy);
+    expect((await gql("{ viewer { email } }")).status).toBe(200);
   });
 
   it("pg_terminate_backend on the service's connections: at most a retriable error, then serving again", async () => {

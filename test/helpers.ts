@@ -1,9 +1,15 @@
 // Test harness: each test file gets its own fresh database (in-memory embedded PostgreSQL, or a
-// throwaway database on the server named by TEST_DATABASE_URL), migrated by the real applier,
+// throwaway database on the server named by TEST_DATABASE_URL), migrated by the real applier
+// (embedded: once, into a template every test database starts from),
 // and talks to the real app through yoga.fetch.
 import { loadConfig, type Config } from "../src/config.js";
-import { openDatabase, type Database } from "../src/db/client.js";
-import { applyMigrations } from "../src/db/migrate.js";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createPGlite, openDatabase, type Database } from "../src/db/client.js";
+import { applyMigrations, readMigrations } from "../src/db/migrate.js";
+import { pgliteRunner } from "../src/db/sql.js";
 import { createThrowawayDatabase } from "../src/db/throwaway.js";
 import { SYSTEM_ROLES, type SystemRoleKey } from "../src/auth/permissions.js";
 import { createApiToken } from "../src/domain/api-tokens.js";
@@ -12,6 +18,9 @@ import { findOrCreateActiveUser } from "../src/domain/users.js";
 import type { Organization, User } from "../src/generated/prisma/client.js";
 import { createLogger, type Logger } from "../src/logger.js";
 import { createApp, type App } from "../src/server.js";
+
+// (the package's exports don't include package.json: read the file)
+const PGLITE_VERSION = (JSON.parse(fs.readFileSync(new URL("../node_modules/@electric-sql/pglite/package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL?.trim() || undefined;
 export const databaseKind = TEST_DATABASE_URL ? "postgresql" : "embedded";
@@ -24,6 +33,30 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
+/**
+ * A new in-memory PGlite spends seconds in initdb; every embedded test database instead starts
+ * from a tarball of a fresh cluster (migrated, or not), made once per set of migration files and
+ * PGlite version and shared by the test processes through the temp folder.
+ */
+async function embeddedTemplate(migrated: boolean): Promise<Blob> {
+  const hash = createHash("sha256").update(PGLITE_VERSION).update(String(migrated));
+  for (const migration of readMigrations()) hash.update(migration.name).update(migration.sql);
+  const file = path.join(os.tmpdir(), `membership-graph-test-template-${hash.digest("hex").slice(0, 16)}.tar`);
+  if (fs.existsSync(file)) return new Blob([fs.readFileSync(file)]);
+  const pglite = await createPGlite();
+  try {
+    if (migrated) await applyMigrations(pgliteRunner(pglite));
+    await pglite.exec("CHECKPOINT");
+    const dump = await pglite.dumpDataDir("none");
+    const partial = `${file}.${process.pid}.partial`;
+    fs.writeFileSync(partial, new Uint8Array(await dump.arrayBuffer()));
+    fs.renameSync(partial, file); // another worker may win the race: same content either way
+    return dump;
+  } finally {
+    await pglite.close();
+  }
+}
+
 /** A fresh, migrated database for one test file. */
 export async function openTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   let url: string | undefined;
@@ -31,8 +64,10 @@ export async function openTestDatabase(options: { migrate?: boolean } = {}): Pro
   if (TEST_DATABASE_URL) {
     ({ url, drop } = await createThrowawayDatabase(TEST_DATABASE_URL));
   }
-  const db = await openDatabase({ databaseUrl: url, dataDir: "", inMemory: !url, poolSize: 5 });
-  if (options.migrate !== false) {
+  const migrate = options.migrate !== false;
+  const template = url ? undefined : await embeddedTemplate(migrate);
+  const db = await openDatabase({ databaseUrl: url, dataDir: "", inMemory: !url, poolSize: 5, template });
+  if (migrate && !template) {
     const sql = await db.sqlRunner();
     try {
       await applyMigrations(sql);

@@ -22,7 +22,7 @@ export interface Database {
   prisma: PrismaClient;
   /** A runner on one connection; release() it when done. */
   sqlRunner(): Promise<SqlRunner>;
-  /** Resolves when the database answers a trivial query. */
+  /** Resolves when the database answers a trivial query (PostgreSQL: on a new connection). */
   ping(): Promise<void>;
   /** SQL statements Prisma has sent since the database was opened (for tests and benchmarks). */
   statementCount(): number;
@@ -30,6 +30,11 @@ export interface Database {
   onStatement(listener: (durationMs: number) => void): () => void;
   /** The pool's connections (PostgreSQL only; null for the embedded database, which has one). */
   poolStats(): PoolStats | null;
+  /**
+   * Closes the pool's connections opened before `time` (ms since the epoch): after an outage
+   * they may be dead without knowing it (a peer that vanished sends no reset). Returns how many.
+   */
+  discardConnectionsOpenedBefore(time: number): number;
   /** Starts enforcing statementTimeoutMs (the server calls it once migrations and the seed are done). */
   limitStatements(): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +54,11 @@ export interface OpenOptions {
   poolSize?: number;
   /** In-memory embedded database (tests): no folder, no lock. */
   inMemory?: boolean;
+  /**
+   * In memory only: start from this data folder (a PGlite dumpDataDir tarball) instead of an
+   * empty cluster, which skips initdb (seconds) — tests reuse one migrated template.
+   */
+  template?: Blob;
   /** PostgreSQL statement_timeout for the service's queries; migrations run without it. */
   statementTimeoutMs?: number;
   /** How long getting a connection (a new one, or a free one from a busy pool) may take. */
@@ -107,8 +117,8 @@ class FsyncingNodeFS extends NodeFS {
 }
 
 /** An embedded PostgreSQL with the extensions the migrations use: in memory, or durable in dataPath. */
-export async function createPGlite(dataPath?: string): Promise<PGlite> {
-  if (!dataPath) return PGlite.create({ extensions: { pg_trgm } });
+export async function createPGlite(dataPath?: string, template?: Blob): Promise<PGlite> {
+  if (!dataPath) return PGlite.create({ extensions: { pg_trgm }, ...(template ? { loadDataDir: template } : {}) });
   const created = !fs.existsSync(path.join(dataPath, "PG_VERSION"));
   const pglite = await PGlite.create({
     dataDir: dataPath,
@@ -144,7 +154,12 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     // one-shot listener is gone) a terminated backend's FATAL message arrives as an 'error'
     // event, which without a listener is an uncaught exception. The query in flight still gets
     // the error, and the pool drops the dead connection when it is released.
-    pool.on("connect", (connection) => connection.on("error", () => {}));
+    const opened = new Map<pg.PoolClient, number>();
+    pool.on("connect", (connection) => {
+      connection.on("error", () => {});
+      opened.set(connection, Date.now());
+    });
+    pool.on("remove", (connection) => opened.delete(connection));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }], errorFormat: "minimal" });
     const statements = watchStatements(prisma);
     const max = options.poolSize ?? 10;
@@ -154,13 +169,34 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       prisma,
       sqlRunner: () => pgRunner(pool),
       async ping() {
-        await pool.query("SELECT 1");
+        // On a connection of its own, not the pool's: a busy pool (every connection in use) is
+        // not an outage, and a new connection is what proves the server can be reached now.
+        const probe = new pg.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000 });
+        probe.on("error", () => {});
+        try {
+          await probe.connect();
+          await probe.query("SELECT 1");
+        } finally {
+          await probe.end().catch(() => {});
+        }
       },
       async limitStatements() {
         // Set for every pooled session at connect time (above).
       },
       ...statements,
       poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+      discardConnectionsOpenedBefore(time) {
+        let count = 0;
+        for (const [connection, at] of opened) {
+          if (at >= time) continue;
+          // The socket itself: a polite end() waits for a peer that may never answer. A query
+          // still waiting on it fails (SERVICE_UNAVAILABLE) and the pool drops the connection.
+          (connection as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+          opened.delete(connection);
+          count++;
+        }
+        return count;
+      },
       async close() {
         await prisma.$disconnect();
         await pool.end();
@@ -172,7 +208,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   const unlock = options.inMemory ? () => {} : lockDataDir(options.dataDir);
   let pglite: PGlite;
   try {
-    pglite = await createPGlite(dataPath);
+    pglite = await createPGlite(dataPath, options.inMemory ? options.template : undefined);
   } catch (error) {
     unlock();
     throw error;
@@ -194,6 +230,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     },
     ...statements,
     poolStats: () => null,
+    discardConnectionsOpenedBefore: () => 0,
     async close() {
       await prisma.$disconnect();
       await pglite.close();

@@ -59,8 +59,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-export function createDatabaseHealth(db: Pick<Database, "ping">, options: HealthOptions = {}): DatabaseHealth {
-  const pingTimeoutMs = options.pingTimeoutMs ?? 1_000;
+export function createDatabaseHealth(db: Pick<Database, "ping" | "kind" | "discardConnectionsOpenedBefore">, options: HealthOptions = {}): DatabaseHealth {
+  // The embedded database can't be unreachable, only busy: its one connection answers a ping
+  // after the statements queued before it, so only a long wait counts as a failure there.
+  const pingTimeoutMs = options.pingTimeoutMs ?? (db.kind === "embedded" ? 10_000 : 1_000);
   const retryIntervalMs = options.retryIntervalMs ?? 500;
   const migrationRecheckMs = options.migrationRecheckMs ?? 5_000;
   let unavailable: HealthProblem | null = null;
@@ -71,8 +73,12 @@ export function createDatabaseHealth(db: Pick<Database, "ping">, options: Health
   let confirming: Promise<void> | null = null;
 
   const problem = () => unavailable ?? migrations;
+  let downSince = 0;
   const setUnavailable = (next: HealthProblem | null, cause?: unknown) => {
     const changed = (next === null) !== (unavailable === null);
+    if (changed && next) downSince = Date.now();
+    // Back: connections from before the outage may be dead without knowing it; new ones replace them.
+    if (changed && !next) db.discardConnectionsOpenedBefore(downSince);
     unavailable = next;
     if (changed) options.onChange?.(problem(), cause);
     if (next && !retryTimer && !closed) scheduleRetry();
