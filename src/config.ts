@@ -52,6 +52,8 @@ export interface MetricsConfig {
   enabled: boolean;
   /** A port of its own for /metrics (not served on the API's port then); null: the API's port. */
   port: number | null;
+  /** The interface METRICS_PORT listens on (default: HOST). */
+  host: string;
 }
 
 export interface TracingConfig {
@@ -291,6 +293,7 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: {
       enabled: boolVar(env, "METRICS", true),
       port: env.METRICS_PORT?.trim() ? intVar(env, "METRICS_PORT", 0, 0, 65_535) : null,
+      host: env.METRICS_HOST?.trim() || env.HOST?.trim() || "0.0.0.0",
     },
     tracing: tracingConfig(env),
   };

@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     metricsListener = metricsServer(metrics);
     await new Promise<void>((resolve, reject) => {
       metricsListener!.once("error", reject);
-      metricsListener!.listen(config.metrics.port!, config.host, () => resolve());
+      metricsListener!.listen(config.metrics.port!, config.metrics.host, () => resolve());
     });
     const metricsAddress = metricsListener.address();
     logger.info({ metricsPort: typeof metricsAddress === "object" && metricsAddress ? metricsAddress.port : config.metrics.port }, "metrics served on their own port at /metrics");
@@ -160,6 +160,13 @@ async function main(): Promise<void> {
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     forced.unref();
+    // The last resort: whatever hangs after the requests (a connection never given back, a
+    // collector that doesn't answer), the process is gone before an orchestrator's grace ends.
+    const deadline = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs + 5_000 }, "shutdown did not complete; exiting anyway");
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 5_000);
+    deadline.unref();
     // Keep-alive connections: closed as soon as they have no request running.
     const idle = setInterval(() => server.closeIdleConnections(), 50);
     server.closeIdleConnections();
@@ -168,10 +175,14 @@ async function main(): Promise<void> {
     clearTimeout(forced);
     metricsListener?.close();
     health.close();
-    await db.close();
+    let clean = true;
+    await db.close().catch((error: unknown) => {
+      clean = false;
+      logger.error({ err: error }, "could not close the database cleanly");
+    });
     await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, "could not send the last spans"));
     logger.info({ durationMs: Date.now() - began }, "stopped");
-    process.exit(0);
+    process.exit(clean ? 0 : 1);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));

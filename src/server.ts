@@ -300,8 +300,10 @@ export function toGraphQLError(error: unknown, logger: Logger, onDatabaseUnavail
 
 /** Logs the moments the database becomes unusable and usable again (not every failed request). */
 export function logHealthChange(logger: Logger) {
-  return (problem: HealthProblem | null) =>
-    problem ? logger.warn({ status: problem.status, pending: problem.pending }, `not ready: ${problem.message}`) : logger.info("database available: ready");
+  return (problem: HealthProblem | null, cause?: unknown) =>
+    problem
+      ? logger.warn({ status: problem.status, pending: problem.pending, cause: cause instanceof Error ? cause.message : undefined }, `not ready: ${problem.message}`)
+      : logger.info("database available: ready");
 }
 
 export interface AppOptions {

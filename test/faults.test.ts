@@ -77,6 +77,16 @@ describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP pr
     return { status: response.status, body: (await response.json()) as Record<string, unknown>, ms: performance.now() - started };
   }
 
+  /** A ping answered within the last 250 ms is reused: probe like an orchestrator until the outage shows. */
+  async function readyzUntil503(limitMs = 3_000) {
+    const began = performance.now();
+    for (;;) {
+      const ready = await readyz();
+      if (ready.status === 503 || performance.now() - began > limitMs) return ready;
+      await sleep(100);
+    }
+  }
+
   async function untilServing(limitMs: number): Promise<number> {
     const began = performance.now();
     while (performance.now() - began < limitMs) {
@@ -96,9 +106,8 @@ describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP pr
 
     proxy.cut("reset");
     const outage = performance.now();
-    const ready = await readyz();
-    expect(ready.status).toBe(503);
-    expect(ready.body).toMatchObject({ status: "unavailable", database: "postgresql" });
+    const ready = await readyzUntil503();
+    expect(ready.body).toEqual({ status: "unavailable", message: "The database can't be reached", database: "postgresql" }); // no host, address or user
     expect(performance.now() - outage).toBeLessThan(2_000);
     expect((await app.fetch("http://localhost/healthz")).status).toBe(200);
 
@@ -124,8 +133,7 @@ describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP pr
     await untilServing(5_000);
     proxy.cut("blackhole");
     const began = performance.now();
-    const ready = await readyz();
-    expect(ready.status).toBe(503);
+    await readyzUntil503();
     expect(performance.now() - began).toBeLessThan(2_000);
     const result = await gql("{ viewer { email } }");
     expect(result.status).toBe(503);

@@ -22,8 +22,8 @@ export interface Database {
   prisma: PrismaClient;
   /** A runner on one connection; release() it when done. */
   sqlRunner(): Promise<SqlRunner>;
-  /** Resolves when the database answers a trivial query (PostgreSQL: on a new connection). */
-  ping(): Promise<void>;
+  /** Resolves when the database answers a trivial query (PostgreSQL: on a new connection, within timeoutMs). */
+  ping(timeoutMs?: number): Promise<void>;
   /** SQL statements Prisma has sent since the database was opened (for tests and benchmarks). */
   statementCount(): number;
   /** Calls listener after each statement Prisma sends, with its duration (for metrics). */
@@ -63,6 +63,11 @@ export interface OpenOptions {
   statementTimeoutMs?: number;
   /** How long getting a connection (a new one, or a free one from a busy pool) may take. */
   connectTimeoutMs?: number;
+}
+
+/** A pg client's socket: destroy() closes it without the goodbye a silent peer never answers. */
+function socketOf(client: pg.Client | pg.PoolClient): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
 }
 
 function redactUrl(url: string): string {
@@ -143,8 +148,6 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       // Dead peers (a host gone, a cut link) are noticed by the kernel, not only at the next query.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
-      // A server that stops answering mid-query: give up a little after statement_timeout would have.
-      ...(options.statementTimeoutMs ? { query_timeout: options.statementTimeoutMs + 2_000 } : {}),
       // Every session of the service's pool: a runaway statement ends with an error, not a hung connection.
       ...(options.statementTimeoutMs ? { options: `-c statement_timeout=${options.statementTimeoutMs}` } : {}),
     });
@@ -155,11 +158,25 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     // event, which without a listener is an uncaught exception. The query in flight still gets
     // the error, and the pool drops the dead connection when it is released.
     const opened = new Map<pg.PoolClient, number>();
+    const inUse = new Set<pg.PoolClient>();
+    const doomed = new Set<pg.PoolClient>();
+    // Longer than any statement may run (statement_timeout), with room for a transaction's few.
+    const inUseGraceMs = Math.max(options.statementTimeoutMs ?? 0, 5_000) + 5_000;
     pool.on("connect", (connection) => {
       connection.on("error", () => {});
       opened.set(connection, Date.now());
     });
-    pool.on("remove", (connection) => opened.delete(connection));
+    pool.on("acquire", (connection) => inUse.add(connection));
+    pool.on("release", (_error, connection) => {
+      inUse.delete(connection);
+      // Doomed while in use (see discardConnectionsOpenedBefore): closed once given back.
+      if (doomed.delete(connection)) setImmediate(() => socketOf(connection)?.destroy());
+    });
+    pool.on("remove", (connection) => {
+      opened.delete(connection);
+      inUse.delete(connection);
+      doomed.delete(connection);
+    });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }], errorFormat: "minimal" });
     const statements = watchStatements(prisma);
     const max = options.poolSize ?? 10;
@@ -168,16 +185,19 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       location: redactUrl(options.databaseUrl),
       prisma,
       sqlRunner: () => pgRunner(pool),
-      async ping() {
+      async ping(timeoutMs = 1_000) {
         // On a connection of its own, not the pool's: a busy pool (every connection in use) is
         // not an outage, and a new connection is what proves the server can be reached now.
-        const probe = new pg.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000 });
+        // Bounded by timeoutMs both to connect and to answer, so no probe outlives its verdict.
+        const probe = new pg.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
         probe.on("error", () => {});
         try {
           await probe.connect();
           await probe.query("SELECT 1");
         } finally {
-          await probe.end().catch(() => {});
+          void probe.end().catch(() => {});
+          // A silent peer never completes the goodbye: don't keep its socket.
+          setTimeout(() => socketOf(probe)?.destroy(), 1_000).unref();
         }
       },
       async limitStatements() {
@@ -189,11 +209,15 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
         let count = 0;
         for (const [connection, at] of opened) {
           if (at >= time) continue;
-          // The socket itself: a polite end() waits for a peer that may never answer. A query
-          // still waiting on it fails (SERVICE_UNAVAILABLE) and the pool drops the connection.
-          (connection as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-          opened.delete(connection);
           count++;
+          // An idle one closes now (the pool replaces it). One in use may finish its work first;
+          // if it is still busy after the grace period, it is waiting on a peer that is gone.
+          if (inUse.has(connection)) {
+            doomed.add(connection);
+            setTimeout(() => doomed.has(connection) && socketOf(connection)?.destroy(), inUseGraceMs).unref();
+          } else {
+            socketOf(connection)?.destroy();
+          }
         }
         return count;
       },

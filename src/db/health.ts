@@ -65,15 +65,18 @@ export function createDatabaseHealth(db: Pick<Database, "ping" | "kind" | "disca
   const pingTimeoutMs = options.pingTimeoutMs ?? (db.kind === "embedded" ? 10_000 : 1_000);
   const retryIntervalMs = options.retryIntervalMs ?? 500;
   const migrationRecheckMs = options.migrationRecheckMs ?? 5_000;
+  /** A ping answered this recently is answer enough: a flood of /readyz opens no connection each. */
+  const freshForMs = 250;
   let unavailable: HealthProblem | null = null;
   let migrations: HealthProblem | null = null;
   let retryTimer: NodeJS.Timeout | null = null;
   let migrationTimer: NodeJS.Timeout | null = null;
   let closed = false;
-  let confirming: Promise<void> | null = null;
+  let inFlight: Promise<void> | null = null;
+  let lastPingAt = 0;
+  let downSince = 0;
 
   const problem = () => unavailable ?? migrations;
-  let downSince = 0;
   const setUnavailable = (next: HealthProblem | null, cause?: unknown) => {
     const changed = (next === null) !== (unavailable === null);
     if (changed && next) downSince = Date.now();
@@ -84,13 +87,22 @@ export function createDatabaseHealth(db: Pick<Database, "ping" | "kind" | "disca
     if (next && !retryTimer && !closed) scheduleRetry();
   };
 
-  const ping = async (): Promise<void> => {
-    try {
-      await withTimeout(db.ping(), pingTimeoutMs);
-      setUnavailable(null);
-    } catch (error) {
-      setUnavailable({ status: "unavailable", message: `The database can't be reached: ${(error as Error).message}` }, error);
-    }
+  // One ping at a time, shared by everyone asking (readyz, a failed request, the retry timer):
+  // results can't arrive out of order, and callers can't multiply connections.
+  const ping = (): Promise<void> => {
+    if (inFlight) return inFlight;
+    if (Date.now() - lastPingAt < freshForMs) return Promise.resolve();
+    inFlight = withTimeout(db.ping(pingTimeoutMs), pingTimeoutMs + 100)
+      .then(
+        () => setUnavailable(null),
+        // The public message names no host, address or user; the cause goes to the log (onChange).
+        (error: unknown) => setUnavailable({ status: "unavailable", message: "The database can't be reached" }, error),
+      )
+      .finally(() => {
+        lastPingAt = Date.now();
+        inFlight = null;
+      });
+    return inFlight;
   };
 
   function scheduleRetry() {
@@ -112,11 +124,7 @@ export function createDatabaseHealth(db: Pick<Database, "ping" | "kind" | "disca
     reportUnavailable() {
       // One dropped connection (a backend terminated, a pool connection gone stale) is not an
       // outage: confirm with a ping before every request is failed fast.
-      if (!unavailable && !confirming) {
-        confirming = ping().finally(() => {
-          confirming = null;
-        });
-      }
+      if (!unavailable) void ping();
     },
     waitForMigrations(pending, recheck) {
       if (pending.length === 0) return;

@@ -29,9 +29,16 @@ export async function pgRunner(pool: pg.Pool): Promise<SqlRunner> {
   const client = await pool.connect();
   // A connection that fails between queries is given back as broken, not reused.
   let failed: Error | undefined;
-  client.on("error", (error) => (failed = error));
+  const noteFailure = (error: Error) => (failed = error);
+  client.on("error", noteFailure);
   // Migrations and operator scripts may legitimately run long: no statement timeout here.
-  await client.query("SET statement_timeout = 0");
+  try {
+    await client.query("SET statement_timeout = 0");
+  } catch (error) {
+    client.removeListener("error", noteFailure);
+    client.release(error as Error);
+    throw error;
+  }
   return {
     async query<Row>(sql: string, params: unknown[] = []) {
       return (await client.query(sql, params)).rows as Row[];
@@ -40,6 +47,7 @@ export async function pgRunner(pool: pg.Pool): Promise<SqlRunner> {
       await client.query(script);
     },
     release() {
+      client.removeListener("error", noteFailure);
       if (failed) return client.release(failed);
       // Back to the pool with the session's configured timeout (RESET returns to the connect-time value).
       void client.query("RESET statement_timeout").then(

@@ -32,8 +32,9 @@ export interface OrgPermissionScope {
 
 const { defaultPageSize, maxPageSize } = loadConfig();
 
-// Resolver spans say which field and path; never the arguments (they may carry secrets).
-const traceResolver = createOpenTelemetryWrapper(tracer, { includeArgs: false, includeSource: false });
+// Resolver spans say which field and path; never the arguments or error messages (either may
+// carry what a caller sent). The request's span has the error codes.
+const traceResolver = createOpenTelemetryWrapper(tracer, { includeArgs: false, includeSource: false, ignoreError: true });
 
 export const builder = new SchemaBuilder<{
   Context: Context;

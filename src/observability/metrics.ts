@@ -6,8 +6,13 @@ import client from "prom-client";
 import type { Database } from "../db/client.js";
 import { factsOf } from "./request-facts.js";
 
-/** Operation names are the caller's words: past this many distinct ones, new names count as "other". */
-const MAX_OPERATION_NAMES = 500;
+/**
+ * Operation names are the caller's words. A name becomes a label only once its operation ran;
+ * past this many distinct names, new ones count as "other" — signed-in callers and anonymous
+ * ones have separate budgets, so an anonymous flood of names can't take the labels of real clients.
+ */
+const MAX_OPERATION_NAMES = 200;
+const MAX_ANONYMOUS_OPERATION_NAMES = 50;
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const SQL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
@@ -21,9 +26,19 @@ export interface Metrics {
   close(): void;
 }
 
+let processRegistry: client.Registry | null = null;
+
+/** prom-client's process metrics (CPU, memory, event loop, GC): one collector per process, not per app. */
+function processMetrics(): client.Registry {
+  if (!processRegistry) {
+    processRegistry = new client.Registry();
+    client.collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export function createMetrics(db: Database): Metrics {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry });
 
   const requests = new client.Counter({
     name: "graphql_requests_total",
@@ -93,12 +108,18 @@ export function createMetrics(db: Database): Metrics {
     statementDuration.observe(durationMs / 1000);
   });
 
-  const knownOperations = new Set<string>();
-  const boundedName = (name: string) => {
-    if (knownOperations.has(name)) return name;
-    if (knownOperations.size >= MAX_OPERATION_NAMES) return "other";
-    knownOperations.add(name);
+  const signedIn = new Set<string>();
+  const anonymous = new Set<string>();
+  const boundedName = (name: string, known: Set<string>, max: number) => {
+    if (known.has(name)) return name;
+    if (known.size >= max) return "other";
+    known.add(name);
     return name;
+  };
+  const operationLabel = (facts: ReturnType<typeof factsOf>) => {
+    if (!facts.operationType) return "not_executed"; // refused before it ran (parse, validation, auth, limits)
+    const name = facts.operationName ?? "anonymous";
+    return facts.viewerId ? boundedName(name, signedIn, MAX_OPERATION_NAMES) : boundedName(name, anonymous, MAX_ANONYMOUS_OPERATION_NAMES);
   };
 
   const plugin: Plugin = {
@@ -110,7 +131,7 @@ export function createMetrics(db: Database): Metrics {
       const facts = factsOf(request);
       if (!facts.operationName && response.headers.get("content-type")?.includes("text/html")) return; // GraphiQL's page
       const labels = {
-        operation: boundedName(facts.operationName ?? "unknown"),
+        operation: operationLabel(facts),
         type: facts.operationType ?? "unknown",
         outcome: facts.errorCodes.length === 0 && response.status < 400 ? "success" : "error",
       };
@@ -127,7 +148,8 @@ export function createMetrics(db: Database): Metrics {
     registry,
     plugin,
     async render() {
-      return { body: await registry.metrics(), contentType: registry.contentType };
+      const both = client.Registry.merge([registry, processMetrics()]);
+      return { body: await both.metrics(), contentType: registry.contentType };
     },
     close() {
       stopWatching();

@@ -56,10 +56,9 @@ export function startTracing(config: TracingConfig, options: { exporter?: SpanEx
 function inSpan<T>(name: string, attributes: Attributes, wrapped: () => T): T {
   const span = tracer.startSpan(name, { attributes });
   const end = (error?: unknown) => {
-    if (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
-    }
+    // The error's kind only: a parse error's message quotes the document (and whatever secret
+    // a caller typed into it).
+    if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.name ?? "Error" });
     span.end();
   };
   return context.with(trace.setSpan(context.active(), span), () => {
@@ -111,8 +110,7 @@ export function tracingPlugin(): Plugin {
           try {
             await wrapped();
           } catch (error) {
-            span.recordException(error as Error);
-            span.setStatus({ code: SpanStatusCode.ERROR });
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.name ?? "Error" });
             throw error;
           } finally {
             span.end();
