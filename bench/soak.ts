@@ -133,44 +133,8 @@ interface Server {
   stop(): Promise<number | null>;
 }
 
-/** The TCP port `pid` listens on, read from /proc (the server starts with PORT=0 and logs only warnings). */
-function listeningPort(pid: number): number | null {
-  let fds: string[];
-  try {
-    fds = fs.readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return null;
-  }
-  const inodes = new Set<string>();
-  for (const fd of fds) {
-    try {
-      const match = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (match) inodes.add(match[1]!);
-    } catch {
-      // closed while we looked
-    }
-  }
-  for (const table of ["tcp", "tcp6"]) {
-    let text = "";
-    try {
-      text = fs.readFileSync(`/proc/${pid}/net/${table}`, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      // local_address is HEXIP:HEXPORT; st 0A is LISTEN; field 9 the socket's inode.
-      if (fields[3] === "0A" && fields[9] && inodes.has(fields[9])) return parseInt(fields[1]!.split(":")[1]!, 16);
-    }
-  }
-  return null;
-}
-
-
 async function startServer(databaseUrl: string): Promise<Server> {
-  // PORT=0 and the port read back from /proc; where there is no /proc, a port chosen here.
-  const viaProc = fs.existsSync("/proc/self/net/tcp");
-  const chosenPort = viaProc ? 0 : await freePort();
+  const port = await freePort();
   const host = "127.0.0.1";
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: ROOT,
@@ -179,7 +143,7 @@ async function startServer(databaseUrl: string): Promise<Server> {
       DATABASE_URL: databaseUrl,
       MIGRATE_ON_START: "1",
       SEED_DEMO: "0",
-      PORT: String(chosenPort),
+      PORT: String(port),
       HOST: host,
       LOG_LEVEL: "warn",
       NODE_ENV: "production",
@@ -208,27 +172,24 @@ async function startServer(databaseUrl: string): Promise<Server> {
   const started = Date.now();
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited (code ${child.exitCode}):\n${tail().join("\n")}`);
-    const port = viaProc ? listeningPort(child.pid!) : chosenPort;
-    if (port) {
-      const ready = await fetch(`http://${host}:${port}/readyz`).then((r) => r.ok, () => false);
-      if (ready) {
-        return {
-          child,
-          host,
-          port,
-          exited,
-          tail,
-          errorLines: () => errorLines,
-          stop: async () => {
-            if (child.exitCode !== null) return child.exitCode;
-            child.kill("SIGTERM");
-            const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-            const code = await exited;
-            clearTimeout(timer);
-            return code;
-          },
-        };
-      }
+    const ready = await fetch(`http://${host}:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ready) {
+      return {
+        child,
+        host,
+        port,
+        exited,
+        tail,
+        errorLines: () => errorLines,
+        stop: async () => {
+          if (child.exitCode !== null) return child.exitCode;
+          child.kill("SIGTERM");
+          const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+          const code = await exited;
+          clearTimeout(timer);
+          return code;
+        },
+      };
     }
     if (Date.now() - started > 120_000) {
       child.kill("SIGKILL");

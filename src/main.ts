@@ -33,15 +33,6 @@ async function migrateOrCheck(db: Database, migrate: boolean, logger: Logger): P
   }
 }
 
-async function pendingNow(db: Database): Promise<string[]> {
-  const sql = await db.sqlRunner();
-  try {
-    return await pendingMigrations(sql);
-  } finally {
-    sql.release();
-  }
-}
-
 async function main(): Promise<void> {
   let config;
   try {
@@ -88,7 +79,7 @@ async function main(): Promise<void> {
   }
   // Behind on migrations (and not told to apply them): serve, but not ready, and say why, until
   // someone runs `npm run db:migrate`; then ready without a restart.
-  health.waitForMigrations(pending, () => pendingNow(db));
+  health.waitForMigrations(pending, () => migrateOrCheck(db, false, logger));
 
   if (pending.length === 0 && config.seedDemo && (await db.prisma.user.count()) === 0) {
     logger.info("empty database: seeding the demo dataset");

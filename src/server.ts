@@ -122,17 +122,15 @@ function requestLogging(logger: Logger): Plugin {
 
 /** Gives every request an id (the caller's X-Request-Id when well-formed) and echoes it back. */
 function requestIds(): Plugin {
-  const ids = new WeakMap<Request, string>();
   return {
     onRequest({ request, serverContext }) {
       const given = request.headers.get("x-request-id");
       const id = given && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
-      ids.set(request, id);
       factsOf(request).requestId = id;
       (serverContext as { requestId?: string }).requestId = id;
     },
     onResponse({ request, response }) {
-      const id = ids.get(request);
+      const id = factsOf(request).requestId;
       if (id) response.headers.set("x-request-id", id);
     },
   };

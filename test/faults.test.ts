@@ -6,17 +6,16 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db/client.js";
-import { applyMigrations } from "../src/db/migrate.js";
 import { createLogger } from "../src/logger.js";
 import { createApp, type App } from "../src/server.js";
 import { startTcpProxy, type TcpProxy } from "./fixtures/tcp-proxy.js";
-import { createThrowawayDatabase, TEST_DATABASE_URL, userWithToken, type TestUser } from "./helpers.js";
+import { openTestDatabase, TEST_DATABASE_URL, userWithToken, type TestDatabase, type TestUser } from "./helpers.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP proxy)", () => {
-  let database: { url: string; drop: () => Promise<void> };
-  let direct: Database; // the test's own connection, not through the proxy
+  let database: TestDatabase; // the test's own connections, not through the proxy
+  let direct: Database;
   let proxy: TcpProxy;
   let served: Database; // the service's connections, through the proxy
   let app: App;
@@ -25,16 +24,14 @@ describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP pr
   let databaseName: string;
 
   beforeAll(async () => {
-    database = await createThrowawayDatabase(TEST_DATABASE_URL!);
-    databaseName = new URL(database.url).pathname.slice(1);
-    direct = await openDatabase({ databaseUrl: database.url, dataDir: "", poolSize: 2 });
-    const sql = await direct.sqlRunner();
-    await applyMigrations(sql).finally(() => sql.release());
+    database = await openTestDatabase();
+    direct = database.db;
+    databaseName = new URL(database.url!).pathname.slice(1);
     owner = await userWithToken(direct, "owner@faults.example");
 
-    const target = new URL(database.url);
+    const target = new URL(database.url!);
     proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const viaProxy = new URL(database.url);
+    const viaProxy = new URL(database.url!);
     viaProxy.hostname = "127.0.0.1";
     viaProxy.port = String(proxy.port);
     const config = loadConfig({ LOG_LEVEL: "silent", RATE_LIMITS: "0", DATABASE_URL: viaProxy.toString() });
@@ -55,8 +52,7 @@ describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP pr
     await app?.dispose();
     await served?.close();
     await proxy?.close();
-    await direct?.close();
-    await database?.drop();
+    await database?.close();
   });
 
   async function gql(query: string, variables: Record<string, unknown> = {}, timeoutMs = 10_000) {
