@@ -28,6 +28,10 @@ export interface Config {
   maxPageSize: number;
   /** Page size when a connection gets neither `first` nor `last`. */
   defaultPageSize: number;
+  /** Most items any list argument (nodes(ids:), _entities, input lists) may hold; longer is refused. */
+  maxNodes: number;
+  /** Who may query __schema/__type: everyone, signed-in callers only, or nobody (and suggestions are hidden unless "true"). */
+  introspection: "true" | "false" | "authenticated";
   /**
    * Add `x-sql-statements` to every response: the statements Prisma sent while the request ran
    * (exact when requests don't overlap). For the benchmark and debugging; off by default.
@@ -229,6 +233,23 @@ function boolVar(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false (1/0, yes/no), got "${env[name]}"`);
 }
 
+function introspectionVar(env: Env, production: boolean): Config["introspection"] {
+  const raw = env.INTROSPECTION?.trim().toLowerCase() || (production ? "authenticated" : "true");
+  if (raw !== "true" && raw !== "false" && raw !== "authenticated") {
+    throw new ConfigError(`INTROSPECTION must be true, false or authenticated, got "${env.INTROSPECTION}"`);
+  }
+  return raw;
+}
+
+/** Settings that are valid but probably not meant, for main.ts to log at start. */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.nodeEnv === "production" && config.metrics.enabled && config.metrics.port === null) {
+    warnings.push("/metrics is served publicly on the API port: set METRICS_PORT (and METRICS_HOST) to serve it privately, or METRICS=false");
+  }
+  return warnings;
+}
+
 const LOG_LEVELS: LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -273,6 +294,8 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: intVar(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     maxPageSize,
     defaultPageSize,
+    maxNodes: intVar(env, "MAX_NODES", 100, 1, 10_000),
+    introspection: introspectionVar(env, production),
     sqlStatementsHeader: boolVar(env, "SQL_STATEMENTS_HEADER", false),
     jwt: jwtConfig(env),
     rateLimits: rateLimitConfig(env),

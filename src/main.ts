@@ -1,7 +1,7 @@
 // Process entry: read config, open the database, migrate (always for the embedded database),
 // seed the demo on a fresh embedded database, listen, and shut down gracefully.
 import http from "node:http";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, configWarnings, loadConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/client.js";
 import { DataDirInUseError } from "./db/embedded-lock.js";
 import { createDatabaseHealth } from "./db/health.js";
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  for (const warning of configWarnings(config)) logger.warn(warning);
   // Before the database opens, so Prisma's instrumentation is in place for every query.
   const tracing = startTracing(config.tracing);
   if (tracing) logger.info({ tracesUrl: config.tracing.tracesUrl, serviceName: config.tracing.serviceName }, "tracing on: sending spans over OTLP/HTTP");

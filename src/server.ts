@@ -12,7 +12,8 @@ import { createDatabaseHealth, isDatabaseUnavailable, type DatabaseHealth, type 
 import { AppError } from "./domain/errors.js";
 import { Prisma } from "./generated/prisma/client.js";
 import { createContext, type Context } from "./graphql/context.js";
-import { pageSizeLimit } from "./graphql/page-size.js";
+import { argumentLimits } from "./graphql/argument-limits.js";
+import { schemaDiscovery } from "./graphql/introspection.js";
 import { bodySizeLimit, documentLimits, executionTimeout, rejectNulCharacters } from "./graphql/limits.js";
 import { createRateLimiter, sensitiveFieldLimits } from "./graphql/rate-limit.js";
 import { trustedDocuments } from "./graphql/trusted-documents.js";
@@ -369,7 +370,8 @@ export function createApp({ config, db, logger, isShuttingDown = () => false, me
       ...documentLimits(config.limits),
       ...(config.limits.requestTimeoutMs > 0 ? [executionTimeout(config.limits.requestTimeoutMs)] : []),
       rejectNulCharacters(),
-      pageSizeLimit(config.maxPageSize),
+      argumentLimits({ maxPageSize: config.maxPageSize, maxNodes: config.maxNodes }),
+      ...schemaDiscovery(config.introspection),
       sensitiveFieldLimits(limiter, (context) => (context.viewer ? `user:${context.viewer.user.id}` : `ip:${context.clientIp}`)),
       { onDispose: () => limiter.store.close() },
       ...(config.corsOrigins.length > 0 ? [varyOnOrigin()] : []),

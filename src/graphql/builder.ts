@@ -8,6 +8,7 @@ import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import TracingPlugin, { isExposedField, isRootField } from "@pothos/plugin-tracing";
 import { createOpenTelemetryWrapper } from "@pothos/tracing-opentelemetry";
+import { GraphQLError } from "graphql";
 import {
   DateTimeResolver,
   EmailAddressResolver,
@@ -129,7 +130,14 @@ export const builder = new SchemaBuilder<{
 builder.addScalarType("DateTime", DateTimeResolver);
 builder.addScalarType("EmailAddress", EmailAddressResolver);
 builder.addScalarType("JSON", JSONResolver);
-builder.addScalarType("JSONObject", JSONObjectResolver);
+// graphql-scalars quotes a refused value with `${value}`, which echoes it and overflows the stack
+// on an array nested 20,000 deep: refuse non-objects without printing them.
+builder.addScalarType("JSONObject", JSONObjectResolver, {
+  parseValue: (value) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new GraphQLError("JSONObject must be a JSON object");
+    return value as Record<string, unknown>;
+  },
+});
 builder.addScalarType("PhoneNumber", PhoneNumberResolver);
 builder.addScalarType("TimeZone", TimeZoneResolver);
 builder.addScalarType("UUID", UUIDResolver);

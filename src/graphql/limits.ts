@@ -7,9 +7,21 @@ import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesPlugin } from "@escape.tech/graphql-armor-max-directives";
 import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
-import { GraphQLError, visit, type ExecutionResult } from "graphql";
+import {
+  GraphQLError,
+  getNullableType,
+  getOperationAST,
+  isInputObjectType,
+  isListType,
+  typeFromAST,
+  visit,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLInputType,
+} from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { RequestLimits } from "../config.js";
+import { unstorableIn, unstorableText } from "../domain/validate.js";
 
 /** Gives armor's refusal its own code (armor leaves the generic one of the phase). */
 function coded(code: string) {
@@ -70,39 +82,61 @@ export function bodySizeLimit(maxBodyBytes: number): Plugin {
   };
 }
 
-/** The path of the first string holding a NUL character in a JSON-ish value, or null. */
-function nulPath(value: unknown, path: string): string | null {
-  if (typeof value === "string") return value.includes("\u0000") ? path : null;
-  if (value && typeof value === "object") {
-    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-      const found = nulPath(child, path ? `${path}.${key}` : key);
-      if (found) return found;
+/**
+ * The first text PostgreSQL can't store in the operation's declared variables: the input field
+ * holding it (inside a JSON scalar, the scalar's field) and why. Undeclared variables are never
+ * read, so they aren't scanned; the walk keeps an explicit stack, so a value nested 20,000 deep
+ * costs time, never the call stack.
+ */
+function unstorableVariable(args: ExecutionArgs): { field: string; message: string } | null {
+  const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+  const stack: { value: unknown; type: GraphQLInputType | undefined; path: string }[] = [];
+  for (const definition of getOperationAST(args.document, args.operationName)?.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    if (name in variables) stack.push({ value: variables[name], type: typeFromAST(args.schema, definition.type) as GraphQLInputType | undefined, path: name });
+  }
+  while (stack.length > 0) {
+    const { value, type, path } = stack.pop()!;
+    const nullable = type && getNullableType(type);
+    if (isListType(nullable) && Array.isArray(value)) {
+      for (const item of value) stack.push({ value: item, type: nullable.ofType, path });
+    } else if (isInputObjectType(nullable) && value !== null && typeof value === "object" && !Array.isArray(value)) {
+      const fields = nullable.getFields();
+      for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+        const message = unstorableText(key);
+        if (message) return { field: path, message };
+        stack.push({ value: child, type: fields[key]?.type, path: `${path}.${key}` });
+      }
+    } else {
+      const message = unstorableIn(value);
+      if (message) return { field: path, message };
     }
   }
   return null;
 }
 
 /**
- * PostgreSQL can't store the NUL character in text: refuse it in any variable or string
- * literal up front (BAD_USER_INPUT naming the field) instead of failing deep in a write.
+ * PostgreSQL can't store the NUL character or a lone UTF-16 surrogate: refuse them in any
+ * declared variable (keys of JSON values too) or string literal up front, with BAD_USER_INPUT
+ * naming the field, instead of failing deep in a write.
  */
 export function rejectNulCharacters(): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      let field = nulPath(args.variableValues ?? {}, "");
-      if (!field) {
+      let found = unstorableVariable(args);
+      if (!found) {
         visit(args.document, {
           StringValue(node) {
-            if (!field && node.value.includes("\u0000")) field = "query";
+            const message = found ? null : unstorableText(node.value);
+            if (message) found = { field: "query", message };
           },
         });
       }
-      if (field) {
+      if (found) {
         // Variables are named like forms name fields: "$input.name" → "name".
+        const { field, message } = found;
         const name = field.split(".").slice(field.includes(".") ? 1 : 0).join(".");
-        setResultAndStopExecution({
-          errors: [new GraphQLError("Text may not contain the NUL character (\\u0000)", { extensions: { code: "BAD_USER_INPUT", field: name } })],
-        });
+        setResultAndStopExecution({ errors: [new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT", field: name } })] });
       }
     },
   };

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import DataLoader from "dataloader";
 import type { Member, PrismaClient, Role, User } from "../generated/prisma/client.js";
 import { invalid } from "../domain/errors.js";
+import { UUID_PATTERN, unstorableText } from "../domain/validate.js";
 
 export type MemberOrderField = "JOINED_AT" | "EMAIL" | "FIRST_NAME" | "LAST_NAME";
 
@@ -104,13 +105,36 @@ function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString("base64url");
 }
 
-function decodeCursor(cursor: string, expectedLength: number, field: string): unknown[] {
-  try {
-    const values = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(values) && values.length === expectedLength) return values;
-  } catch {
-    // fall through
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Whether a cursor value is one PostgreSQL takes as this cast (what sortValue() writes for it). */
+function fitsCast(value: unknown, cast: string): boolean {
+  switch (cast) {
+    case "timestamp(3)": {
+      // As toISOString() writes it, a real date (no 2024-02-30), and no year 0 (PostgreSQL has none).
+      const time = typeof value === "string" && ISO_TIMESTAMP.test(value) ? Date.parse(value) : Number.NaN;
+      return Number.isFinite(time) && new Date(time).toISOString() === value && !value.startsWith("0000");
+    }
+    case "uuid":
+      return typeof value === "string" && UUID_PATTERN.test(value);
+    case "boolean":
+      return typeof value === "boolean";
+    case "text":
+      return typeof value === "string" && unstorableText(value) === null;
+    default:
+      return false;
   }
+}
+
+/** The sort-key values of a cursor of this order, each checked against its key's type, so a forged one never reaches SQL. */
+function decodeCursor(cursor: string, keys: readonly { cast: string }[], field: string): unknown[] {
+  let values: unknown;
+  try {
+    values = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    values = null;
+  }
+  if (Array.isArray(values) && values.length === keys.length && values.every((value, i) => fitsCast(value, keys[i]!.cast))) return values;
   throw invalid(field, `${field} is not a cursor of this list (cursors depend on orderBy)`);
 }
 
@@ -215,7 +239,7 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
     const reverse = descending !== backward;
     const cursor = args.after ?? args.before;
     if (cursor) {
-      const values = decodeCursor(cursor, keys.length, args.after ? "after" : "before");
+      const values = decodeCursor(cursor, keys, args.after ? "after" : "before");
       const placeholders = values.map((value, i) => `${params.add(value)}::${keys[i]!.cast}`);
       conditions.push(`(${keys.map((k) => k.sql).join(", ")}) ${reverse ? "<" : ">"} (${placeholders.join(", ")})`);
     }

@@ -13,16 +13,19 @@ import "./types/audit-event.js";
 import "./types/location.js";
 import "./types/contacts.js";
 import "./types/viewer-can.js";
-import "./types/entities.js";
+import { answerBadRepresentationsAlone } from "./types/entities.js";
 
 let schema: GraphQLSchema | undefined;
 
 /** The federation v2 subgraph schema: the API plus `_service` and `_entities`. */
 export function getSchema(): GraphQLSchema {
-  schema ??= builder.toSubGraphSchema({
-    linkUrl: "https://specs.apollo.dev/federation/v2.6",
-    federationDirectives: ["@key", "@shareable"],
-  });
+  if (!schema) {
+    schema = builder.toSubGraphSchema({
+      linkUrl: "https://specs.apollo.dev/federation/v2.6",
+      federationDirectives: ["@key", "@shareable"],
+    });
+    answerBadRepresentationsAlone(schema);
+  }
   return schema;
 }
 

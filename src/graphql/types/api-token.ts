@@ -2,13 +2,15 @@
 // once, by createApiToken.
 import { createApiToken, revokeApiToken } from "../../domain/api-tokens.js";
 import { builder } from "../builder.js";
+import { requireIdCursors } from "../cursors.js";
 import { asUuid, parseGlobalId } from "./common.js";
+import { visibleNodes } from "../node-loading.js";
 
 export const ApiTokenNode = builder.prismaNode("ApiToken", {
   id: { field: "id" },
   nullable: true,
   authScopes: (token) => ({ self: token.userId }),
-  findUnique: (id, context) => ({ id: asUuid(id), userId: context.viewer?.user.id ?? asUuid("") }),
+  ...visibleNodes("ApiToken", (context) => ({ userId: context.viewer?.user.id ?? asUuid("") })),
   fields: (t) => ({
     name: t.exposeString("name"),
     prefix: t.exposeString("prefix", { description: "The first characters of the secret, to tell tokens apart" }),
@@ -29,7 +31,10 @@ builder.prismaObjectField("User", "apiTokens", (t) =>
     totalCount: true,
     description: "This user's access tokens, newest first. Only the user themselves can list them.",
     authScopes: (user) => ({ self: user.id }),
-    query: () => ({ orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
+    query: (args) => {
+      requireIdCursors(args);
+      return { orderBy: [{ createdAt: "desc" }, { id: "desc" }] };
+    },
   }),
 );
 

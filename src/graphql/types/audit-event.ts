@@ -2,6 +2,7 @@
 // the change it records. Readable with audit:read.
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { builder, SortDirection } from "../builder.js";
+import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
 import { NO_ROW } from "./common.js";
 import { UserNode, visibleUser } from "./user.js";
@@ -79,6 +80,7 @@ builder.prismaObjectField("Organization", "auditEvents", (t) =>
     totalCount: (organization, args, context) =>
       context.prisma.auditEvent.count({ where: { organizationId: organization.id, ...(args.action ? { action: args.action } : {}) } }),
     resolve: (query, organization, args, context) => {
+      requireIdCursors(args);
       const direction = args.orderBy?.direction ?? "desc";
       return context.prisma.auditEvent.findMany({
         ...query,

@@ -188,8 +188,10 @@ builder.queryField("users", (t) =>
     authScopes: { operator: true },
     args: { filter: t.arg({ type: UserFilter, required: false }) },
     totalCount: (_parent, args, context) => context.prisma.user.count({ where: userWhere(args.filter) }),
-    resolve: (query, _root, args, context) =>
-      context.prisma.user.findMany({ ...query, where: userWhere(args.filter), orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
+    resolve: (query, _root, args, context) => {
+      requireIdCursors(args);
+      return context.prisma.user.findMany({ ...query, where: userWhere(args.filter), orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+    },
   }),
 );
 

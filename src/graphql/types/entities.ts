@@ -5,7 +5,8 @@
 // or another organization's — is NOT_FOUND, so entity fetches can't be used to probe.
 // Each type's references in one gateway request resolve through one batched loader.
 import { decodeGlobalID } from "@pothos/plugin-relay";
-import { notFound } from "../../domain/errors.js";
+import { isUnionType, type GraphQLSchema } from "graphql";
+import { invalid, notFound } from "../../domain/errors.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import type { Role } from "../../generated/prisma/client.js";
@@ -19,9 +20,10 @@ import { UserNode } from "./user.js";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The database id behind a global ID of `typename`, or null when it is anything else. */
-function rawId(globalId: string, typename: string): string | null {
+function rawId(globalId: unknown, typename: string): string | null {
+  if (typeof globalId !== "string") return null;
   try {
-    const { typename: actual, id } = decodeGlobalID(String(globalId));
+    const { typename: actual, id } = decodeGlobalID(globalId);
     return actual === typename && UUID.test(id) ? id : null;
   } catch {
     return null;
@@ -45,7 +47,8 @@ builder.asEntity(OrganizationNode, {
       const id = rawId(reference.id, "Organization");
       return organizationReference(context, id ? await context.loaders.organizationById.load(id) : null);
     }
-    return organizationReference(context, await context.loaders.organizationBySlug.load(String((reference as { slug: string }).slug)));
+    const slug: unknown = (reference as { slug: unknown }).slug;
+    return organizationReference(context, typeof slug === "string" ? await context.loaders.organizationBySlug.load(slug) : null);
   },
 });
 
@@ -57,7 +60,8 @@ builder.asEntity(UserNode, {
       const id = rawId(reference.id, "User");
       user = id ? await context.loaders.userById.load(id) : null;
     } else {
-      user = await context.loaders.userByEmail.load(String((reference as { email: string }).email).trim().toLowerCase());
+      const email: unknown = (reference as { email: unknown }).email;
+      user = typeof email === "string" ? await context.loaders.userByEmail.load(email.trim().toLowerCase()) : null;
     }
     return requireVisible(user, user ? await context.policy.canSeeUser(user.id) : false, "User");
   },
@@ -82,3 +86,28 @@ builder.asEntity(RoleNode, {
     return inOrganization(requireVisible(role, visible, "Role"), role!.organizationId);
   },
 });
+
+/**
+ * @apollo/subgraph's `_entities` throws for a representation that isn't an object naming an
+ * entity type, which masks as a 500 and nulls the whole list. Such a representation is answered
+ * alone, at its own index, with BAD_USER_INPUT; the others resolve as before, in one batch.
+ */
+export function answerBadRepresentationsAlone(schema: GraphQLSchema): void {
+  const field = schema.getQueryType()?.getFields()._entities;
+  const union = schema.getType("_Entity");
+  if (!field?.resolve || !isUnionType(union)) return;
+  const entities = new Set(union.getTypes().map((type) => type.name));
+  const names = [...entities].sort();
+  const message = `A representation must be an object whose __typename is an entity type here: ${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+  const resolve = field.resolve;
+  // The schema is built once (getSchema), so wrapping the field's resolver in place is enough.
+  field.resolve = async (source, args: { representations: unknown[] }, context, info) => {
+    const bad = args.representations.map((representation) => {
+      const typename = representation !== null && typeof representation === "object" ? (representation as { __typename?: unknown }).__typename : undefined;
+      return typeof typename !== "string" || !entities.has(typename);
+    });
+    const resolved = (await resolve(source, { ...args, representations: args.representations.filter((_, i) => !bad[i]) }, context, info)) as unknown[];
+    let next = 0;
+    return bad.map((isBad) => (isBad ? invalid("representations", message) : resolved[next++]));
+  };
+}

@@ -2,6 +2,7 @@
 // members holding invitations:read. The service sends no email: createInvitation returns the
 // secret token once, and the caller delivers it (e.g. in a link).
 import { builder } from "../builder.js";
+import { requireIdCursors } from "../cursors.js";
 import { permissionOn } from "../targets.js";
 import {
   acceptInvitation,
@@ -10,7 +11,8 @@ import {
   resendInvitation,
   revokeInvitation,
 } from "../../domain/invitations.js";
-import { asUuid, parseGlobalId } from "./common.js";
+import { parseGlobalId } from "./common.js";
+import { visibleNodes } from "../node-loading.js";
 import { notFound } from "../../domain/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { InvitationStatusEnum } from "./enums.js";
@@ -28,7 +30,7 @@ export const InvitationNode = builder.prismaNode("Invitation", {
       orgPermission: { organizationId: invitation.organizationId, permission: "invitations:read" },
     },
   }),
-  findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.invitationsWhere()] }),
+  ...visibleNodes("Invitation", (context) => context.policy.invitationsWhere()),
   fields: (t) => ({
     email: t.expose("email", { type: "EmailAddress" }),
     status: t.field({
@@ -244,12 +246,14 @@ builder.prismaObjectField("User", "invitations", (t) =>
     authScopes: (user) => ({ self: user.id }),
     totalCount: (_user, _args, context) =>
       context.prisma.invitation.count({ where: { email: { in: context.viewer?.emails ?? [] }, status: "PENDING", expiresAt: { gt: new Date() } } }),
-    resolve: (query, _user, _args, context) =>
-      context.prisma.invitation.findMany({
+    resolve: (query, _user, args, context) => {
+      requireIdCursors(args);
+      return context.prisma.invitation.findMany({
         ...query,
         where: { email: { in: context.viewer?.emails ?? [] }, status: "PENDING", expiresAt: { gt: new Date() } },
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      }),
+      });
+    },
   }),
 );
 
@@ -261,6 +265,7 @@ builder.prismaObjectField("Organization", "invitations", (t) =>
     authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "invitations:read" } }),
     args: { status: t.arg({ type: InvitationStatusEnum, required: false }) },
     query: (args) => {
+      requireIdCursors(args);
       const now = new Date();
       // EXPIRED is also what a PENDING invitation past its expiry shows as.
       const where =

@@ -5,10 +5,12 @@ import { activeMember, locationRules } from "../../auth/rules.js";
 import { createLocation, deleteLocation, setMemberLocations, updateLocation } from "../../domain/locations.js";
 import { notFound } from "../../domain/errors.js";
 import { builder } from "../builder.js";
+import { requireIdCursors } from "../cursors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { inOrganization } from "../loaders.js";
 import { permissionOn, ruleOn } from "../targets.js";
-import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { visibleNodes } from "../node-loading.js";
 import { MemberNode } from "./member.js";
 import { MemberFilter, MemberOrder, memberPageTotalCount, OrganizationNode, resolveMemberPage } from "./organization.js";
 import { RoleNode } from "./role.js";
@@ -21,7 +23,7 @@ export const LocationNode = builder.prismaNode("Location", {
   authScopes: (location) => ({
     locationPermission: { organizationId: location.organizationId, locationId: location.id, permission: "locations:read" },
   }),
-  findUnique: (id, context) => ({ id: asUuid(id), organization: context.policy.organizationsWhere(null) }),
+  ...visibleNodes("Location", (context) => ({ organization: context.policy.organizationsWhere(null) })),
   fields: (t) => ({
     name: t.exposeString("name"),
     timezone: t.expose("timezone", { type: "TimeZone", nullable: true }),
@@ -66,7 +68,10 @@ builder.prismaObjectField("Organization", "locations", (t) =>
     cursor: "id",
     totalCount: true,
     authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "locations:read" } }),
-    query: () => ({ orderBy: [{ name: "asc" }, { id: "asc" }] }),
+    query: (args) => {
+      requireIdCursors(args);
+      return { orderBy: [{ name: "asc" }, { id: "asc" }] };
+    },
   }),
 );
 

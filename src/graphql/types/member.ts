@@ -7,7 +7,8 @@ import { builder } from "../builder.js";
 import { permissionOn, ruleOn } from "../targets.js";
 import { inOrganization } from "../loaders.js";
 import type { MemberRow } from "../member-pages.js";
-import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { visibleNodes } from "../node-loading.js";
 import { notFound } from "../../domain/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";
@@ -24,7 +25,7 @@ export const MemberNode = builder.prismaNode("Member", {
     const visible = context.policy.canSeeMember(member);
     return visible instanceof Promise ? visible.then(scopes) : scopes(visible);
   },
-  findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.membersWhere()] }),
+  ...visibleNodes("Member", (context) => context.policy.membersWhere()),
   // Every member is loaded with its user and role (joined in the same statement). The fields
   // below read them from the row, so members loaded by lean SQL (member-pages.ts) and by
   // plugin-prisma resolve alike, with no per-member query.

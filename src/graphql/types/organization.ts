@@ -8,7 +8,9 @@ import { createOrganization, deleteOrganization, updateOrganization } from "../.
 import { permissionOn, ruleOn } from "../targets.js";
 import { organizationRules } from "../../auth/rules.js";
 import { builder, SortDirection } from "../builder.js";
-import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId, selectsField } from "./common.js";
+import { requireIdCursors, requireOffsetCursors } from "../cursors.js";
+import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId, selectsField } from "./common.js";
+import { visibleNodes } from "../node-loading.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";
 import { MemberNode } from "./member.js";
@@ -171,6 +173,7 @@ export const OrganizationNode = builder.prismaNode("Organization", {
       description: "Roles that can be assigned here: the system roles first, then custom roles by creation. Needs roles:read",
       authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "roles:read" } }),
       resolve: async (organization, args, context) => {
+        requireOffsetCursors(args);
         const roles = await context.loaders.organizationRoles.load(organization.id);
         return { ...resolveArrayConnection({ args }, roles), totalCount: roles.length };
       },
@@ -243,6 +246,7 @@ builder.queryFields((t) => ({
     totalCount: (_parent, _args, context) =>
       context.prisma.organization.count({ where: context.policy.memberOrganizationsWhere("org:read") }),
     resolve: (query, _root, args, context) => {
+      requireIdCursors(args);
       const direction = args.orderBy?.direction ?? "asc";
       const orderBy: Prisma.OrganizationOrderByWithRelationInput[] =
         args.orderBy?.field === "CREATED_AT"

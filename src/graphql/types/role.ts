@@ -7,7 +7,8 @@ import { createRole, deleteRole, updateRole } from "../../domain/roles.js";
 import { builder } from "../builder.js";
 import { permissionOn } from "../targets.js";
 import type { RoleInOrganization } from "../loaders.js";
-import { asUuid, EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { visibleNodes } from "../node-loading.js";
 import { notFound } from "../../domain/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 
@@ -17,7 +18,7 @@ export const RoleNode = builder.prismaNode("Role", {
   nullable: true,
   authScopes: (role) =>
     role.organizationId === null ? { authenticated: true } : { orgMember: role.organizationId },
-  findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.rolesWhere()] }),
+  ...visibleNodes("Role", (context) => context.policy.rolesWhere()),
   fields: (t) => ({
     key: t.exposeString("key", { description: "Stable identifier, unique within the organization (owner, admin, member, or a custom key)" }),
     name: t.exposeString("name"),

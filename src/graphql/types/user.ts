@@ -31,7 +31,10 @@ export const UserNode = builder.prismaNode("User", {
       cursor: "id",
       totalCount: true,
       authScopes: (user) => ({ self: user.id }),
-      query: () => ({ orderBy: [{ joinedAt: "asc" }, { id: "asc" }] }),
+      query: (args) => {
+        requireIdCursors(args);
+        return { orderBy: [{ joinedAt: "asc" }, { id: "asc" }] };
+      },
     }),
   }),
 });

@@ -1,0 +1,55 @@
+// How node(id:) and nodes(ids:) load a prismaNode: all ids of one type that one field asks for
+// in one findMany with the caller's visibility filter, the planned selection beneath it (so the
+// statements follow the number of types, not of ids). plugin-prisma's own loader sends a
+// findUnique per id, which Prisma can't batch once the where holds the visibility filter.
+// An id the caller can't see is filtered out by the database and reads as null, like an unknown id.
+import { queryFromInfo } from "@pothos/plugin-prisma";
+import DataLoader from "dataloader";
+import type { GraphQLResolveInfo } from "graphql";
+import type PrismaTypes from "../generated/pothos-prisma-types.js";
+import type { Context } from "./context.js";
+import { asUuid } from "./types/common.js";
+
+type NodeModel = "ApiToken" | "Invitation" | "Location" | "Member" | "Organization" | "Role" | "User";
+
+interface FindMany {
+  findMany(args: object): Promise<{ id: string }[]>;
+}
+
+// Per field being resolved (a `nodes` field hands every id the same info): one loader per type.
+const loadersByField = new WeakMap<GraphQLResolveInfo, Map<string, DataLoader<string, object | null>>>();
+
+function loaderFor<M extends NodeModel>(model: M, visible: (context: Context) => PrismaTypes[M]["Where"], context: Context, info: GraphQLResolveInfo) {
+  let byModel = loadersByField.get(info);
+  if (!byModel) loadersByField.set(info, (byModel = new Map()));
+  let loader = byModel.get(model);
+  if (!loader) {
+    loader = new DataLoader<string, object | null>(
+      async (ids) => {
+        const query = (await queryFromInfo({ context, info, typeName: model, awaitSelections: true })) as { select?: object; include?: object };
+        const delegate = (context.prisma as unknown as Record<string, FindMany>)[model.charAt(0).toLowerCase() + model.slice(1)]!;
+        const rows = await delegate.findMany({
+          ...query,
+          ...(query.select ? { select: { ...query.select, id: true } } : {}),
+          where: { id: { in: [...ids] }, AND: [visible(context)] },
+        });
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        return ids.map((id) => byId.get(id) ?? null);
+      },
+      { cache: false },
+    );
+    byModel.set(model, loader);
+  }
+  return loader;
+}
+
+/**
+ * A prismaNode's `findUnique` (used by plugin-prisma's fallbacks) and its batched loading for
+ * node/nodes, both from one visibility filter: spread into the prismaNode's options.
+ */
+export function visibleNodes<M extends NodeModel>(model: M, visible: (context: Context) => PrismaTypes[M]["Where"]) {
+  return {
+    findUnique: (id: string, context: Context) => ({ id: asUuid(id), AND: [visible(context)] }) as PrismaTypes[M]["WhereUnique"],
+    loadWithoutCache: (id: string, context: Context, info: GraphQLResolveInfo) => loaderFor(model, visible, context, info).load(asUuid(id)),
+  };
+}
