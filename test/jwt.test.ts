@@ -30,7 +30,7 @@ describe("JWT sign-in", () => {
   it("links a verified email to the user an owner added, activates them, and reads their organizations", async () => {
     const org = await organizationOf(t.db, owner.user, "Acme");
     const added = await t.gql(
-      `mutation($input: AddMemberInput!) { addMember(input: $input) { member { user { status } } } }`,
+      `mutation($input: AddMemberInput!) { addMember(input: $input) { member { id user { status } } } }`,
       { input: { organizationId: globalId("Organization", org.id), email: "dana@acme.test" } },
       owner.token,
     );
@@ -40,7 +40,12 @@ describe("JWT sign-in", () => {
     const result = await asBearer(t, token);
     expect(result.errors).toBeUndefined();
     expect(result.data.viewer).toEqual({ email: "dana@acme.test", status: "ACTIVE" });
-    expect(result.data.organizations.edges).toEqual([{ node: { name: "Acme", viewerPermissions: ["locations:read", "members:read", "org:read", "roles:read"] } }]);
+    // The membership the owner made waits for her answer; accepted, it grants its role.
+    expect(result.data.organizations.edges).toEqual([]);
+    const accepted = await t.gql(`mutation($m: ID!) { acceptMembership(input: { memberId: $m }) { member { status } } }`, { m: added.data.addMember.member.id }, token);
+    expect(accepted.data.acceptMembership.member.status).toBe("ACTIVE");
+    const joined = await asBearer(t, token);
+    expect(joined.data.organizations.edges).toEqual([{ node: { name: "Acme", viewerPermissions: ["locations:read", "members:read", "org:read", "roles:read"] } }]);
     const user = await t.db.prisma.user.findUniqueOrThrow({ where: { email: "dana@acme.test" } });
     expect(user.externalId).toBe("auth0|dana");
     const audit = await t.db.prisma.auditEvent.findFirst({ where: { targetId: user.id, action: "user.identity_linked" } });

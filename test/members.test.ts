@@ -36,18 +36,18 @@ beforeEach(async () => {
 });
 
 describe("addMember", () => {
-  it("adds a new person as an INVITED user with the default role, and audits it", async () => {
+  it("adds a new person as an INVITED user with the default role, pending their answer, and audits it", async () => {
     const result = await t.gql(ADD, { input: { organizationId: acme.orgGid, email: "New.Person@Example.COM" } }, acme.admin.token);
     expect(result.errors).toBeUndefined();
     const member = result.data.addMember.member;
-    expect(member).toMatchObject({ status: "ACTIVE", role: { key: "member" }, user: { email: "new.person@example.com", status: "INVITED" }, invitedBy: { email: acme.admin.user.email } });
+    expect(member).toMatchObject({ status: "PENDING", role: { key: "member" }, user: { email: "new.person@example.com", status: "INVITED" }, invitedBy: { email: acme.admin.user.email } });
     expect(member.user.invitedAt).toBeTruthy();
     expect(await auditActions(acme.organization.id)).toContain("member.added");
   });
 
-  it("adds an existing user with the given role", async () => {
+  it("adds an existing user with the given role, pending: the organization sees the address as for anyone new (test/consent.test.ts)", async () => {
     const result = await t.gql(ADD, { input: { organizationId: acme.orgGid, email: other.member.user.email, roleId: roleGid("admin") } }, acme.owner.token);
-    expect(result.data.addMember.member).toMatchObject({ role: { key: "admin" }, user: { status: "ACTIVE" } });
+    expect(result.data.addMember.member).toMatchObject({ status: "PENDING", role: { key: "admin" }, user: { email: other.member.user.email, status: "INVITED" } });
   });
 
   it("refuses an existing member with CONFLICT, a bad email with BAD_USER_INPUT", async () => {

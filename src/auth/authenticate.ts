@@ -10,6 +10,7 @@ import { isUniqueViolation } from "../domain/prisma-errors.js";
 import { recordAudit } from "../domain/audit.js";
 import { normalizeEmail } from "../domain/validate.js";
 import { addPrimaryEmail, findUserByEmail, markEmailVerified, markPhoneVerified } from "../domain/contacts.js";
+import type { MembershipStatus } from "./rules.js";
 import { createJwtVerifier, looksLikeJwt, type JwtIdentity, type JwtVerifier } from "./jwt.js";
 import { hashesEqual, hashSecret, looksLikeToken } from "./tokens.js";
 
@@ -17,7 +18,7 @@ export interface Membership {
   organizationId: string;
   memberId: string;
   roleId: string;
-  status: "ACTIVE" | "SUSPENDED";
+  status: MembershipStatus;
   permissions: string[];
   /** The permissions of the member's roles at each of their locations. */
   locations: { locationId: string; permissions: string[] }[];
@@ -58,7 +59,7 @@ type MembershipRow = {
   id: string;
   organizationId: string;
   roleId: string;
-  status: "ACTIVE" | "SUSPENDED";
+  status: MembershipStatus;
   role: { permissions: string[] };
   locationRoles: { locationId: string; role: { permissions: string[] } }[];
 };
@@ -142,7 +143,8 @@ async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requ
         // Only if still unlinked: two first sign-ins racing for one account can't both win.
         const { count } = await tx.user.updateMany({
           where: { id: existing.id, externalId: null },
-          data: { externalId: identity.subject, ...(existing.status === "INVITED" ? { status: "ACTIVE" as const } : {}) },
+          // A placeholder someone's addMember made becomes the person's account (its memberships stay pending).
+          data: { externalId: identity.subject, isPlaceholder: false, ...(existing.status === "INVITED" ? { status: "ACTIVE" as const } : {}) },
         });
         if (count === 0) throw unauthenticated("This email address is already linked to another sign-in identity");
       }

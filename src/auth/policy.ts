@@ -40,6 +40,19 @@ export function atLocation(access: OrgAccess, locationId: string | null | undefi
   return locationId ? withPermissions(access, access.locations.get(locationId)) : access;
 }
 
+/**
+ * One membership per organization: the accepted one where the user also has pending ones there
+ * (someone added them again under another address), since only it can grant anything.
+ */
+function perOrganization<T extends { organizationId: string; status: string }>(rows: readonly T[]): Map<string, T> {
+  const chosen = new Map<string, T>();
+  for (const row of rows) {
+    const seen = chosen.get(row.organizationId);
+    if (!seen || (seen.status === "PENDING" && row.status !== "PENDING")) chosen.set(row.organizationId, row);
+  }
+  return chosen;
+}
+
 /** Applies `next` now for a plain value, or when the promise settles. */
 function then<T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R> {
   return value instanceof Promise ? value.then(next) : next(value);
@@ -53,6 +66,7 @@ export class Policy {
   private readonly access: DataLoader<string, OrgAccess>;
   private readonly visibleUsers: DataLoader<string, boolean>;
   private readonly privateUsers: DataLoader<string, boolean>;
+  private readonly organizationExists: DataLoader<string, boolean>;
   private known: Map<string, OrgAccess> | null;
   /** Users already known to be visible (the viewer, members of visible memberships). */
   private readonly seenUsers = new Set<string>();
@@ -68,14 +82,14 @@ export class Policy {
     this.operator = viewer?.user.status === "ACTIVE" && viewer.user.isOperator === true;
     // Memberships read with the token are the whole truth for this request: orgAccess answers
     // from them without a query; the loader below serves only when they are absent or forgotten.
-    this.known = viewer?.memberships ? new Map(viewer.memberships.map((m) => [m.organizationId, accessOf(m)])) : null;
+    this.known = viewer?.memberships ? new Map([...perOrganization(viewer.memberships)].map(([id, m]) => [id, accessOf(m)])) : null;
     this.access = new DataLoader(async (organizationIds) => {
       if (!viewer || viewer.user.status !== "ACTIVE") return organizationIds.map(() => NO_ACCESS);
       const rows = await prisma.member.findMany({
         where: { userId: viewer.user.id, organizationId: { in: [...organizationIds] } },
         select: { ...MEMBERSHIP_SELECT, locationRoles: { select: MEMBERSHIP_SELECT.locationRoles.select } },
       });
-      const byOrg = new Map(rows.map((row) => [row.organizationId, row]));
+      const byOrg = perOrganization(rows);
       return organizationIds.map((id) => {
         const row = byOrg.get(id);
         return row ? accessOf(membershipOf(row)) : NO_ACCESS;
@@ -95,12 +109,18 @@ export class Policy {
     this.visibleUsers = new DataLoader(async (userIds) => {
       if (!viewer) return userIds.map(() => false);
       const rows = await prisma.member.findMany({
-        where: { userId: { in: [...userIds] }, organization: this.organizationsWhere("members:read") },
+        // A membership the user hasn't accepted shows the organization nothing of them (see Member.user).
+        where: { userId: { in: [...userIds] }, status: { not: "PENDING" }, organization: this.organizationsWhere("members:read") },
         select: { userId: true },
         distinct: ["userId"],
       });
       const visible = new Set(rows.map((row) => row.userId));
       return userIds.map((id) => id === viewer.user.id || visible.has(id));
+    });
+    this.organizationExists = new DataLoader(async (organizationIds) => {
+      const rows = await prisma.organization.findMany({ where: { id: { in: [...organizationIds] } }, select: { id: true } });
+      const found = new Set(rows.map((row) => row.id));
+      return organizationIds.map((id) => found.has(id));
     });
   }
 
@@ -113,10 +133,6 @@ export class Policy {
     this.seenUsers.clear();
   }
 
-  get isAuthenticated(): boolean {
-    return this.viewer !== null;
-  }
-
   /**
    * The viewer's standing in an organization (active, suspended or none). Answered
    * synchronously when the memberships came with the user (most requests): a list of
@@ -125,15 +141,22 @@ export class Policy {
   orgAccess(organizationId: string): OrgAccess | Promise<OrgAccess> {
     const access = this.known && this.viewer?.user.status === "ACTIVE" ? (this.known.get(organizationId) ?? NO_ACCESS) : this.access.load(organizationId);
     if (!this.operator) return access;
-    return then(access, (found) => (found.status === null ? this.operatorAccess(organizationId) : found));
+    // An operator's read access needs the organization to exist: one batched look-up.
+    return Promise.resolve(access).then((found) => (found.status === null ? this.operatorAccess(organizationId) : found));
+  }
+
+  /** The viewer was added to the organization and hasn't accepted yet: they may see the organization, nothing in it. */
+  isPendingMember(organizationId: string): boolean | Promise<boolean> {
+    return then(this.orgAccess(organizationId), (access) => access.status === "PENDING");
   }
 
   /**
    * A platform operator outside the organization reads it for support: read permissions only,
    * no membership (so no owner rights). Each organization read this way is recorded in its
-   * audit trail, once per request.
+   * audit trail, once per request. An organization that doesn't exist is not found, unrecorded.
    */
-  private operatorAccess(organizationId: string): OrgAccess {
+  private async operatorAccess(organizationId: string): Promise<OrgAccess> {
+    if (!(await this.organizationExists.load(organizationId))) return NO_ACCESS;
     if (!this.operatorAudited.has(organizationId)) {
       this.operatorAudited.add(organizationId);
       void this.prisma.auditEvent
@@ -194,9 +217,10 @@ export class Policy {
    * organization. Seeing it means seeing its user too, which is remembered, so a member list's
    * users need no query of their own.
    */
-  canSeeMember(member: { userId: string; organizationId: string }): boolean | Promise<boolean> {
+  canSeeMember(member: { userId: string; organizationId: string; status: string }): boolean | Promise<boolean> {
     const remember = (visible: boolean) => {
-      if (visible) this.seenUsers.add(member.userId);
+      // A pending member's user stays unseen: the organization sees only a stand-in (Member.user).
+      if (visible && member.status !== "PENDING") this.seenUsers.add(member.userId);
       return visible;
     };
     if (member.userId === this.viewer?.user.id) return remember(true);
@@ -256,7 +280,7 @@ export class Policy {
     return {
       OR: [
         { id: this.viewer.user.id },
-        { memberships: { some: { organization: this.organizationsWhere("members:read") } } },
+        { memberships: { some: { status: { not: "PENDING" }, organization: this.organizationsWhere("members:read") } } },
       ],
     };
   }

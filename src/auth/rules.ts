@@ -10,6 +10,7 @@ export const DENIAL_REASONS = {
   UNAUTHENTICATED: "Nobody is signed in",
   NOT_FOUND: "The object doesn't exist or you are not a member of its organization",
   SUSPENDED: "Your membership in this organization is suspended",
+  NOT_ACCEPTED: "You were added to this organization and haven't accepted yet (acceptMembership)",
   MISSING_PERMISSION: "Your role lacks the permission this needs",
   OWNER_ONLY: "Only an owner of the organization can do this",
   ESCALATION: "It would grant or touch permissions you don't hold yourself",
@@ -46,12 +47,15 @@ export function all(...decisions: (() => Decision)[]): Decision {
   return ALLOWED;
 }
 
+/** A membership's status. PENDING: added by someone else and not accepted yet; it grants nothing. */
+export type MembershipStatus = "ACTIVE" | "SUSPENDED" | "PENDING";
+
 /** A caller's standing in one organization. */
 export interface Standing {
   memberId: string | null;
   roleId: string | null;
   /** null: not a member at all. */
-  status: "ACTIVE" | "SUSPENDED" | null;
+  status: MembershipStatus | null;
   /** Empty unless the membership is active. */
   permissions: ReadonlySet<Permission>;
 }
@@ -60,7 +64,7 @@ export interface Standing {
 export interface TargetMember {
   id: string;
   roleId: string;
-  status: "ACTIVE" | "SUSPENDED";
+  status: MembershipStatus;
   rolePermissions: readonly string[];
   /** The member's user account is active (ownership can only go to such a member). */
   userActive: boolean;
@@ -77,7 +81,7 @@ export interface TargetRole {
 export const isOwnerStanding = (standing: Standing) => standing.status === "ACTIVE" && standing.roleId === OWNER_ROLE_ID;
 
 /** A member's standing: their role's permissions while the membership is active, none while suspended. */
-export function standingOf(member: { memberId: string; roleId: string; status: "ACTIVE" | "SUSPENDED" }, rolePermissions: readonly string[]): Standing {
+export function standingOf(member: { memberId: string; roleId: string; status: MembershipStatus }, rolePermissions: readonly string[]): Standing {
   return { ...member, permissions: new Set(member.status === "ACTIVE" ? (rolePermissions as Permission[]) : []) };
 }
 
@@ -88,11 +92,19 @@ export function withPermissions<S extends Standing>(standing: S, extra: Iterable
   return added.length === 0 ? standing : { ...standing, permissions: new Set([...standing.permissions, ...(added as Permission[])]) };
 }
 
-/** An active membership: not a member reads as NOT_FOUND, a suspended one as SUSPENDED. */
+/** An active membership: not a member reads as NOT_FOUND, a suspended one as SUSPENDED, one not accepted yet as NOT_ACCEPTED. */
 export function activeMember(standing: Standing): Decision {
   if (standing.status === null) return deny("NOT_FOUND", "Organization not found");
   if (standing.status === "SUSPENDED") return deny("SUSPENDED", DENIAL_REASONS.SUSPENDED);
+  if (standing.status === "PENDING") return deny("NOT_ACCEPTED", DENIAL_REASONS.NOT_ACCEPTED);
   return ALLOWED;
+}
+
+/** Suspending and reactivating are for accepted memberships: a pending one is the person's to accept or decline. */
+export function accepted(target: TargetMember): Decision {
+  return target.status === "PENDING"
+    ? deny("INVALID_STATE", "This member hasn't accepted the membership yet; remove it instead, or wait for them to accept")
+    : ALLOWED;
 }
 
 /** Active membership holding `permission`. */
@@ -185,7 +197,7 @@ export const memberRules = {
     ),
   /** Profile picture and default location: the member themself (also while suspended), or as update. */
   updateSettings: (standing: Standing, target: TargetMember) =>
-    standing.memberId === target.id && standing.status !== null ? ALLOWED : memberRules.update(standing, target),
+    standing.memberId === target.id && (standing.status === "ACTIVE" || standing.status === "SUSPENDED") ? ALLOWED : memberRules.update(standing, target),
   /** Changing the role at all; `canAssignRole` adds the role being granted. */
   updateRole: (standing: Standing, target: TargetMember, activeOwners: OwnerCount) =>
     all(
@@ -205,12 +217,14 @@ export const memberRules = {
       () => need(standing, "members:update"),
       () => canManage(standing, target),
       () => notSelf(standing, target, "You can't suspend yourself; leave the organization instead"),
+      () => accepted(target),
       () => keepsAnOwner(target, activeOwners()),
     ),
   reactivate: (standing: Standing, target: TargetMember) =>
     all(
       () => need(standing, "members:update"),
       () => canManage(standing, target),
+      () => accepted(target),
     ),
   remove: (standing: Standing, target: TargetMember, activeOwners: OwnerCount) =>
     all(
@@ -218,6 +232,8 @@ export const memberRules = {
       () => canManage(standing, target),
       () => keepsAnOwner(target, activeOwners()),
     ),
+  /** The person added accepts or declines their own pending membership (the caller checks it is theirs). */
+  respond: (own: TargetMember) => (own.status === "PENDING" ? ALLOWED : deny("INVALID_STATE", "This membership is not waiting for your answer")),
   transferOwnershipTo: (standing: Standing, target: TargetMember) =>
     all(
       () => needOwner(standing),
@@ -237,7 +253,7 @@ export const organizationRules = {
   invite: (standing: Standing) => need(standing, "invitations:create"),
   readAuditLog: (standing: Standing) => need(standing, "audit:read"),
   transferOwnership: (standing: Standing) => needOwner(standing),
-  /** Leaving works while suspended too; only the last owner can't. */
+  /** Leaving works while suspended or pending too; only the last owner can't. */
   leave: (standing: Standing, self: TargetMember | null, activeOwners: OwnerCount) =>
     standing.status === null || !self ? deny("NOT_FOUND", "Organization not found") : keepsAnOwner(self, activeOwners()),
 };

@@ -56,8 +56,10 @@ export async function actorAccess(
   { allowSuspended = false }: { allowSuspended?: boolean } = {},
 ): Promise<ActorAccess> {
   if (!actor.userId) throw notFound("Organization");
-  const member = await tx.member.findUnique({
-    where: { organizationId_userId: { organizationId, userId: actor.userId } },
+  // The accepted membership when there is one ("" sorts first); else a pending one (it grants nothing: NOT_ACCEPTED).
+  const member = await tx.member.findFirst({
+    where: { organizationId, userId: actor.userId },
+    orderBy: { pendingEmail: "asc" },
     include: { role: true, user: { select: { status: true } } },
   });
   if (!member || member.user.status !== "ACTIVE") throw notFound("Organization");
@@ -66,6 +68,17 @@ export async function actorAccess(
   if (!allowSuspended) enforce(activeMember(standing));
   return { organizationId, member: plain, standing };
 }
+
+/**
+ * The unique key of a membership: a person's accepted one in the organization (`pendingEmail`
+ * ""), or their pending one for an address (README, Security, "Membership consent").
+ */
+export const membershipKey = (organizationId: string, userId: string, pendingEmail = "") => ({
+  organizationId_userId_pendingEmail: { organizationId, userId, pendingEmail },
+});
+
+/** What a pending membership becomes when its person accepts it. */
+export const ACCEPTED = { status: "ACTIVE", consented: true, pendingEmail: "" } as const;
 
 /** Locks the organization and returns the actor's access, requiring `permission`. */
 export async function authorize(tx: Tx, actor: Actor, organizationId: string, permission: Permission): Promise<ActorAccess> {

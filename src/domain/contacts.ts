@@ -5,7 +5,7 @@
 // user only (a unique index on `verifiedEmail` / `verifiedPhone` holds that under races), and
 // only a verified email can be primary: User.email is always the primary address.
 import type { PrismaClient, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
-import { lockUser, type Tx } from "./access.js";
+import { lockUser, membershipKey, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid } from "./errors.js";
@@ -43,19 +43,68 @@ export async function verifiedEmailsOf(tx: Tx, userId: string): Promise<string[]
 
 /**
  * Marks the user's address verified (adding it when they don't have it yet). Returns false,
- * changing nothing, when another user already holds it verified.
+ * changing nothing, when another user already holds it verified. A placeholder made for the
+ * address is taken over (absorbPlaceholder).
  */
 export async function markEmailVerified(tx: Tx, userId: string, rawEmail: string): Promise<boolean> {
   const email = normalizeEmail(rawEmail);
   const holder = await tx.userEmail.findUnique({ where: { verifiedEmail: email } });
-  if (holder) return holder.userId === userId;
+  if (holder) {
+    // Theirs already: a placeholder left from before placeholders gave way still does now.
+    if (holder.userId === userId) await absorbPlaceholder(tx, userId, email);
+    return holder.userId === userId;
+  }
   const now = new Date();
   await tx.userEmail.upsert({
     where: { userId_email: { userId, email } },
     create: { userId, email, isVerified: true, verifiedAt: now, verifiedEmail: email },
     update: { isVerified: true, verifiedAt: now, verifiedEmail: email },
   });
+  await absorbPlaceholder(tx, userId, email);
   return true;
+}
+
+/**
+ * A placeholder is the INVITED account addMember makes for an address nobody holds; it never
+ * signed in. Once a real account proves the address (verifies it, or makes it primary), the
+ * placeholder must not stand in its way: its memberships — all PENDING, keyed by the address —
+ * follow the person, still theirs to accept or decline, and the placeholder is deleted, freeing
+ * the address to become the person's primary one. Nothing the organizations see changes (the
+ * same members, the same stand-ins, the same updatedAt), so they learn nothing of it.
+ */
+export async function absorbPlaceholder(tx: Tx, userId: string, email: string): Promise<void> {
+  const found = await tx.user.findFirst({ where: { email, isPlaceholder: true, NOT: { id: userId } }, select: { id: true } });
+  if (!found) return;
+  // addMember holds this lock while it gives the placeholder a membership: none is lost in between.
+  await lockUser(tx, found.id);
+  const placeholder = await tx.user.findFirst({ where: { id: found.id, isPlaceholder: true } });
+  if (!placeholder) return;
+  const memberships = await tx.member.findMany({ where: { userId: placeholder.id } });
+  for (const membership of memberships) {
+    const twin = await tx.member.findUnique({ where: membershipKey(membership.organizationId, userId, membership.pendingEmail) });
+    if (twin) {
+      // Only a race makes the person's own pending membership for the same address: keep theirs.
+      await tx.member.delete({ where: { id: membership.id } });
+      await recordAudit(tx, { userId: null, tokenId: null, requestId: null }, {
+        organizationId: membership.organizationId,
+        action: "member.merged",
+        targetType: "Member",
+        targetId: membership.id,
+        before: { email: membership.pendingEmail },
+        after: { memberId: twin.id },
+      });
+    } else {
+      await tx.member.update({ where: { id: membership.id }, data: { userId, updatedAt: membership.updatedAt } });
+    }
+  }
+  await tx.user.delete({ where: { id: placeholder.id } });
+  await recordAudit(tx, { userId, tokenId: null, requestId: null }, {
+    organizationId: null,
+    action: "user.placeholder_absorbed",
+    targetType: "User",
+    targetId: userId,
+    after: { email, memberships: memberships.length },
+  });
 }
 
 export function normalizePhone(value: string, field = "phoneNumber"): string {
@@ -90,9 +139,8 @@ export async function addEmail(db: PrismaClient, actor: UserActor, input: { emai
     const own = await tx.userEmail.findMany({ where: { userId: actor.userId } });
     if (own.some((row) => row.email === email)) throw conflict(`${email} is already one of your addresses`, { field: "email" });
     if (own.length >= MAX_EMAILS) throw conflict(`You can have at most ${MAX_EMAILS} email addresses`, { field: "email" });
-    if (await tx.userEmail.findUnique({ where: { verifiedEmail: email } })) {
-      throw conflict(`${email} is already a verified address of another account`, { field: "email" });
-    }
+    // Added unverified, whoever else may hold it: saying "taken" would tell who has an account.
+    // Verification decides (markEmailVerified refuses an address another account holds verified).
     const row = await tx.userEmail.create({ data: { userId: actor.userId, email } });
     await audit(tx, actor, "user.email_added", { email });
     return row;
@@ -113,6 +161,8 @@ export async function setPrimaryEmail(db: PrismaClient, actor: UserActor, input:
       await lockUser(tx, actor.userId);
       const row = await ownEmail(tx, actor, input.emailId);
       if (!row.isVerified) throw invalid("emailId", "Only a verified address can become primary: sign in with it through your identity provider, or ask an operator");
+      // A placeholder someone made for this address before it was verified here gives way.
+      await absorbPlaceholder(tx, actor.userId, row.email);
       const before = await tx.user.findUniqueOrThrow({ where: { id: actor.userId } });
       await tx.userEmail.updateMany({ where: { userId: actor.userId, isPrimary: true }, data: { isPrimary: false } });
       await tx.userEmail.update({ where: { id: row.id }, data: { isPrimary: true } });
@@ -152,9 +202,7 @@ export async function addPhone(db: PrismaClient, actor: UserActor, input: { phon
     const own = await tx.userPhone.findMany({ where: { userId: actor.userId } });
     if (own.some((row) => row.phoneNumber === phoneNumber)) throw conflict(`${phoneNumber} is already one of your numbers`, { field: "phoneNumber" });
     if (own.length >= MAX_PHONES) throw conflict(`You can have at most ${MAX_PHONES} phone numbers`, { field: "phoneNumber" });
-    if (await tx.userPhone.findUnique({ where: { verifiedPhone: phoneNumber } })) {
-      throw conflict(`${phoneNumber} is already a verified number of another account`, { field: "phoneNumber" });
-    }
+    // Added unverified, as addEmail does: no answer tells whether another account holds it.
     const row = await tx.userPhone.create({ data: { userId: actor.userId, phoneNumber, isPrimary: own.length === 0 } });
     await audit(tx, actor, "user.phone_added", { phoneNumber });
     return row;

@@ -6,7 +6,7 @@ import type { IdempotencyClaim } from "./idempotency.js";
 import { enforce, invitationRules, need } from "../auth/rules.js";
 import { verifiedEmailsOf } from "./contacts.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
-import { actorAccess, assertCanGrant, authorize, defaultRole, lockOrganization, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
+import { ACCEPTED, actorAccess, assertCanGrant, authorize, defaultRole, lockOrganization, membershipKey, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid, notFound } from "./errors.js";
@@ -51,7 +51,10 @@ export async function createInvitation(
     const access = await authorize(tx, actor, input.organizationId, "invitations:create");
     const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
     assertCanGrant(access, role);
-    const member = await tx.member.findFirst({ where: { organizationId: input.organizationId, user: { email } } });
+    // A pending member counts by the address they were added with (the organization knows no other).
+    const member = await tx.member.findFirst({
+      where: { organizationId: input.organizationId, OR: [{ status: { not: "PENDING" }, user: { email } }, { status: "PENDING", pendingEmail: email }] },
+    });
     if (member) throw conflict(`${email} is already a member of this organization`, { field: "email" });
     const pending = await tx.invitation.findFirst({
       where: { organizationId: input.organizationId, email, status: "PENDING", expiresAt: { gt: new Date() } },
@@ -188,15 +191,16 @@ export async function acceptInvitation(db: PrismaClient, actor: Actor, input: { 
     } catch {
       throw new AppError("FORBIDDEN", "The person who invited you can no longer grant this role; ask for a new invitation");
     }
-    const existing = await tx.member.findUnique({
-      where: { organizationId_userId: { organizationId: invitation.organizationId, userId: actor.userId! } },
-    });
-    if (existing) throw conflict("You are already a member of this organization");
+    if (await tx.member.findUnique({ where: membershipKey(invitation.organizationId, actor.userId!) })) throw conflict("You are already a member of this organization");
     await tx.invitation.update({ where: { id: invitation.id }, data: { status: "ACCEPTED" } });
-    await tx.user.updateMany({ where: { id: actor.userId!, status: "INVITED" }, data: { status: "ACTIVE" } });
-    const member = await tx.member.create({
-      data: { organizationId: invitation.organizationId, userId: actor.userId!, roleId: role.id, invitedById: invitation.invitedById },
-    });
+    await tx.user.updateMany({ where: { id: actor.userId!, status: "INVITED" }, data: { status: "ACTIVE", isPlaceholder: false } });
+    // Someone had also added them at this address (a pending membership): accepting the invitation accepts it, with the invitation's role.
+    const pending = await tx.member.findUnique({ where: membershipKey(invitation.organizationId, actor.userId!, invitation.email) });
+    const member = pending
+      ? await tx.member.update({ where: { id: pending.id }, data: { ...ACCEPTED, roleId: role.id, version: { increment: 1 } } })
+      : await tx.member.create({
+          data: { organizationId: invitation.organizationId, userId: actor.userId!, roleId: role.id, invitedById: invitation.invitedById },
+        });
     await recordAudit(tx, actor, {
       organizationId: invitation.organizationId,
       action: "invitation.accepted",

@@ -5,6 +5,7 @@ import type { Member, PrismaClient } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID, SYSTEM_ROLES } from "../auth/permissions.js";
 import { enforce, memberRules, need, needOwner, refusal } from "../auth/rules.js";
 import {
+  ACCEPTED,
   actorAccess,
   asTarget,
   assertCanGrant,
@@ -12,15 +13,17 @@ import {
   authorize,
   defaultRole,
   lockOrganization,
+  lockUser,
   lockedMember,
   memberInOrganization,
+  membershipKey,
   ownerCountFor,
   roleInOrganization,
   type Tx,
 } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { conflict, invalid, notFound, withField } from "./errors.js";
+import { AppError, conflict, invalid, notFound, withField } from "./errors.js";
 import { assertVersion } from "./versions.js";
 import type { IdempotencyClaim } from "./idempotency.js";
 import { addPrimaryEmail, findUserByEmail } from "./contacts.js";
@@ -43,8 +46,14 @@ export interface AddMemberInput {
 }
 
 /**
- * Adds the user with this email (creating them as INVITED when unknown) with the given role or
- * the organization's default role. An existing member is a CONFLICT.
+ * Adds the person this email reaches, with the given role or the organization's default role, as
+ * a PENDING membership they accept or decline (acceptMembership / declineMembership). An address
+ * nobody holds gets a placeholder account (INVITED) that its real holder later takes over (see
+ * contacts.absorbPlaceholder). Known and unknown addresses are treated alike, and the response
+ * shows only the address given (README, Security, "Membership consent"). The membership is keyed
+ * by that address, so another address of someone already added collides with nothing the adder
+ * can't see: CONFLICT only for the same address again, or for the address the organization
+ * already sees for an accepted member.
  */
 export async function addMember(db: PrismaClient, actor: Actor, input: AddMemberInput, idempotency?: IdempotencyClaim): Promise<Member> {
   const email = normalizeEmail(input.email);
@@ -53,27 +62,32 @@ export async function addMember(db: PrismaClient, actor: Actor, input: AddMember
     const access = await authorize(tx, actor, input.organizationId, "members:create");
     const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
     assertCanGrant(access, role);
-    // Any address a user holds verified reaches them; an unknown one makes an INVITED user.
+    // Any address a user holds verified reaches them; an unknown one makes an INVITED placeholder.
     let user = await findUserByEmail(tx, email);
-    // Someone who already had an account didn't choose this membership (see Member.consented).
-    const consented = !user;
+    if (user?.isPlaceholder) {
+      // Held while this membership is made, so a holder proving the address can't absorb the
+      // placeholder halfway (absorbPlaceholder takes the same lock); then read again.
+      await lockUser(tx, user.id);
+      user = await findUserByEmail(tx, email);
+    }
     if (!user) {
-      user = await tx.user.create({ data: { email, status: "INVITED", invitedAt: new Date() } });
+      user = await tx.user.create({ data: { email, status: "INVITED", isPlaceholder: true, invitedAt: new Date() } });
       await addPrimaryEmail(tx, user, false);
     }
-    const existing = await tx.member.findUnique({
-      where: { organizationId_userId: { organizationId: input.organizationId, userId: user.id } },
-    });
-    if (existing) throw conflict(`${email} is already a member of this organization`, { field: "email", memberId: existing.id });
+    const sameAddress = await tx.member.findUnique({ where: membershipKey(input.organizationId, user.id, email) });
+    const accepted = sameAddress ?? (user.email === email ? await tx.member.findUnique({ where: membershipKey(input.organizationId, user.id) }) : null);
+    if (accepted) throw conflict(`${email} is already a member of this organization`, { field: "email", memberId: accepted.id });
+    // Nobody chose this membership yet: it grants nothing until the person accepts it.
     const member = await tx.member.create({
-      data: { organizationId: input.organizationId, userId: user.id, roleId: role.id, invitedById: actor.userId, consented },
+      data: { organizationId: input.organizationId, userId: user.id, roleId: role.id, invitedById: actor.userId, status: "PENDING", consented: false, pendingEmail: email },
     });
+    // The address given, never the account behind it (its id would tell a new placeholder from an existing account).
     await recordAudit(tx, actor, {
       organizationId: input.organizationId,
       action: "member.added",
       targetType: "Member",
       targetId: member.id,
-      after: { email, userId: user.id, ...snapshot(member) },
+      after: { email, ...snapshot(member) },
     });
     await idempotency?.complete(tx, member.id);
     return member;
@@ -210,16 +224,22 @@ export const suspendMember = (db: PrismaClient, actor: Actor, input: MemberStatu
 
 export const reactivateMember = (db: PrismaClient, actor: Actor, input: MemberStatusInput) => setStatus(db, actor, input, "ACTIVE");
 
-/** Deletes a membership, re-checks the last-owner rule and audits it, inside the caller's transaction. */
-async function endMembership(tx: Tx, actor: Actor, member: Member, action: "member.removed" | "member.left"): Promise<string> {
+/**
+ * Deletes a membership, re-checks the last-owner rule and audits it, inside the caller's
+ * transaction. Only the end of an owner's active membership can leave the organization without
+ * an owner: ending any other never fails for want of one (an organization whose owners are all
+ * suspended still lets people leave or decline).
+ */
+async function endMembership(tx: Tx, actor: Actor, member: Member, action: "member.removed" | "member.left" | "member.declined"): Promise<string> {
   await tx.member.delete({ where: { id: member.id } });
-  await assertOwnerRemains(tx, member.organizationId);
+  if (member.roleId === OWNER_ROLE_ID && member.status === "ACTIVE") await assertOwnerRemains(tx, member.organizationId);
   await recordAudit(tx, actor, {
     organizationId: member.organizationId,
     action,
     targetType: "Member",
     targetId: member.id,
-    before: { userId: member.userId, ...snapshot(member) },
+    // A membership never accepted showed the organization only its address: so does its end.
+    before: member.status === "PENDING" ? { email: member.pendingEmail, ...snapshot(member) } : { userId: member.userId, ...snapshot(member) },
   });
   return member.id;
 }
@@ -234,15 +254,65 @@ export async function removeMember(db: PrismaClient, actor: Actor, input: Member
   });
 }
 
-/** The actor leaves the organization (active or suspended). The last owner can't. */
+/**
+ * The actor leaves the organization: their membership (active or suspended) and any pending ones
+ * there end. The last owner can't leave.
+ */
 export async function leaveOrganization(db: PrismaClient, actor: Actor, input: { organizationId: string }): Promise<string> {
   return db.$transaction(async (tx) => {
     await lockOrganization(tx, input.organizationId);
     const own = actor.userId
-      ? await tx.member.findUnique({ where: { organizationId_userId: { organizationId: input.organizationId, userId: actor.userId } } })
-      : null;
-    if (!own) throw notFound("Organization");
-    return endMembership(tx, actor, own, "member.left");
+      ? await tx.member.findMany({ where: { organizationId: input.organizationId, userId: actor.userId }, orderBy: { pendingEmail: "asc" } })
+      : [];
+    if (own.length === 0) throw notFound("Organization");
+    for (const member of own) await endMembership(tx, actor, member, member.status === "PENDING" ? "member.declined" : "member.left");
+    // The accepted membership sorts first (its pendingEmail is ""): that is the one left.
+    return own[0]!.id;
+  });
+}
+
+/** The actor's own membership by id, re-read under its organization's lock, waiting for their answer. */
+async function ownPendingMembership(tx: Tx, actor: Actor, memberId: string): Promise<Member> {
+  const found = await tx.member.findUnique({ where: { id: memberId } });
+  // Someone else's membership reads as unknown.
+  if (!found || !actor.userId || found.userId !== actor.userId) throw new AppError("NOT_FOUND", "Member not found", { field: "memberId" });
+  await lockOrganization(tx, found.organizationId);
+  const own = await tx.member.findUnique({ where: { id: memberId } });
+  if (!own) throw new AppError("NOT_FOUND", "Member not found", { field: "memberId" });
+  enforce(memberRules.respond(asTarget({ ...own, role: { permissions: [] } })));
+  return own;
+}
+
+/**
+ * The person someone added accepts the membership: it becomes ACTIVE with the role it has now,
+ * and the organization sees their account from then on (their private contact points too, to
+ * holders of members:read_private, since they chose it). Someone who already is a member there
+ * (added again under another of their addresses) stays the member they are: the pending one
+ * merges into it.
+ */
+export async function acceptMembership(db: PrismaClient, actor: Actor, input: { memberId: string }): Promise<Member> {
+  return db.$transaction(async (tx) => {
+    const own = await ownPendingMembership(tx, actor, input.memberId);
+    const already = await tx.member.findUnique({ where: membershipKey(own.organizationId, own.userId) });
+    if (already) await tx.member.delete({ where: { id: own.id } });
+    const member = already ?? (await tx.member.update({ where: { id: own.id }, data: { ...ACCEPTED, version: { increment: 1 } } }));
+    await recordAudit(tx, actor, {
+      organizationId: own.organizationId,
+      action: "member.accepted",
+      targetType: "Member",
+      targetId: own.id,
+      before: { status: own.status, email: own.pendingEmail },
+      after: { status: member.status, ...(already ? { mergedIntoMemberId: already.id } : {}) },
+    });
+    return member;
+  });
+}
+
+/** The person someone added declines: the membership is gone, and the trail names only the address it was made for. */
+export async function declineMembership(db: PrismaClient, actor: Actor, input: { memberId: string }): Promise<string> {
+  return db.$transaction(async (tx) => {
+    const own = await ownPendingMembership(tx, actor, input.memberId);
+    return endMembership(tx, actor, own, "member.declined");
   });
 }
 

@@ -38,7 +38,8 @@ async function setSuspended(db: PrismaClient, actor: UserActor, userId: string, 
     await lockUser(tx, userId);
     const target = await tx.user.findUnique({ where: { id: userId } });
     if (!target) throw new AppError("NOT_FOUND", "User not found", { field: "userId" });
-    const status = suspend ? "SUSPENDED" : "ACTIVE";
+    // A placeholder (made by addMember, never signed in) goes back to INVITED, not ACTIVE.
+    const status = suspend ? "SUSPENDED" : target.isPlaceholder ? "INVITED" : "ACTIVE";
     if (target.status === status) return target;
     const user = await tx.user.update({ where: { id: userId }, data: { status } });
     await recordAudit(tx, actor, {
@@ -67,6 +68,10 @@ export async function verifyEmailByOperator(db: PrismaClient, email: string, use
     if (!userEmail && holders.length > 1) throw new AppError("CONFLICT", `${address} is held by ${holders.length} accounts; name one with --user`);
     const user = owner ?? (holders[0] ? await tx.user.findUnique({ where: { id: holders[0].userId } }) : null);
     if (!user) throw notFound(`A user with ${userEmail ?? address}`);
+    // A placeholder stands in for an address until its holder proves it; vouching for it would let it block them.
+    if (user.isPlaceholder) {
+      throw new AppError("CONFLICT", `${userEmail ?? address} is a placeholder made by addMember, not a person's account; name the account that holds the address with --user`);
+    }
     if (!(await markEmailVerified(tx, user.id, address))) throw new AppError("CONFLICT", `${address} is already verified for another account`);
     await recordAudit(tx, { userId: null, tokenId: null, requestId: null }, {
       organizationId: null, action: "user.email_verified", targetType: "User", targetId: user.id, after: { email: address, by: "cli" },

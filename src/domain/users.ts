@@ -39,7 +39,7 @@ export async function findOrCreateActiveUser(
   }
   if (existing.status === "INVITED") {
     await markEmailVerified(db, existing.id, existing.email);
-    return db.user.update({ where: { id: existing.id }, data: { status: "ACTIVE" } });
+    return db.user.update({ where: { id: existing.id }, data: { status: "ACTIVE", isPlaceholder: false } });
   }
   return existing;
 }

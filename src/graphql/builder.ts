@@ -49,6 +49,8 @@ export const builder = new SchemaBuilder<{
     locationPermission: { organizationId: string; locationId: string; permission: Permission };
     /** The caller is an active member of the organization (any role). */
     orgMember: string;
+    /** The caller was added to the organization and hasn't accepted yet (they may see the organization itself). */
+    orgPending: string;
     /** The caller is an active owner of the organization. */
     orgOwner: string;
     /** The caller's email is this one (an invitation's addressee). */
@@ -99,6 +101,7 @@ export const builder = new SchemaBuilder<{
       orgPermission: ({ organizationId, permission }) => context.policy.can(organizationId, permission),
       locationPermission: ({ organizationId, locationId, permission }) => context.policy.can(organizationId, permission, locationId),
       orgMember: (organizationId) => context.policy.isActiveMember(organizationId),
+      orgPending: (organizationId) => context.policy.isPendingMember(organizationId),
       orgOwner: (organizationId) => context.policy.isOwner(organizationId),
       invitee: (email) => context.viewer?.emails.includes(email) ?? false,
       self: (userId) => context.viewer?.user.id === userId,

@@ -16,7 +16,7 @@ export interface MemberFilterInput {
   roleIds?: readonly string[] | null;
   /** Members assigned to any of these locations. */
   locationIds?: readonly string[] | null;
-  status?: "ACTIVE" | "SUSPENDED" | null;
+  status?: "ACTIVE" | "SUSPENDED" | "PENDING" | null;
   search?: string | null;
 }
 
@@ -38,7 +38,7 @@ export interface MemberPage {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-const MEMBER_COLUMNS = ["id", "organizationId", "userId", "roleId", "isPrimary", "joinedAt", "invitedById", "publicMetadata", "privateMetadata", "version", "profilePictureUrl", "defaultLocationId", "consented", "createdAt", "updatedAt"];
+const MEMBER_COLUMNS = ["id", "organizationId", "userId", "roleId", "isPrimary", "joinedAt", "invitedById", "publicMetadata", "privateMetadata", "version", "profilePictureUrl", "defaultLocationId", "consented", "pendingEmail", "createdAt", "updatedAt"];
 const USER_COLUMNS = ["id", "email", "externalId", "username", "isOperator", "firstName", "lastName", "imageUrl", "timezone", "invitedAt", "createdAt", "updatedAt"];
 const ROLE_COLUMNS = ["id", "organizationId", "key", "name", "description", "permissions", "isSystem", "isDefault", "version", "createdAt", "updatedAt"];
 
@@ -50,13 +50,20 @@ const SELECT_LIST = [
   ...ROLE_COLUMNS.map((c) => `r."${c}" AS "r_${c}"`),
 ].join(", ");
 
+// A member who hasn't accepted (PENDING) sorts and matches by the address they were added with,
+// and has no name: the organization sees nothing else of them (stand-in-user.ts). Sorting or
+// searching by the account's own email or name would let a caller bisect its way to them.
+const PENDING = `m.status = 'PENDING'`;
+const EMAIL_SEEN = `CASE WHEN ${PENDING} THEN m."pendingEmail" ELSE u.email END`;
+const nameSeen = (column: string) => `CASE WHEN ${PENDING} THEN NULL ELSE u."${column}" END`;
+
 /** The sort keys of each order, as SQL expressions with their cast for cursor values; the id breaks ties. */
 const SORT_KEYS: Record<MemberOrderField, { sql: string; cast: string }[]> = {
   JOINED_AT: [{ sql: `m."joinedAt"`, cast: "timestamp(3)" }],
-  EMAIL: [{ sql: `u.email`, cast: "text" }],
+  EMAIL: [{ sql: EMAIL_SEEN, cast: "text" }],
   // Members without the name sort after those with one (and first when descending).
-  FIRST_NAME: [{ sql: `(u."firstName" IS NULL)`, cast: "boolean" }, { sql: `COALESCE(u."firstName", '')`, cast: "text" }],
-  LAST_NAME: [{ sql: `(u."lastName" IS NULL)`, cast: "boolean" }, { sql: `COALESCE(u."lastName", '')`, cast: "text" }],
+  FIRST_NAME: [{ sql: `(${nameSeen("firstName")} IS NULL)`, cast: "boolean" }, { sql: `COALESCE(${nameSeen("firstName")}, '')`, cast: "text" }],
+  LAST_NAME: [{ sql: `(${nameSeen("lastName")} IS NULL)`, cast: "boolean" }, { sql: `COALESCE(${nameSeen("lastName")}, '')`, cast: "text" }],
 };
 
 function escapeLike(text: string): string {
@@ -85,7 +92,10 @@ function filterSql(filter: MemberFilterInput | null | undefined, params: Params)
   const search = filter.search?.trim();
   if (search) {
     const pattern = params.add(`%${escapeLike(search)}%`);
-    conditions.push(`(u.email ILIKE ${pattern} OR u."firstName" ILIKE ${pattern} OR u."lastName" ILIKE ${pattern})`);
+    // Written as two disjuncts (not one CASE) so the trigram indexes on User still serve the first.
+    conditions.push(
+      `(((u.email ILIKE ${pattern} OR u."firstName" ILIKE ${pattern} OR u."lastName" ILIKE ${pattern}) AND NOT ${PENDING}) OR (${PENDING} AND m."pendingEmail" ILIKE ${pattern}))`,
+    );
   }
   return conditions;
 }

@@ -6,17 +6,58 @@ import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
 import { NO_ROW } from "./common.js";
 import { UserNode, visibleUser } from "./user.js";
+import type { AuditEvent } from "../../generated/prisma/client.js";
+
+/** Snapshot keys that say who a person is: shown only to holders of members:read. */
+const PERSON_KEYS = ["email", "userId", "ownerUserId", "phoneNumber"];
+
+/** Whether the reader may see people in this event's organization (members:read, as the member list needs). */
+const seesPeople = (context: Context, event: { organizationId: string | null }) =>
+  event.organizationId ? context.policy.can(event.organizationId, "members:read") : false;
 
 /**
- * Audit snapshots keep private metadata; reading the trail (audit:read) must not become a way
- * around the permission that guards it: members:read_private for members, org:update for the
- * organization's own.
+ * Audit snapshots keep private metadata and who people are; reading the trail (audit:read) must
+ * not become a way around the permissions that guard them: members:read_private for members'
+ * private metadata, org:update for the organization's own, members:read for people.
  */
 async function redacted(context: Context, event: { organizationId: string | null; targetType: string }, value: unknown): Promise<unknown> {
-  if (!value || typeof value !== "object" || Array.isArray(value) || !("privateMetadata" in value)) return value;
-  const permission = event.targetType === "Organization" ? "org:update" : "members:read_private";
-  if (event.organizationId && (await context.policy.can(event.organizationId, permission))) return value;
-  return { ...(value as Record<string, unknown>), privateMetadata: "[redacted]" };
+  if (!value || typeof value !== "object" || Array.isArray(value)) return value;
+  let result = value as Record<string, unknown>;
+  if ("privateMetadata" in result) {
+    const permission = event.targetType === "Organization" ? "org:update" : "members:read_private";
+    if (!(event.organizationId && (await context.policy.can(event.organizationId, permission)))) result = { ...result, privateMetadata: "[redacted]" };
+  }
+  if (PERSON_KEYS.some((key) => key in result) && !(await seesPeople(context, event))) {
+    result = { ...result };
+    for (const key of PERSON_KEYS) if (key in result) result[key] = "[redacted]";
+  }
+  return result;
+}
+
+/** Events whose actor answered as an address (an invitation, a membership they never accepted): that address is all the organization knew of them. */
+const ANSWERED_AS_ADDRESS = new Set(["invitation.declined", "member.declined"]);
+
+/**
+ * Events whose actor the organization doesn't get to see: an operator reading it from outside,
+ * and someone who declined (their account, or their token's time-ordered id, would tie the
+ * address to it).
+ */
+const hidesActor = (event: Pick<AuditEvent, "action">) => event.action.startsWith("operator.") || ANSWERED_AS_ADDRESS.has(event.action);
+
+/**
+ * The actor's email, as the organization may know it: nothing without members:read; nothing for
+ * a platform operator reading the organization from outside; the address an invitee or a
+ * pending member was approached at when they declined; else the actor's current primary email
+ * (also for people who have since left).
+ */
+async function actorEmail(context: Context, event: AuditEvent): Promise<string | null> {
+  if (!event.actorUserId || event.action.startsWith("operator.") || !(await seesPeople(context, event))) return null;
+  // The address, with no account behind it.
+  if (ANSWERED_AS_ADDRESS.has(event.action)) {
+    const before = event.before as { email?: unknown } | null;
+    return typeof before?.email === "string" ? before.email : null;
+  }
+  return (await context.loaders.userById.load(event.actorUserId))?.email ?? null;
 }
 
 export const AuditEventObject = builder.prismaObject("AuditEvent", {
@@ -34,17 +75,20 @@ export const AuditEventObject = builder.prismaObject("AuditEvent", {
     actor: t.field({
       type: UserNode,
       nullable: true,
-      description: "Who did it (null for operator actions, or when you can't see that user)",
-      resolve: (event, _args, context) => visibleUser(context, event.actorUserId),
+      description: "Who did it (null for operator actions, or when you can't see that user: it needs members:read here)",
+      resolve: async (event, _args, context) =>
+        hidesActor(event) || !(await seesPeople(context, event)) ? null : visibleUser(context, event.actorUserId),
     }),
     actorEmail: t.string({
       nullable: true,
-      description: "The actor's email, also for people who have since left or were never members (e.g. an invitee who declined)",
-      resolve: async (event, _args, context) => (event.actorUserId ? ((await context.loaders.userById.load(event.actorUserId))?.email ?? null) : null),
+      description:
+        "The actor's email, also for people who have since left; for an invitee or a member who declined, the address they were approached at. Needs members:read; null for operators",
+      resolve: (event, _args, context) => actorEmail(context, event),
     }),
     viaApiTokenId: t.id({
       nullable: true,
-      resolve: (event) => (event.actorTokenId ? encodeGlobalID("ApiToken", event.actorTokenId) : null),
+      description: "The access token the change was made with (null where the actor is hidden, as for actor)",
+      resolve: (event) => (event.actorTokenId && !hidesActor(event) ? encodeGlobalID("ApiToken", event.actorTokenId) : null),
     }),
     before: t.field({
       type: "JSON",

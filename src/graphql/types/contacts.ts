@@ -6,8 +6,10 @@ import { addEmail, addPhone, removeEmail, removePhone, setPrimaryEmail, setPrima
 import { invalid, notFound } from "../../domain/errors.js";
 import { suspendUser, unsuspendUser } from "../../domain/operators.js";
 import { builder } from "../builder.js";
+import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
 import { parseGlobalId } from "./common.js";
+import { isStandIn, standInEmails } from "../stand-in-user.js";
 import { UserStatusEnum } from "./enums.js";
 
 const contactFields = {
@@ -54,6 +56,7 @@ builder.prismaObjectField("User", "emails", (t) =>
       "The user's addresses, primary first. Others see only the primary one, unless they hold members:read_private in an organization the user belongs to.",
     // Batched: a page of members with their users' addresses costs one statement, not one per user.
     resolve: async (user, _args, context) => {
+      if (isStandIn(user)) return standInEmails(user);
       const [all, full] = await Promise.all([context.loaders.emailsByUser.load(user.id), context.policy.canSeePrivateOf(user.id)]);
       return full ? all : all.filter((row) => row.isPrimary);
     },
@@ -65,6 +68,7 @@ builder.prismaObjectField("User", "phones", (t) =>
     type: [UserPhoneRef],
     description: "The user's phone numbers, primary first. Only the user, operators, and holders of members:read_private in a shared organization see them.",
     resolve: async (user, _args, context) => {
+      if (isStandIn(user)) return [];
       const [all, full] = await Promise.all([context.loaders.phonesByUser.load(user.id), context.policy.canSeePrivateOf(user.id)]);
       return full ? all : [];
     },

@@ -2,7 +2,7 @@
 // callers holding members:read in that organization.
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { ALLOWED, need } from "../../auth/rules.js";
-import { addMember, onlySettings, leaveOrganization, reactivateMember, removeMember, suspendMember, updateMember, updateMemberRole } from "../../domain/members.js";
+import { acceptMembership, addMember, declineMembership, onlySettings, leaveOrganization, reactivateMember, removeMember, suspendMember, updateMember, updateMemberRole } from "../../domain/members.js";
 import { builder } from "../builder.js";
 import { permissionOn, ruleOn } from "../targets.js";
 import { inOrganization } from "../loaders.js";
@@ -14,6 +14,8 @@ import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from 
 import { MemberStatusEnum } from "./enums.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
+import { memberUserAsSeen } from "../stand-in-user.js";
+import type { User } from "../../generated/prisma/client.js";
 
 export const MemberNode = builder.prismaNode("Member", {
   id: { field: "id" },
@@ -33,12 +35,16 @@ export const MemberNode = builder.prismaNode("Member", {
   fields: (t) => ({
     user: t.field({
       type: UserNode,
-      resolve: (member, _args, context) =>
-        (member as Partial<MemberRow>).user ??
-        context.loaders.userById.load(member.userId).then((user) => {
+      description: "Until a member added by someone else accepts (status PENDING), others see only the address they were added with (a stand-in with no other detail)",
+      resolve: (member, _args, context) => {
+        const seen = (user: User) => memberUserAsSeen(member, user, context.viewer?.user.id);
+        const loaded = (member as Partial<MemberRow>).user;
+        if (loaded) return seen(loaded);
+        return context.loaders.userById.load(member.userId).then((user) => {
           if (!user) throw new Error(`Member ${member.id} has no user`);
-          return user;
-        }),
+          return seen(user);
+        });
+      },
     }),
     role: t.field({
       type: RoleNode,
@@ -284,13 +290,44 @@ const LeaveOrganizationInput = builder.inputType("LeaveOrganizationInput", {
 builder.mutationField("leaveOrganization", (t) =>
   t.field({
     type: removedMemberPayload("LeaveOrganizationPayload"),
-    description: "Ends your own membership (also while suspended). The last owner can't leave (LAST_OWNER).",
+    description: "Ends your own membership (also while suspended, or one you never accepted). The last owner can't leave (LAST_OWNER).",
     args: { input: t.arg({ type: LeaveOrganizationInput, required: true }) },
     authScopes: { authenticated: true },
     resolve: async (_root, { input }, context) => ({
       removedMemberId: await leaveOrganization(context.prisma, context.actor(), {
         organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
       }),
+    }),
+  }),
+);
+
+// ---- Answering a membership someone else made (addMember) ------------------------------------
+
+const RespondToMembershipInput = (name: string) =>
+  builder.inputType(name, { fields: (t) => ({ memberId: t.id({ required: true, description: "Your PENDING membership (viewer.memberships)" }) }) });
+
+builder.mutationField("acceptMembership", (t) =>
+  t.field({
+    type: memberPayload("AcceptMembershipPayload"),
+    description:
+      "Accepts a membership someone added you to (status PENDING): it becomes ACTIVE with its role, and the organization sees your account from then on (if you already are a member there, it merges into that membership). INVALID_STATE when it isn't pending.",
+    args: { input: t.arg({ type: RespondToMembershipInput("AcceptMembershipInput"), required: true }) },
+    authScopes: { authenticated: true },
+    resolve: async (_root, { input }, context) => {
+      const member = await acceptMembership(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") });
+      return { memberId: member.id };
+    },
+  }),
+);
+
+builder.mutationField("declineMembership", (t) =>
+  t.field({
+    type: removedMemberPayload("DeclineMembershipPayload"),
+    description: "Declines a membership someone added you to (status PENDING): it is removed, and the organization never saw more than the address it used.",
+    args: { input: t.arg({ type: RespondToMembershipInput("DeclineMembershipInput"), required: true }) },
+    authScopes: { authenticated: true },
+    resolve: async (_root, { input }, context) => ({
+      removedMemberId: await declineMembership(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") }),
     }),
   }),
 );

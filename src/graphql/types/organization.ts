@@ -1,5 +1,6 @@
 // Organization: its fields, its members and roles, and the root fields and mutations that
 // return it.
+import { membershipKey } from "../../domain/access.js";
 import { encodeGlobalID, resolveArrayConnection } from "@pothos/plugin-relay";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { invalid, notFound } from "../../domain/errors.js";
@@ -44,7 +45,7 @@ export const MemberFilter = builder.inputType("MemberFilter", {
 export function memberFilter(filter: {
   roleIds?: readonly (string | number)[] | null;
   locationIds?: readonly (string | number)[] | null;
-  status?: "ACTIVE" | "SUSPENDED" | null;
+  status?: "ACTIVE" | "SUSPENDED" | "PENDING" | null;
   search?: string | null;
 } | null | undefined): MemberFilterInput | null {
   if (!filter) return null;
@@ -112,8 +113,9 @@ export const OrganizationNode = builder.prismaNode("Organization", {
   id: { field: "id" },
   // Unknown and not-visible ids both load as null, so node(id:) reveals nothing.
   nullable: true,
-  authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "org:read" } }),
-  findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.organizationsWhere("org:read")] }),
+  // Someone added to it who hasn't accepted yet sees the organization (to decide), nothing in it.
+  authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "org:read" }, orgPending: organization.id }),
+  ...visibleNodes("Organization", (context) => context.policy.organizationsWhere("org:read")),
   fields: (t) => ({
     slug: t.exposeString("slug"),
     name: t.exposeString("name"),
@@ -189,7 +191,8 @@ export const OrganizationNode = builder.prismaNode("Organization", {
         context.viewer
           ? context.prisma.member.findUnique({
               ...query,
-              where: { organizationId_userId: { organizationId: organization.id, userId: context.viewer.user.id } },
+              // The accepted one ("" while not pending); a pending membership is in viewer.memberships.
+              where: membershipKey(organization.id, context.viewer.user.id),
             })
           : null,
     }),

@@ -16,8 +16,9 @@ export const RoleNode = builder.prismaNode("Role", {
   id: { field: "id" },
   // Unknown and not-visible ids both load as null, so node(id:) reveals nothing.
   nullable: true,
+  // Someone added to the organization who hasn't accepted yet sees the role they were offered (Member.role).
   authScopes: (role) =>
-    role.organizationId === null ? { authenticated: true } : { orgMember: role.organizationId },
+    role.organizationId === null ? { authenticated: true } : { orgMember: role.organizationId, orgPending: role.organizationId },
   ...visibleNodes("Role", (context) => context.policy.rolesWhere()),
   fields: (t) => ({
     key: t.exposeString("key", { description: "Stable identifier, unique within the organization (owner, admin, member, or a custom key)" }),

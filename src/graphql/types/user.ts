@@ -1,16 +1,20 @@
 // User: a person. Visible to themselves and to those who may read members of an organization
 // the user belongs to. The root `viewer` field returns the caller.
 import { builder } from "../builder.js";
+import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
-import { asUuid } from "./common.js";
+import { visibleNodes } from "../node-loading.js";
 import { UserStatusEnum } from "./enums.js";
+import { isStandIn } from "../stand-in-user.js";
 
 export const UserNode = builder.prismaNode("User", {
   id: { field: "id" },
   // Unknown and not-visible ids both load as null, so node(id:) reveals nothing.
   nullable: true,
-  authScopes: (user) => ({ userVisible: user.id }),
-  findUnique: (id, context) => ({ id: asUuid(id), AND: [context.policy.usersWhere()] }),
+  // A stand-in (a pending member's user, as the organization sees it) is reached only through
+  // its member, whose own scope has already been checked.
+  authScopes: (user) => (isStandIn(user) ? { authenticated: true } : { userVisible: user.id }),
+  ...visibleNodes("User", (context) => context.policy.usersWhere()),
   fields: (t) => ({
     email: t.expose("email", { type: "EmailAddress" }),
     firstName: t.exposeString("firstName", { nullable: true }),
