@@ -260,6 +260,11 @@ export function toGraphQLError(error: unknown, logger: Logger, onDatabaseUnavail
       return error;
     }
   }
+  // Request parameters that aren't JSON (GET ?variables=…, a form's extensions=…): Yoga parses
+  // them with JSON.parse before anything runs and lets the SyntaxError through. The caller's mistake.
+  if (original instanceof SyntaxError && !(error instanceof GraphQLError && error.path)) {
+    return new GraphQLError("The request's variables or extensions are not valid JSON", { extensions: { code: "BAD_REQUEST", http: { status: 400 } } });
+  }
   // A constraint the domain didn't see coming (a race): the stable codes, never the database's words.
   if (original instanceof Prisma.PrismaClientKnownRequestError && (original.code === "P2002" || original.code === "P2025" || original.code === "P2003")) {
     const unique = original.code === "P2002";
@@ -333,6 +338,8 @@ export function createApp({ config, db, logger, isShuttingDown = () => false, me
     cors: corsOptions(config.corsOrigins),
     // Batched requests (a JSON array of operations) only when GRAPHQL_MAX_BATCH allows them.
     batching: config.limits.maxBatch > 0 ? { limit: config.limits.maxBatch } : false,
+    // No file uploads: nothing here takes a file, and a multipart body could smuggle one into a JSON variable.
+    multipart: false,
     schema: getSchema(),
     graphqlEndpoint: "/graphql",
     landingPage: false,

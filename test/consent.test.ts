@@ -24,7 +24,7 @@ const MY_MEMBERSHIPS = `{ viewer { memberships(first: 20) { edges { node { id st
 const ACCEPT = `mutation($m: ID!) { acceptMembership(input: { memberId: $m }) { member { id status role { key } user { email name } } } }`;
 const DECLINE = `mutation($m: ID!) { declineMembership(input: { memberId: $m }) { removedMemberId } }`;
 const LEAVE = `mutation($org: ID!) { leaveOrganization(input: { organizationId: $org }) { removedMemberId } }`;
-const AUDIT = `query($org: ID!) { node(id: $org) { ... on Organization { auditEvents(first: 50) { edges { node { action actorEmail actor { id } viaApiTokenId before after } } } } } }`;
+const AUDIT = `query($org: ID!) { node(id: $org) { ... on Organization { auditEvents(first: 50) { edges { node { action actorEmail actor { id } viaApiTokenId requestId before after } } } } } }`;
 
 const rawId = (gid: string) => Buffer.from(gid, "base64").toString().split(":")[1];
 
@@ -135,8 +135,8 @@ describe("nobody owns what they didn't accept", () => {
     expect(event.actorEmail).toBe("dana@personal.example");
     expect(event.before.email).toBe("dana@personal.example");
     expect(event.before).not.toHaveProperty("userId");
-    // Nor her account or her token behind it.
-    expect(event).toMatchObject({ actor: null, viaApiTokenId: null });
+    // Nor her account, her token or her request behind it.
+    expect(event).toMatchObject({ actor: null, viaApiTokenId: null, requestId: null });
   });
 
   it("another address of someone already added (or already a member) collides with nothing: each is its own pending member", async () => {
@@ -160,8 +160,28 @@ describe("nobody owns what they didn't accept", () => {
     // Only the address the organization sees for an accepted member collides.
     const primary = await t.gql(ADD, { input: { organizationId: org, email: "dana@work.example" } }, victimOrgOwner.token);
     expect(primary.errors?.[0]?.extensions).toMatchObject({ code: "CONFLICT", memberId: rawId(first.id) });
-    expect(codes(await t.gql(DECLINE, { m: fourth.id }, dana.token))).toEqual([]);
+    // Leaving ends her membership only: ending the pending ones with it would tie their addresses to her.
     expect(codes(await t.gql(LEAVE, { org }, dana.token))).toEqual([]);
+    const left = await t.gql(MEMBERS, { org, search: "dana", order: "EMAIL" }, victimOrgOwner.token);
+    expect(left.data.node.members.edges.map((e: any) => e.node.id).sort()).toEqual([fourth.id, third.id].sort());
+    // One pending membership and nothing else: leaving declines it.
+    expect(codes(await t.gql(LEAVE, { org }, dana.token))).toEqual([]);
+    // Several pending ones and nothing else: each is answered on its own.
+    await add("dana@work.example", {}, org, victimOrgOwner.token);
+    const other = await add("dana@personal.example", {}, org, victimOrgOwner.token);
+    expect(reasons(await t.gql(LEAVE, { org }, dana.token))).toEqual(["INVALID_STATE"]);
+    expect(codes(await t.gql(DECLINE, { m: other.id }, dana.token))).toEqual([]);
+    expect(codes(await t.gql(LEAVE, { org }, dana.token))).toEqual([]);
+  });
+
+  it("the same address again is a CONFLICT even after its holder dropped it: nothing tells what changed behind it", async () => {
+    const wes = await userWithToken(t.db, "wes@work.example");
+    await verifyEmailByOperator(t.db.prisma, "wes@home.example", "wes@work.example");
+    const first = await add("wes@home.example", {}, org, victimOrgOwner.token);
+    const emailId = (await t.gql(`{ viewer { emails { id email } } }`, {}, wes.token)).data.viewer.emails.find((e: any) => e.email === "wes@home.example").id;
+    expect(codes(await t.gql(`mutation($id: ID!) { removeEmail(input: { emailId: $id }) { user { email } } }`, { id: emailId }, wes.token))).toEqual([]);
+    const again = await t.gql(ADD, { input: { organizationId: org, email: "wes@home.example" } }, victimOrgOwner.token);
+    expect(again.errors?.[0]?.extensions).toMatchObject({ code: "CONFLICT", memberId: rawId(first.id) });
   });
 
   it("the person sees the role they were offered, even a custom one, and can always decline: also where no owner is active", async () => {
@@ -251,6 +271,7 @@ describe("a placeholder never blocks the address's real holder", () => {
 
   it("a first sign-in with the address takes the placeholder over; the organization sees no phone until the person accepts", async () => {
     const member = await add("rita@new.example");
+    const placeholder = await t.db.prisma.user.findUniqueOrThrow({ where: { email: "rita@new.example" } });
     const jwt = await idp.sign("idp|rita", { email: "rita@new.example", email_verified: true, phone_number: "+14155550199", phone_number_verified: true, given_name: "Rita" });
     const mine = await t.gql(MY_MEMBERSHIPS, {}, jwt);
     expect(mine.data.viewer.memberships.edges.map((e: any) => e.node.status)).toEqual(["PENDING"]);
@@ -260,6 +281,12 @@ describe("a placeholder never blocks the address's real holder", () => {
     expect((await t.gql(ACCEPT, { m: member.id }, jwt)).data.acceptMembership.member.status).toBe("ACTIVE");
     const after = await t.gql(phones, { o: strangerOrg }, stranger.token);
     expect(after.data.node.members.edges[0].node.user).toEqual({ status: "ACTIVE", phones: [{ phoneNumber: "+14155550199" }] });
+    // A new account, not the placeholder: its id and dates don't tell when someone first added the address.
+    const rita = await t.db.prisma.user.findUniqueOrThrow({ where: { email: "rita@new.example" } });
+    expect(rita.id).not.toBe(placeholder.id);
+    expect(rita).toMatchObject({ isPlaceholder: false, invitedAt: null, externalId: "idp|rita" });
+    expect(rita.createdAt.getTime()).toBeGreaterThan(placeholder.createdAt.getTime());
+    expect(await t.db.prisma.user.findUnique({ where: { id: placeholder.id } })).toBeNull();
   });
 });
 

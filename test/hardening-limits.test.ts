@@ -249,3 +249,26 @@ describe("schema discovery in production (INTROSPECTION)", () => {
     expect(configWarnings(loadConfig({}))).toEqual([]);
   });
 });
+
+describe("objects loaded by id per request (MAX_NODES in all)", () => {
+  it("aliases repeating nodes(ids:) or _entities add up: over MAX_NODES in all is refused before any SQL", async () => {
+    const t = await createTestApp({ RATE_LIMITS: "false", MAX_NODES: "10", SQL_STATEMENTS_HEADER: "true" });
+    try {
+      const acme = await orgWithPeople(t.db, "acme");
+      const ids = Array.from({ length: 6 }, () => acme.orgGid);
+      const one = await t.gql(`query($ids: [ID!]!) { a: nodes(ids: $ids) { id } }`, { ids }, acme.owner.token);
+      expect(one.errors).toBeUndefined();
+      const twice = await t.gql(`query($ids: [ID!]!) { a: nodes(ids: $ids) { id } ...More } fragment More on Query { b: nodes(ids: $ids) { id } }`, { ids }, acme.owner.token);
+      expect(twice.errors?.map((e) => [e.extensions?.code, e.extensions?.maxItems])).toEqual([["BAD_USER_INPUT", 10]]);
+      expect(twice.data).toBeUndefined();
+      const mixed = await t.gql(
+        `query($ids: [ID!]!, $r: [_Any!]!) { nodes(ids: $ids) { id } _entities(representations: $r) { __typename } }`,
+        { ids, r: ids.map((id) => ({ __typename: "Organization", id })) },
+        acme.owner.token,
+      );
+      expect(mixed.errors?.map((e) => e.extensions?.code)).toEqual(["BAD_USER_INPUT"]);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -289,3 +289,51 @@ describe("deeply nested variables", () => {
     expect(entities.errors?.map((error) => error.extensions?.code)).toEqual(["BAD_USER_INPUT"]);
   });
 });
+
+describe("ids naming what isn't an object", () => {
+  const NAMES = ["String", "JSON", "Node", "MemberStatus", "SortDirection", "AddMemberInput", "Query", "NoSuchType"];
+
+  it("node(id:) answers BAD_USER_INPUT for an id naming a scalar, an interface, an enum, an input or nothing", async () => {
+    for (const name of NAMES) {
+      const result = await t.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: b64(`${name}:0190aaaa-0000-7000-8000-000000000000`) }, acme.owner.token);
+      expectBadUserInput(result, "id");
+    }
+  });
+
+  it("nodes(ids:) answers each such id alone, at its index, and loads the others", async () => {
+    const ids = [acme.orgGid, ...NAMES.map((name) => b64(`${name}:0190aaaa-0000-7000-8000-000000000000`)), acme.member.memberGid];
+    const result = await t.gql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids }, acme.owner.token);
+    expect(result.status).toBe(200);
+    expect(result.data.nodes).toEqual([{ id: acme.orgGid }, ...NAMES.map(() => null), { id: acme.member.memberGid }]);
+    expect(result.errors!.map((error) => [error.extensions?.code, error.path])).toEqual(NAMES.map((_name, i) => ["BAD_USER_INPUT", ["nodes", i + 1]]));
+  });
+});
+
+describe("request parameters that aren't what GraphQL over HTTP expects", () => {
+  const raw = (url: string, init: RequestInit = {}) => t.app.fetch(`http://localhost${url}`, { ...init, headers: { accept: "application/json", ...(init.headers as Record<string, string> | undefined) } });
+
+  it("variables or extensions that aren't JSON are HTTP 400 BAD_REQUEST, in a URL or a form body", async () => {
+    const cases = [
+      raw("/graphql?query=%7B__typename%7D&variables=notjson"),
+      raw("/graphql?query=%7B__typename%7D&extensions=notjson"),
+      raw("/graphql", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "query=%7B__typename%7D&variables=notjson" }),
+    ];
+    for (const response of await Promise.all(cases)) {
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as { errors: { extensions: { code: string } }[] };
+      expect(body.errors.map((error) => error.extensions.code)).toEqual(["BAD_REQUEST"]);
+    }
+  });
+
+  it("multipart bodies (file uploads) are not accepted", async () => {
+    const form = new FormData();
+    form.set("operations", JSON.stringify({ query: `mutation($input: UpdateOrganizationInput!) { updateOrganization(input: $input) { organization { publicMetadata } } }`, variables: { input: { organizationId: acme.orgGid, publicMetadata: null } } }));
+    form.set("map", JSON.stringify({ "0": ["variables.input.publicMetadata"] }));
+    form.set("0", new Blob(["hello"], { type: "text/plain" }), "x.txt");
+    const response = await raw("/graphql", { method: "POST", headers: { authorization: `Bearer ${acme.owner.token}` }, body: form });
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBeLessThan(500);
+    const stored = await t.db.prisma.organization.findUniqueOrThrow({ where: { id: acme.organization.id } });
+    expect(JSON.stringify(stored.publicMetadata)).not.toContain("x.txt");
+  });
+});

@@ -9,7 +9,7 @@ import { unauthenticated } from "../domain/errors.js";
 import { isUniqueViolation } from "../domain/prisma-errors.js";
 import { recordAudit } from "../domain/audit.js";
 import { normalizeEmail } from "../domain/validate.js";
-import { addPrimaryEmail, findUserByEmail, markEmailVerified, markPhoneVerified } from "../domain/contacts.js";
+import { accountInsteadOf, addPrimaryEmail, findUserByEmail, markEmailVerified, markPhoneVerified } from "../domain/contacts.js";
 import type { MembershipStatus } from "./rules.js";
 import { createJwtVerifier, looksLikeJwt, type JwtIdentity, type JwtVerifier } from "./jwt.js";
 import { hashesEqual, hashSecret, looksLikeToken } from "./tokens.js";
@@ -52,7 +52,12 @@ export const MEMBERSHIP_SELECT = {
   roleId: true,
   status: true,
   role: { select: { permissions: true } },
-  locationRoles: { select: { locationId: true, role: { select: { permissions: true } } }, take: LOCATION_ROLES_WITH_USER + 1 },
+  // Not those of a pending membership: they grant nothing, and strangers can make those.
+  locationRoles: {
+    where: { member: { status: { not: "PENDING" } } },
+    select: { locationId: true, role: { select: { permissions: true } } },
+    take: LOCATION_ROLES_WITH_USER + 1,
+  },
 } as const;
 
 type MembershipRow = {
@@ -135,26 +140,30 @@ async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requ
   const email = normalizeEmail(identity.email);
   try {
     return await prisma.$transaction(async (tx) => {
-      const existing = await findUserByEmail(tx, email);
+      const found = await findUserByEmail(tx, email);
+      const profile = { externalId: identity.subject, firstName: identity.firstName, lastName: identity.lastName, imageUrl: identity.imageUrl };
+      // A placeholder someone's addMember made for the address is nobody's account: it gives way
+      // to a new one (its memberships stay pending, theirs to answer).
+      const existing = found?.isPlaceholder ? null : found;
       if (existing?.externalId) throw unauthenticated("This email address is already linked to another sign-in identity");
       // Operators are made with the CLI; an identity provider's say-so never takes one over.
       if (existing?.isOperator) throw unauthenticated("This account can't be linked to a sign-in identity automatically; ask an operator");
+      let user: User;
       if (existing) {
         // Only if still unlinked: two first sign-ins racing for one account can't both win.
         const { count } = await tx.user.updateMany({
           where: { id: existing.id, externalId: null },
-          // A placeholder someone's addMember made becomes the person's account (its memberships stay pending).
-          data: { externalId: identity.subject, isPlaceholder: false, ...(existing.status === "INVITED" ? { status: "ACTIVE" as const } : {}) },
+          data: { externalId: identity.subject, ...(existing.status === "INVITED" ? { status: "ACTIVE" as const } : {}) },
         });
         if (count === 0) throw unauthenticated("This email address is already linked to another sign-in identity");
+        user = await tx.user.findUniqueOrThrow({ where: { id: existing.id } });
+        await markEmailVerified(tx, user.id, email);
+      } else if (found) {
+        user = await accountInsteadOf(tx, found, profile);
+      } else {
+        user = await tx.user.create({ data: { email, ...profile } });
+        await addPrimaryEmail(tx, user, true);
       }
-      const user = existing
-        ? await tx.user.findUniqueOrThrow({ where: { id: existing.id } })
-        : await tx.user.create({
-            data: { email, externalId: identity.subject, firstName: identity.firstName, lastName: identity.lastName, imageUrl: identity.imageUrl },
-          });
-      if (existing) await markEmailVerified(tx, user.id, email);
-      else await addPrimaryEmail(tx, user, true);
       if (identity.phoneNumber && identity.phoneNumberVerified) await markPhoneVerified(tx, user.id, identity.phoneNumber).catch(() => false);
       await recordAudit(tx, { userId: user.id, tokenId: null, requestId }, {
         organizationId: null,

@@ -87,7 +87,7 @@ export class Policy {
       if (!viewer || viewer.user.status !== "ACTIVE") return organizationIds.map(() => NO_ACCESS);
       const rows = await prisma.member.findMany({
         where: { userId: viewer.user.id, organizationId: { in: [...organizationIds] } },
-        select: { ...MEMBERSHIP_SELECT, locationRoles: { select: MEMBERSHIP_SELECT.locationRoles.select } },
+        select: { ...MEMBERSHIP_SELECT, locationRoles: { where: MEMBERSHIP_SELECT.locationRoles.where, select: MEMBERSHIP_SELECT.locationRoles.select } },
       });
       const byOrg = perOrganization(rows);
       return organizationIds.map((id) => {

@@ -70,6 +70,14 @@ export async function actorAccess(
 }
 
 /**
+ * Serialises what depends on who holds an email address (addMember making a placeholder for it,
+ * someone verifying it), until the transaction ends: a transaction-scoped advisory lock on it.
+ */
+export async function lockAddress(tx: Tx, email: string): Promise<void> {
+  await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtext(${`email:${email}`}))::text`;
+}
+
+/**
  * The unique key of a membership: a person's accepted one in the organization (`pendingEmail`
  * ""), or their pending one for an address (README, Security, "Membership consent").
  */

@@ -4,8 +4,8 @@
 // phone_number_verified), or by an operator with the CLI. A verified address belongs to one
 // user only (a unique index on `verifiedEmail` / `verifiedPhone` holds that under races), and
 // only a verified email can be primary: User.email is always the primary address.
-import type { PrismaClient, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
-import { lockUser, membershipKey, type Tx } from "./access.js";
+import type { Prisma, PrismaClient, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
+import { lockAddress, lockUser, membershipKey, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid } from "./errors.js";
@@ -48,6 +48,8 @@ export async function verifiedEmailsOf(tx: Tx, userId: string): Promise<string[]
  */
 export async function markEmailVerified(tx: Tx, userId: string, rawEmail: string): Promise<boolean> {
   const email = normalizeEmail(rawEmail);
+  // addMember can't make a placeholder for it while this runs (see absorbPlaceholder).
+  await lockAddress(tx, email);
   const holder = await tx.userEmail.findUnique({ where: { verifiedEmail: email } });
   if (holder) {
     // Theirs already: a placeholder left from before placeholders gave way still does now.
@@ -66,18 +68,23 @@ export async function markEmailVerified(tx: Tx, userId: string, rawEmail: string
 
 /**
  * A placeholder is the INVITED account addMember makes for an address nobody holds; it never
- * signed in. Once a real account proves the address (verifies it, or makes it primary), the
- * placeholder must not stand in its way: its memberships — all PENDING, keyed by the address —
- * follow the person, still theirs to accept or decline, and the placeholder is deleted, freeing
- * the address to become the person's primary one. Nothing the organizations see changes (the
- * same members, the same stand-ins, the same updatedAt), so they learn nothing of it.
+ * signed in, and it never becomes anyone's account. Once a real account proves the address
+ * (verifies it, or makes it primary), the placeholder gives way: its memberships — all PENDING,
+ * keyed by the address — move to the person, still theirs to accept or decline, and the
+ * placeholder is deleted, freeing the address to become the person's primary one. Nothing the
+ * organizations see changes (the same members, the same stand-ins, the same updatedAt), so they
+ * learn nothing of it.
  */
 export async function absorbPlaceholder(tx: Tx, userId: string, email: string): Promise<void> {
   const found = await tx.user.findFirst({ where: { email, isPlaceholder: true, NOT: { id: userId } }, select: { id: true } });
-  if (!found) return;
+  if (found) await giveWay(tx, found.id, userId, email);
+}
+
+/** Moves a placeholder's memberships to the person who holds its address, then deletes it. */
+async function giveWay(tx: Tx, placeholderId: string, userId: string, email: string): Promise<void> {
   // addMember holds this lock while it gives the placeholder a membership: none is lost in between.
-  await lockUser(tx, found.id);
-  const placeholder = await tx.user.findFirst({ where: { id: found.id, isPlaceholder: true } });
+  await lockUser(tx, placeholderId);
+  const placeholder = await tx.user.findFirst({ where: { id: placeholderId, isPlaceholder: true } });
   if (!placeholder) return;
   const memberships = await tx.member.findMany({ where: { userId: placeholder.id } });
   for (const membership of memberships) {
@@ -105,6 +112,21 @@ export async function absorbPlaceholder(tx: Tx, userId: string, email: string): 
     targetId: userId,
     after: { email, memberships: memberships.length },
   });
+}
+
+/**
+ * The first sign-in (or the operator's first token) for a placeholder's address makes a new
+ * account — with an id and a creation time of its own, so that nobody learns from them when
+ * someone first added the address — and the placeholder gives way to it.
+ */
+export async function accountInsteadOf(tx: Tx, placeholder: Pick<User, "id" | "email">, data: Omit<Prisma.UserCreateInput, "email">): Promise<User> {
+  await lockUser(tx, placeholder.id);
+  // Frees the address (unique) for the new account; the placeholder is deleted below.
+  await tx.user.update({ where: { id: placeholder.id }, data: { email: `${placeholder.id}@placeholder.invalid` } });
+  const user = await tx.user.create({ data: { ...data, email: placeholder.email } });
+  await addPrimaryEmail(tx, user, true);
+  await giveWay(tx, placeholder.id, user.id, placeholder.email);
+  return user;
 }
 
 export function normalizePhone(value: string, field = "phoneNumber"): string {

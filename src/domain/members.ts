@@ -3,7 +3,7 @@
 // actor's rights, writes the change and its audit event, and re-checks the last-owner rule.
 import type { Member, PrismaClient } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID, SYSTEM_ROLES } from "../auth/permissions.js";
-import { enforce, memberRules, need, needOwner, refusal } from "../auth/rules.js";
+import { deny, enforce, memberRules, need, needOwner, refusal } from "../auth/rules.js";
 import {
   ACCEPTED,
   actorAccess,
@@ -12,6 +12,7 @@ import {
   assertOwnerRemains,
   authorize,
   defaultRole,
+  lockAddress,
   lockOrganization,
   lockUser,
   lockedMember,
@@ -63,6 +64,8 @@ export async function addMember(db: PrismaClient, actor: Actor, input: AddMember
     const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
     assertCanGrant(access, role);
     // Any address a user holds verified reaches them; an unknown one makes an INVITED placeholder.
+    // Nobody verifies the address meanwhile (a placeholder made then would be left behind).
+    await lockAddress(tx, email);
     let user = await findUserByEmail(tx, email);
     if (user?.isPlaceholder) {
       // Held while this membership is made, so a holder proving the address can't absorb the
@@ -74,7 +77,8 @@ export async function addMember(db: PrismaClient, actor: Actor, input: AddMember
       user = await tx.user.create({ data: { email, status: "INVITED", isPlaceholder: true, invitedAt: new Date() } });
       await addPrimaryEmail(tx, user, false);
     }
-    const sameAddress = await tx.member.findUnique({ where: membershipKey(input.organizationId, user.id, email) });
+    // The same address again, whoever holds it now: the adder's own knowledge, whatever changed behind it.
+    const sameAddress = await tx.member.findFirst({ where: { organizationId: input.organizationId, status: "PENDING", pendingEmail: email } });
     const accepted = sameAddress ?? (user.email === email ? await tx.member.findUnique({ where: membershipKey(input.organizationId, user.id) }) : null);
     if (accepted) throw conflict(`${email} is already a member of this organization`, { field: "email", memberId: accepted.id });
     // Nobody chose this membership yet: it grants nothing until the person accepts it.
@@ -255,19 +259,20 @@ export async function removeMember(db: PrismaClient, actor: Actor, input: Member
 }
 
 /**
- * The actor leaves the organization: their membership (active or suspended) and any pending ones
- * there end. The last owner can't leave.
+ * The actor leaves the organization: their membership there (active or suspended) ends; the last
+ * owner can't leave. Pending memberships are answered one by one (declineMembership): ending them
+ * together would tell the organization that their addresses are one person's. Someone with just
+ * one pending membership there and no other leaves by declining it.
  */
 export async function leaveOrganization(db: PrismaClient, actor: Actor, input: { organizationId: string }): Promise<string> {
   return db.$transaction(async (tx) => {
     await lockOrganization(tx, input.organizationId);
-    const own = actor.userId
-      ? await tx.member.findMany({ where: { organizationId: input.organizationId, userId: actor.userId }, orderBy: { pendingEmail: "asc" } })
-      : [];
-    if (own.length === 0) throw notFound("Organization");
-    for (const member of own) await endMembership(tx, actor, member, member.status === "PENDING" ? "member.declined" : "member.left");
-    // The accepted membership sorts first (its pendingEmail is ""): that is the one left.
-    return own[0]!.id;
+    const own = actor.userId ? await tx.member.findMany({ where: { organizationId: input.organizationId, userId: actor.userId }, take: 2, orderBy: { pendingEmail: "asc" } }) : [];
+    const [first] = own;
+    if (!first) throw notFound("Organization");
+    if (first.status !== "PENDING") return endMembership(tx, actor, first, "member.left");
+    if (own.length > 1) enforce(deny("INVALID_STATE", "You have several pending memberships here: answer each with declineMembership"));
+    return endMembership(tx, actor, first, "member.declined");
   });
 }
 

@@ -1,7 +1,7 @@
 // Users: people known to the service, by their (case-insensitive) email.
-import type { Prisma, User } from "../generated/prisma/client.js";
+import type { Prisma, PrismaClient, User } from "../generated/prisma/client.js";
 import { normalizeEmail, optionalText, validateTimeZone } from "./validate.js";
-import { addPrimaryEmail, findUserByEmail, markEmailVerified } from "./contacts.js";
+import { accountInsteadOf, addPrimaryEmail, findUserByEmail, markEmailVerified } from "./contacts.js";
 
 export interface UserProfileInput {
   firstName?: string | null;
@@ -20,11 +20,12 @@ function profileData(input: UserProfileInput) {
 }
 
 /**
- * The user with this email, created as ACTIVE when there is none. An INVITED user who now
- * signs in (gets a token) becomes ACTIVE; a SUSPENDED user stays suspended.
+ * The user with this email, created as ACTIVE when there is none. A placeholder for the address
+ * (made by addMember) gives way to a new account; an INVITED user of before placeholders were
+ * marked becomes ACTIVE; a SUSPENDED user stays suspended.
  */
 export async function findOrCreateActiveUser(
-  db: Prisma.TransactionClient,
+  db: PrismaClient | Prisma.TransactionClient,
   email: string,
   profile: UserProfileInput = {},
 ): Promise<User> {
@@ -36,6 +37,10 @@ export async function findOrCreateActiveUser(
     // The operator vouches for the address they named.
     await addPrimaryEmail(db, user, true);
     return user;
+  }
+  if (existing.isPlaceholder) {
+    const take = (tx: Prisma.TransactionClient) => accountInsteadOf(tx, existing, data);
+    return "$transaction" in db ? db.$transaction(take) : take(db);
   }
   if (existing.status === "INVITED") {
     await markEmailVerified(db, existing.id, existing.email);

@@ -18,6 +18,9 @@ import {
   visitWithTypeInfo,
   type DocumentNode,
   type FieldNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
   type GraphQLArgument,
   type GraphQLField,
   type GraphQLInputType,
@@ -82,6 +85,40 @@ function checkField(field: GraphQLField<unknown, unknown>, node: FieldNode, valu
   return errors;
 }
 
+/** Root fields that load one object per item of a list argument. */
+const ID_LISTS: Record<string, string> = { nodes: "ids", _entities: "representations" };
+
+/**
+ * The items of every nodes/_entities field the operation runs, added up: aliases repeat a field,
+ * and each repetition loads its list again, so MAX_NODES bounds their sum per request.
+ */
+function idsLoaded(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): number {
+  const queryType = schema.getQueryType();
+  if (operation.operation !== "query" || !queryType) return 0;
+  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+  let total = 0;
+  const walk = (selections: SelectionSetNode, within: ReadonlySet<string>) => {
+    for (const selection of selections.selections) {
+      if (selection.kind === Kind.INLINE_FRAGMENT) walk(selection.selectionSet, within);
+      else if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        const fragment = fragments.get(selection.name.value);
+        if (fragment && !within.has(fragment.name.value)) walk(fragment.selectionSet, new Set([...within, fragment.name.value]));
+      } else if (ID_LISTS[selection.name.value]) {
+        const field = queryType.getFields()[selection.name.value];
+        if (!field) continue;
+        try {
+          const list = getArgumentValues(field, selection, variables)[ID_LISTS[selection.name.value]!];
+          if (Array.isArray(list)) total += list.length;
+        } catch {
+          // an invalid argument: execution answers it
+        }
+      }
+    }
+  };
+  walk(operation.selectionSet, new Set());
+  return total;
+}
+
 /** Every field's argument values in the operation that runs (fragments included), checked against the limits. */
 export function argumentLimitErrors(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, rawVariables: Record<string, unknown>, limits: ArgumentLimits): GraphQLError[] {
   const operation = getOperationAST(document, operationName);
@@ -109,6 +146,16 @@ export function argumentLimitErrors(schema: GraphQLSchema, document: DocumentNod
       },
     }),
   );
+  if (errors.length === 0) {
+    const total = idsLoaded(schema, document, operation, variables);
+    if (total > limits.maxNodes) {
+      errors.push(
+        new GraphQLError(`This request loads ${total} objects by id (nodes, _entities); at most ${limits.maxNodes} in all are accepted (MAX_NODES): send fewer per request`, {
+          extensions: { code: "BAD_USER_INPUT", maxItems: limits.maxNodes },
+        }),
+      );
+    }
+  }
   return errors;
 }
 

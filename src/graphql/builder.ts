@@ -25,6 +25,7 @@ import type PrismaTypes from "../generated/pothos-prisma-types.js";
 import { getDatamodel } from "../generated/pothos-prisma-types.js";
 import { tracer, tracingActive } from "../observability/tracing.js";
 import type { Context } from "./context.js";
+import { resolveNodeId, resolveNodeIds } from "./node-loading.js";
 
 export interface OrgPermissionScope {
   organizationId: string;
@@ -123,8 +124,8 @@ export const builder = new SchemaBuilder<{
     clientMutationId: "omit",
     cursorType: "String",
     // Shareable, so a supergraph with other Relay subgraphs composes (see README, Federation).
-    nodeQueryOptions: { authScopes: { authenticated: true }, shareable: true },
-    nodesQueryOptions: { authScopes: { authenticated: true }, shareable: true },
+    nodeQueryOptions: { authScopes: { authenticated: true }, shareable: true, resolve: resolveNodeId },
+    nodesQueryOptions: { authScopes: { authenticated: true }, shareable: true, resolve: resolveNodeIds },
     // Other subgraphs return connections too: the gateway may take PageInfo from either.
     pageInfoTypeOptions: { shareable: true },
   },

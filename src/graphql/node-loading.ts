@@ -5,7 +5,8 @@
 // An id the caller can't see is filtered out by the database and reads as null, like an unknown id.
 import { queryFromInfo } from "@pothos/plugin-prisma";
 import DataLoader from "dataloader";
-import type { GraphQLResolveInfo } from "graphql";
+import { isObjectType, type GraphQLResolveInfo } from "graphql";
+import { AppError } from "../domain/errors.js";
 import type PrismaTypes from "../generated/pothos-prisma-types.js";
 import type { Context } from "./context.js";
 import { asUuid } from "./types/common.js";
@@ -52,4 +53,36 @@ export function visibleNodes<M extends NodeModel>(model: M, visible: (context: C
     findUnique: (id: string, context: Context) => ({ id: asUuid(id), AND: [visible(context)] }) as PrismaTypes[M]["WhereUnique"],
     loadWithoutCache: (id: string, context: Context, info: GraphQLResolveInfo) => loaderFor(model, visible, context, info).load(asUuid(id)),
   };
+}
+
+// ---- Which global IDs node/nodes take -----------------------------------------------------------
+
+type GlobalId = { typename: string; id: string };
+
+/** Whether a global ID names a type node(id:) loads: an object type implementing Node (not String, an enum, an input…). */
+function namesNode(info: GraphQLResolveInfo, { typename }: GlobalId): boolean {
+  const type = info.schema.getType(typename);
+  return isObjectType(type) && type.getInterfaces().some((implemented) => implemented.name === "Node");
+}
+
+const notANodeId = (field: string) => new AppError("BAD_USER_INPUT", `${field} is not the global ID of an object`, { field });
+
+/** node(id:): an ID naming anything but a Node type is the caller's mistake (BAD_USER_INPUT), never a lookup. */
+export function resolveNodeId(_root: unknown, args: { id: GlobalId }, _context: unknown, info: GraphQLResolveInfo, resolveNode: (id: GlobalId) => unknown) {
+  return namesNode(info, args.id) ? resolveNode(args.id) : Promise.reject(notANodeId("id"));
+}
+
+/**
+ * nodes(ids:): the same, answered per id: such an id gets its own BAD_USER_INPUT at its index and
+ * null there, while the others load as usual (the list's items are nullable).
+ */
+export async function resolveNodeIds(_root: unknown, args: { ids: GlobalId[] }, _context: unknown, info: GraphQLResolveInfo, resolveNodes: (ids: GlobalId[]) => Promise<unknown[]>) {
+  const refused = args.ids.map((id) => !namesNode(info, id));
+  // The relay plugin skips null entries (and reads args.ids itself).
+  args.ids.forEach((_id, index) => {
+    if (refused[index]) (args.ids as (GlobalId | null)[])[index] = null;
+  });
+  const nodes = await resolveNodes(args.ids);
+  // An Error as a list item is that item's field error (graphql-js), located at nodes.N.
+  return nodes.map((node, index) => (refused[index] ? notANodeId(`ids.${index}`) : node));
 }

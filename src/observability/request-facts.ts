@@ -55,7 +55,8 @@ export function requestFacts(): Plugin<{ viewer?: { user: { id: string } } | nul
     },
     onParams({ request, params }) {
       // Before execution (and for documents refused earlier) the name the caller gave.
-      factsOf(request).operationName = operationLabel(params.operationName);
+      // A batch may hold anything, null included: Yoga refuses such an item itself.
+      factsOf(request).operationName = operationLabel((params as { operationName?: string } | null)?.operationName);
     },
     onExecute({ args }) {
       const request = (args.contextValue as { request?: Request }).request;

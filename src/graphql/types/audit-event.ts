@@ -102,7 +102,11 @@ export const AuditEventObject = builder.prismaObject("AuditEvent", {
       description: "The state after; privateMetadata redacted as in before",
       resolve: (event, _args, context) => redacted(context, event, event.after),
     }),
-    requestId: t.exposeString("requestId", { nullable: true }),
+    requestId: t.string({
+      nullable: true,
+      description: "The request that made the change (null where the actor is hidden, as for actor: it would tie the event to the same caller's others)",
+      resolve: (event) => (hidesActor(event) ? null : event.requestId),
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
