@@ -66,7 +66,7 @@ const cursor = fc.oneof(
   text,
   fc.base64String({ maxLength: 60 }),
 );
-const typename = fc.oneof(fc.constantFrom("Organization", "User", "Member", "Role", "Location", "Invitation", "ApiToken", "AuditEvent", "PageInfo", "Query", "Mutation", "Node", "_Entity", "_Service", "__Type", "String"), text);
+const typename = fc.oneof(fc.constantFrom("Organization", "User", "Member", "Role", "Location", "Invitation", "ApiToken", "AuditEvent", "PageInfo", "Query", "Mutation", "Node", "_Entity", "_Service", "__Type", "String", "JSON", "MemberStatus", "AddMemberInput"), text);
 const representation = fc.oneof(
   fc.record({ __typename: fc.oneof(typename, json), id: maybe(fc.oneof(id, json)), slug: maybe(fc.oneof(text, json)), email: maybe(fc.oneof(text, json)) }, { requiredKeys: [] }),
   json,
@@ -113,6 +113,16 @@ const TARGETS: Target[] = [
   m("addPhone", { phoneNumber: text }),
   m("setUsername", { username: maybe(text) }),
   m("createApiToken", { name: text, expiresInDays: maybe(int) }),
+  m("acceptMembership", { memberId: id }),
+  m("declineMembership", { memberId: id }),
+  m("leaveOrganization", { organizationId: id }),
+  {
+    name: "nodes",
+    mutation: false,
+    query: `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`,
+    // Real, foreign and random ids, and ids naming any type at all (scalars, enums, inputs…).
+    variables: fc.record({ ids: fc.array(fc.oneof(id, fc.tuple(typename, fc.oneof(fc.uuid(), text)).map(([type, raw]) => base64(`${type}:${raw}`))), { maxLength: 8 }) }),
+  },
   {
     name: "members page",
     mutation: false,
