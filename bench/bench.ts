@@ -16,7 +16,7 @@ import { newSecret } from "../src/auth/tokens.js";
 import { SYSTEM_ROLES } from "../src/auth/permissions.js";
 import { openDatabase } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";
-import { createThrowawayDatabase } from "../src/db/throwaway.js";
+import { createThrowawayDatabase } from "../test/fixtures/throwaway.js";
 import { Q1, Q2, Q3, Q4, W1, W2 } from "./queries.js";
 import { SHAPES, seedBench, VIEWER_ID_SQL, type Scale } from "./seed.js";
 import { freePort } from "./free-port.js";

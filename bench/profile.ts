@@ -6,7 +6,7 @@ import { newSecret } from "../src/auth/tokens.js";
 import { loadConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";
-import { createThrowawayDatabase } from "../src/db/throwaway.js";
+import { createThrowawayDatabase } from "../test/fixtures/throwaway.js";
 import { createLogger } from "../src/logger.js";
 import { createApp } from "../src/server.js";
 import { Q1, Q2, Q3, Q4 } from "./queries.js";

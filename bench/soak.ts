@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { SYSTEM_ROLES } from "../src/auth/permissions.js";
 import { openDatabase } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";
-import { createThrowawayDatabase, type ThrowawayDatabase } from "../src/db/throwaway.js";
+import { createThrowawayDatabase, type ThrowawayDatabase } from "../test/fixtures/throwaway.js";
 import { createApiToken } from "../src/domain/api-tokens.js";
 import { seedBench, VIEWER_EMAIL } from "./seed.js";
 import { freePort } from "./free-port.js";

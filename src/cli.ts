@@ -42,7 +42,7 @@ class UsageError extends Error {}
 
 async function withDatabase<T>(run: (db: Database) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, traceSql: config.traceSql });
   try {
     return await run(db);
   } finally {

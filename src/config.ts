@@ -37,6 +37,8 @@ export interface Config {
    * (exact when requests don't overlap). For the benchmark and debugging; off by default.
    */
   sqlStatementsHeader: boolean;
+  /** TRACE_SQL=1: print every SQL statement to stderr, cut at TRACE_SQL_WIDTH characters; null: off. */
+  traceSql: { width: number } | null;
   /** Sign-in with JWTs from an identity provider; null when not configured. */
   jwt: JwtConfig | null;
   /** Limits on every request, checked before anything runs (see README, Security). */
@@ -297,6 +299,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxNodes: intVar(env, "MAX_NODES", 100, 1, 10_000),
     introspection: introspectionVar(env, production),
     sqlStatementsHeader: boolVar(env, "SQL_STATEMENTS_HEADER", false),
+    traceSql: boolVar(env, "TRACE_SQL", false) ? { width: intVar(env, "TRACE_SQL_WIDTH", 400, 40, 100_000) } : null,
     jwt: jwtConfig(env),
     rateLimits: rateLimitConfig(env),
     trustedDocuments: trustedDocumentsConfig(env),

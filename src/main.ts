@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       poolSize: config.databasePoolSize,
       statementTimeoutMs: config.limits.statementTimeoutMs,
       connectTimeoutMs: config.databaseConnectTimeoutMs,
+      traceSql: config.traceSql,
     });
   } catch (error) {
     if (error instanceof DataDirInUseError) {
@@ -92,8 +93,6 @@ async function main(): Promise<void> {
       `demo owner token for ${DEMO_OWNER_EMAIL}; paste into GraphiQL's Headers tab: {"Authorization": "Bearer ${token}"}`,
     );
   }
-
-  await db.limitStatements();
 
   // Idempotency keys live 24 hours: purge expired ones now and every hour.
   const purge = () =>

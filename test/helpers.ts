@@ -10,7 +10,7 @@ import path from "node:path";
 import { createPGlite, openDatabase, type Database } from "../src/db/client.js";
 import { applyMigrations, readMigrations } from "../src/db/migrate.js";
 import { pgliteRunner } from "../src/db/sql.js";
-import { createThrowawayDatabase } from "../src/db/throwaway.js";
+import { createThrowawayDatabase } from "./fixtures/throwaway.js";
 import { SYSTEM_ROLES, type SystemRoleKey } from "../src/auth/permissions.js";
 import { createApiToken } from "../src/domain/api-tokens.js";
 import { createOrganization } from "../src/domain/organizations.js";
@@ -66,7 +66,7 @@ export async function openTestDatabase(options: { migrate?: boolean } = {}): Pro
   }
   const migrate = options.migrate !== false;
   const template = url ? undefined : await embeddedTemplate(migrate);
-  const db = await openDatabase({ databaseUrl: url, dataDir: "", inMemory: !url, poolSize: 5, template });
+  const db = await openDatabase({ databaseUrl: url, dataDir: "", inMemory: !url, poolSize: 5, template, traceSql: loadConfig().traceSql });
   if (migrate && !template) {
     const sql = await db.sqlRunner();
     try {

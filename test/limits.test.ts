@@ -127,7 +127,6 @@ describe("statement_timeout", () => {
       const sql = await db.sqlRunner();
       await sql.query("SELECT pg_sleep(0.3)"); // the migration/CLI runner has no timeout
       sql.release();
-      await db.limitStatements();
       const error = await db.prisma.$queryRaw`SELECT pg_sleep(2)`.then(() => null, (e: unknown) => e);
       expect(error).not.toBeNull();
       const answered = toGraphQLError(error, createLogger("silent"));

@@ -230,7 +230,3 @@ export function createAuthenticator(prisma: PrismaClient, jwt: JwtConfig | null)
   };
 }
 
-/** Access tokens only (the CLI and tests that have no JWT configuration). */
-export const authenticate = (prisma: PrismaClient, authorization: string | null): Promise<Viewer | null> =>
-  createAuthenticator(prisma, null)(authorization);
-

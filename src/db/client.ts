@@ -35,8 +35,6 @@ export interface Database {
    * they may be dead without knowing it (a peer that vanished sends no reset). Returns how many.
    */
   discardConnectionsOpenedBefore(time: number): number;
-  /** Starts enforcing statementTimeoutMs (the server calls it once migrations and the seed are done). */
-  limitStatements(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,6 +61,8 @@ export interface OpenOptions {
   statementTimeoutMs?: number;
   /** How long getting a connection (a new one, or a free one from a busy pool) may take. */
   connectTimeoutMs?: number;
+  /** Print every statement to stderr, cut at this width (Config.traceSql). */
+  traceSql?: { width: number } | null;
 }
 
 /** A pg client's socket: destroy() closes it without the goodbye a silent peer never answers. */
@@ -75,14 +75,13 @@ function redactUrl(url: string): string {
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
 }
 
-function watchStatements(prisma: PrismaClient): Pick<Database, "statementCount" | "onStatement"> {
+function watchStatements(prisma: PrismaClient, trace: { width: number } | null | undefined): Pick<Database, "statementCount" | "onStatement"> {
   let count = 0;
   const listeners = new Set<(durationMs: number) => void>();
-  const trace = process.env.TRACE_SQL === "1";
   prisma.$on("query" as never, (event: { query: string; duration: number }) => {
     count++;
     for (const listener of listeners) listener(Number(event.duration));
-    if (trace) process.stderr.write(`[sql] ${event.query.replace(/\s+/g, " ").replace(/"public"\./g, "").replace(/SELECT .*? FROM/, "SELECT … FROM").slice(0, Number(process.env.TRACE_SQL_WIDTH ?? 400))}\n`);
+    if (trace) process.stderr.write(`[sql] ${event.query.replace(/\s+/g, " ").replace(/"public"\./g, "").replace(/SELECT .*? FROM/, "SELECT … FROM").slice(0, trace.width)}\n`);
   });
   return {
     statementCount: () => count,
@@ -178,7 +177,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       doomed.delete(connection);
     });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }], errorFormat: "minimal" });
-    const statements = watchStatements(prisma);
+    const statements = watchStatements(prisma, options.traceSql);
     const max = options.poolSize ?? 10;
     return {
       kind: "postgresql",
@@ -199,9 +198,6 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
           // A silent peer never completes the goodbye: don't keep its socket.
           setTimeout(() => socketOf(probe)?.destroy(), 1_000).unref();
         }
-      },
-      async limitStatements() {
-        // Set for every pooled session at connect time (above).
       },
       ...statements,
       poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
@@ -238,7 +234,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     throw error;
   }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log: [{ emit: "event", level: "query" }], errorFormat: "minimal" });
-  const statements = watchStatements(prisma);
+  const statements = watchStatements(prisma, options.traceSql);
   const runner = pgliteRunner(pglite);
   return {
     kind: "embedded",
@@ -247,10 +243,6 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     sqlRunner: async () => runner,
     async ping() {
       await pglite.query("SELECT 1");
-    },
-    async limitStatements() {
-      // PGlite runs each statement to completion on this thread: it has no way to cancel one,
-      // so statement_timeout is not available on the embedded database (README, Security).
     },
     ...statements,
     poolStats: () => null,

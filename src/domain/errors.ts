@@ -28,7 +28,6 @@ export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} not
 
 export const invalid = (field: string, message: string) => new AppError("BAD_USER_INPUT", message, { field });
 
-export const forbidden = (message = "You do not have permission to do this") => new AppError("FORBIDDEN", message);
 
 export const conflict = (message: string, details: Record<string, unknown> = {}) =>
   new AppError("CONFLICT", message, details);
