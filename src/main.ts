@@ -13,7 +13,8 @@ import { findOrCreateActiveUser } from "./domain/users.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, metricsServer } from "./observability/metrics.js";
 import { startTracing } from "./observability/tracing.js";
-import { createApp, logHealthChange } from "./server.js";
+import { logHealthChange } from "./http/health.js";
+import { createApp } from "./server.js";
 
 /**
  * Applies pending migrations (MIGRATE_ON_START, always for the embedded database) or lists the

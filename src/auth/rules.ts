@@ -318,19 +318,28 @@ export const invitationRules = {
     ),
 };
 
+/**
+ * The one table of reasons and the error codes they are answered with (any other reason:
+ * FORBIDDEN). `byDefault` marks the reason an error of that code carries when no rule named one
+ * (graphql/errors.ts); CONFLICT gets a reason only from a rule, other conflicts (duplicates) have none.
+ */
+const REASON_CODES: readonly { reason: DenialReason; code: ErrorCode; byDefault?: true }[] = [
+  { reason: "NOT_FOUND", code: "NOT_FOUND", byDefault: true },
+  { reason: "UNAUTHENTICATED", code: "UNAUTHENTICATED" },
+  { reason: "LAST_OWNER", code: "LAST_OWNER", byDefault: true },
+  { reason: "INVALID_STATE", code: "CONFLICT" },
+  { reason: "MISSING_PERMISSION", code: "FORBIDDEN", byDefault: true },
+];
+
+/** The reason an error of this code carries when nothing more exact was given, if any. */
+export function defaultReason(code: string): DenialReason | undefined {
+  return REASON_CODES.find((row) => row.byDefault && row.code === code)?.reason;
+}
+
 /** The error a refused mutation throws: `extensions.code` is the class, `extensions.reason` the exact rule. */
 export function refusal(decision: Decision): AppError {
   const reason = decision.reason ?? "MISSING_PERMISSION";
-  const code: ErrorCode =
-    reason === "NOT_FOUND"
-      ? "NOT_FOUND"
-      : reason === "UNAUTHENTICATED"
-        ? "UNAUTHENTICATED"
-        : reason === "LAST_OWNER"
-          ? "LAST_OWNER"
-          : reason === "INVALID_STATE"
-            ? "CONFLICT"
-            : "FORBIDDEN";
+  const code = REASON_CODES.find((row) => row.reason === reason)?.code ?? "FORBIDDEN";
   return new AppError(code, decision.message ?? DENIAL_REASONS[reason], { ...decision.details, reason });
 }
 

@@ -1,0 +1,52 @@
+// The context of each GraphQL request, made before any field runs: the caller's address, the
+// rate limits that come before and after authentication, the caller (access token or JWT), and
+// the per-request context (graphql/context.ts). Refusals here answer the whole request.
+import { randomUUID } from "node:crypto";
+import type { Authenticator } from "../auth/authenticate.js";
+import type { Config } from "../config.js";
+import type { Database } from "../db/client.js";
+import { AppError } from "../domain/errors.js";
+import { createContext, type Context } from "./context.js";
+import { toGraphQLError } from "./errors.js";
+import type { Logger } from "../logger.js";
+import type { RateLimiter } from "./rate-limit.js";
+
+/** The caller's IP: the socket's peer, or with TRUST_PROXY the first X-Forwarded-For entry. */
+function clientIp(request: Request, serverContext: Record<string, unknown>, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  const socket = (serverContext.req as { socket?: { remoteAddress?: string } } | undefined)?.socket;
+  return socket?.remoteAddress ?? "local";
+}
+
+export interface RequestContextDeps {
+  config: Config;
+  db: Database;
+  authenticate: Authenticator;
+  limiter: RateLimiter;
+  logger: Logger;
+  /** Told when the database turned out unreachable (DatabaseHealth.reportUnavailable). */
+  onDatabaseUnavailable: (cause: unknown) => void;
+}
+
+/** Yoga's `context` option. */
+export function requestContext({ config, db, authenticate, limiter, logger, onDatabaseUnavailable }: RequestContextDeps) {
+  return async ({ request, ...serverContext }: { request: Request } & Record<string, unknown>): Promise<Context> => {
+    const requestId = (serverContext as { requestId?: string }).requestId ?? randomUUID();
+    const ip = clientIp(request, serverContext, config.rateLimits.trustProxy);
+    try {
+      const authorization = request.headers.get("authorization");
+      if (authorization) await limiter.beforeAuthentication(ip);
+      const viewer = await authenticate(authorization, requestId).catch(async (error: unknown) => {
+        if (error instanceof AppError && error.code === "UNAUTHENTICATED") await limiter.authenticationFailed(ip);
+        throw error;
+      });
+      await limiter.request(viewer ? `user:${viewer.user.id}` : `ip:${ip}`);
+      return createContext(db.prisma, config, requestId, viewer, ip);
+    } catch (error) {
+      throw toGraphQLError(error, logger, onDatabaseUnavailable);
+    }
+  };
+}
