@@ -15,6 +15,7 @@ import { argumentLimits } from "./graphql/argument-limits.js";
 import { toGraphQLError } from "./graphql/errors.js";
 import { DEFAULT_QUERY } from "./graphql/graphiql.js";
 import { schemaDiscovery } from "./graphql/introspection.js";
+import { checkPlannedQueries } from "./graphql/planner-checks.js";
 import { bodySizeLimit, documentLimits, executionTimeout, rejectNulCharacters } from "./graphql/limits.js";
 import { createRateLimiter, sensitiveFieldLimits } from "./graphql/rate-limit.js";
 import { requestContext } from "./graphql/request-context.js";
@@ -44,6 +45,7 @@ export interface AppOptions {
 }
 
 export function createApp({ config, db, logger, isShuttingDown = () => false, metrics = config.metrics.enabled ? createMetrics(db) : null, health = createDatabaseHealth(db, { onChange: logHealthChange(logger) }) }: AppOptions): App {
+  checkPlannedQueries(config.nodeEnv !== "production");
   const authenticate = createAuthenticator(db.prisma, config.jwt);
   const limiter = createRateLimiter(config.rateLimits, (error) => logger.warn({ err: error }, "rate-limit store unavailable; limits not applied"));
   return createYoga<Record<string, unknown>, Context>({

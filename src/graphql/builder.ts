@@ -19,20 +19,28 @@ import {
   UUIDResolver,
 } from "graphql-scalars";
 import type { Permission } from "../auth/permissions.js";
-import { loadConfig } from "../config.js";
 import { AppError } from "../domain/errors.js";
 import type PrismaTypes from "../generated/pothos-prisma-types.js";
 import { getDatamodel } from "../generated/pothos-prisma-types.js";
 import { tracer, tracingActive } from "../observability/tracing.js";
 import type { Context } from "./context.js";
 import { resolveNodeId, resolveNodeIds } from "./node-loading.js";
+import { reportUnusedQuery } from "./planner-checks.js";
 
 export interface OrgPermissionScope {
   organizationId: string;
   permission: Permission;
 }
 
-const { defaultPageSize, maxPageSize } = loadConfig();
+/**
+ * Every plugin-prisma connection's page sizes come from the request's Config (MAX_PAGE_SIZE,
+ * DEFAULT_PAGE_SIZE): spread into each connection. The builder is made once per process, at
+ * import, before any Config exists, so it holds none itself.
+ */
+export const PAGE_SIZES = {
+  defaultSize: (_args: unknown, context: Context) => context.config.defaultPageSize,
+  maxSize: (_args: unknown, context: Context) => context.config.maxPageSize,
+};
 
 // Resolver spans say which field and path; never the arguments or error messages (either may
 // carry what a caller sent). The request's span has the error codes.
@@ -115,10 +123,8 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     filterConnectionTotalCount: true,
-    defaultConnectionSize: defaultPageSize,
-    maxConnectionSize: maxPageSize,
     // An unused planned query means a resolver forgot to spread `query`: an N+1 in waiting.
-    onUnusedQuery: process.env.NODE_ENV === "production" ? null : "error",
+    onUnusedQuery: reportUnusedQuery,
   },
   relay: {
     clientMutationId: "omit",

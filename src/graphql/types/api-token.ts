@@ -1,7 +1,7 @@
 // ApiToken: a personal access token, as its owner sees it — never the secret, which is shown
 // once, by createApiToken.
 import { createApiToken, revokeApiToken } from "../../domain/api-tokens.js";
-import { builder } from "../builder.js";
+import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import { asUuid, parseGlobalId } from "./common.js";
 import { visibleNodes } from "../node-loading.js";
@@ -28,6 +28,7 @@ export const ApiTokenNode = builder.prismaNode("ApiToken", {
 builder.prismaObjectField("User", "apiTokens", (t) =>
   t.relatedConnection("apiTokens", {
     cursor: "id",
+    ...PAGE_SIZES,
     totalCount: true,
     description: "This user's access tokens, newest first. Only the user themselves can list them.",
     authScopes: (user) => ({ self: user.id }),

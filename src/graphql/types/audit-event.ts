@@ -1,7 +1,7 @@
 // AuditEvent: one entry of an organization's audit trail, written in the same transaction as
 // the change it records. Readable with audit:read.
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { builder, SortDirection } from "../builder.js";
+import { builder, PAGE_SIZES, SortDirection } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
 import { NO_ROW } from "./common.js";
@@ -119,6 +119,7 @@ builder.prismaObjectField("Organization", "auditEvents", (t) =>
   t.prismaConnection({
     type: "AuditEvent",
     cursor: "id",
+    ...PAGE_SIZES,
     description: "The audit trail, newest first by default. Needs audit:read",
     authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "audit:read" } }),
     args: {

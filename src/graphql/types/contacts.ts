@@ -5,7 +5,7 @@ import type { Prisma, User, UserEmail, UserPhone } from "../../generated/prisma/
 import { addEmail, addPhone, removeEmail, removePhone, setPrimaryEmail, setPrimaryPhone, setUsername } from "../../domain/contacts.js";
 import { invalid, notFound } from "../../domain/errors.js";
 import { suspendUser, unsuspendUser } from "../../domain/operators.js";
-import { builder } from "../builder.js";
+import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
 import { parseGlobalId } from "./common.js";
@@ -188,6 +188,7 @@ builder.queryField("users", (t) =>
   t.prismaConnection({
     type: "User",
     cursor: "id",
+    ...PAGE_SIZES,
     description: "Every user of the service, newest first. Platform operators only.",
     authScopes: { operator: true },
     args: { filter: t.arg({ type: UserFilter, required: false }) },

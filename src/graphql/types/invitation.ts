@@ -1,7 +1,7 @@
 // Invitation: an offer of membership sent to an email address. Visible to its addressee and to
 // members holding invitations:read. The service sends no email: createInvitation returns the
 // secret token once, and the caller delivers it (e.g. in a link).
-import { builder } from "../builder.js";
+import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import { permissionOn } from "../targets.js";
 import {
@@ -242,6 +242,7 @@ builder.prismaObjectField("User", "invitations", (t) =>
   t.prismaConnection({
     type: "Invitation",
     cursor: "id",
+    ...PAGE_SIZES,
     description: "Pending, unexpired invitations addressed to this user's primary or verified addresses. Only the user themselves can list them.",
     authScopes: (user) => ({ self: user.id }),
     totalCount: (_user, _args, context) =>
@@ -260,6 +261,7 @@ builder.prismaObjectField("User", "invitations", (t) =>
 builder.prismaObjectField("Organization", "invitations", (t) =>
   t.relatedConnection("invitations", {
     cursor: "id",
+    ...PAGE_SIZES,
     totalCount: true,
     description: "The organization's invitations, newest first. Needs invitations:read",
     authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "invitations:read" } }),

@@ -4,7 +4,7 @@ import { encodeGlobalID } from "@pothos/plugin-relay";
 import { activeMember, locationRules } from "../../auth/rules.js";
 import { createLocation, deleteLocation, setMemberLocations, updateLocation } from "../../domain/locations.js";
 import { notFound } from "../../domain/errors.js";
-import { builder } from "../builder.js";
+import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { inOrganization } from "../loaders.js";
@@ -66,6 +66,7 @@ builder.prismaObjectField("Organization", "locations", (t) =>
   t.relatedConnection("locations", {
     description: "The organization's locations, by name. Needs locations:read",
     cursor: "id",
+    ...PAGE_SIZES,
     totalCount: true,
     authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "locations:read" } }),
     query: (args) => {

@@ -8,7 +8,7 @@ import { transferOwnership } from "../../domain/members.js";
 import { createOrganization, deleteOrganization, updateOrganization } from "../../domain/organizations.js";
 import { permissionOn, ruleOn } from "../targets.js";
 import { organizationRules } from "../../auth/rules.js";
-import { builder, SortDirection } from "../builder.js";
+import { builder, PAGE_SIZES, SortDirection } from "../builder.js";
 import { requireIdCursors, requireOffsetCursors } from "../cursors.js";
 import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId, selectsField } from "./common.js";
 import { visibleNodes } from "../node-loading.js";
@@ -243,6 +243,7 @@ builder.queryFields((t) => ({
   organizations: t.prismaConnection({
     type: "Organization",
     cursor: "id",
+    ...PAGE_SIZES,
     description: "Organizations you are an active member of.",
     authScopes: { authenticated: true },
     args: { orderBy: t.arg({ type: OrganizationOrder, required: false }) },

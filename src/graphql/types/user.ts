@@ -1,6 +1,6 @@
 // User: a person. Visible to themselves and to those who may read members of an organization
 // the user belongs to. The root `viewer` field returns the caller.
-import { builder } from "../builder.js";
+import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
 import { visibleNodes } from "../node-loading.js";
@@ -33,6 +33,7 @@ export const UserNode = builder.prismaNode("User", {
     memberships: t.relatedConnection("memberships", {
       description: "The organizations this user belongs to. Only the user themselves can list them.",
       cursor: "id",
+      ...PAGE_SIZES,
       totalCount: true,
       authScopes: (user) => ({ self: user.id }),
       query: (args) => {
