@@ -53,7 +53,7 @@ export interface Config {
   tracing: TracingConfig;
 }
 
-export interface MetricsConfig {
+interface MetricsConfig {
   /** Serve GET /metrics at all. */
   enabled: boolean;
   /** A port of its own for /metrics (not served on the API's port then); null: the API's port. */
@@ -125,7 +125,7 @@ export interface JwtConfig {
 }
 
 /** Asymmetric signatures only: HS* would need a shared secret, and "none" is never accepted. */
-export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
 function jwtConfig(env: Env): JwtConfig | null {
   const jwksUrl = env.AUTH_JWKS_URL?.trim() || null;

@@ -164,7 +164,7 @@ export function reasons(result: GqlResult<unknown>): (string | undefined)[] {
   return (result.errors ?? []).map((error) => error.extensions?.reason as string | undefined);
 }
 
-export interface Person extends TestUser {
+interface Person extends TestUser {
   memberId: string;
   /** The member's global ID. */
   memberGid: string;

@@ -2,7 +2,7 @@
 // token is stored; the token is shown once, when it is made.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
-export const TOKEN_PREFIX = "pat_";
+const TOKEN_PREFIX = "pat_";
 const TOKEN_PATTERN = /^pat_[A-Za-z0-9_-]{43}$/;
 
 export interface NewSecret {

@@ -39,7 +39,7 @@ export interface RestoreOptions {
   log?: Log;
 }
 
-export interface DatabaseSummary {
+interface DatabaseSummary {
   migrationsApplied: number;
   lastMigration: string | null;
   counts: { organizations: number; users: number; members: number } | null;

@@ -13,7 +13,6 @@ import { lockDataDir } from "./embedded-lock.js";
 import { fsyncTree } from "./fsync.js";
 import { pgliteRunner, pgRunner, type SqlRunner } from "./sql.js";
 
-export type Prisma = PrismaClient;
 
 export interface Database {
   kind: "embedded" | "postgresql";
@@ -38,7 +37,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export interface PoolStats {
+interface PoolStats {
   total: number;
   idle: number;
   /** Requests waiting for a connection. */

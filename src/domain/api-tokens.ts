@@ -11,7 +11,7 @@ export interface CreateApiTokenInput {
   expiresInDays?: number | null;
 }
 
-export const MAX_TOKEN_LIFETIME_DAYS = 3650;
+const MAX_TOKEN_LIFETIME_DAYS = 3650;
 
 /**
  * Creates a token for `userId`. The audit event (no organization: tokens belong to a user) names

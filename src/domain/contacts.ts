@@ -12,8 +12,8 @@ import { AppError, conflict, invalid } from "./errors.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 import { normalizeEmail } from "./validate.js";
 
-export const MAX_EMAILS = 10;
-export const MAX_PHONES = 10;
+const MAX_EMAILS = 10;
+const MAX_PHONES = 10;
 const E164 = /^\+[1-9]\d{6,14}$/;
 const USERNAME = /^[a-z0-9](?:[a-z0-9_.-]{1,30}[a-z0-9])$/;
 
@@ -75,7 +75,7 @@ export async function markEmailVerified(tx: Tx, userId: string, rawEmail: string
  * organizations see changes (the same members, the same stand-ins, the same updatedAt), so they
  * learn nothing of it.
  */
-export async function absorbPlaceholder(tx: Tx, userId: string, email: string): Promise<void> {
+async function absorbPlaceholder(tx: Tx, userId: string, email: string): Promise<void> {
   const found = await tx.user.findFirst({ where: { email, isPlaceholder: true, NOT: { id: userId } }, select: { id: true } });
   if (found) await giveWay(tx, found.id, userId, email);
 }
@@ -129,7 +129,7 @@ export async function accountInsteadOf(tx: Tx, placeholder: Pick<User, "id" | "e
   return user;
 }
 
-export function normalizePhone(value: string, field = "phoneNumber"): string {
+function normalizePhone(value: string, field = "phoneNumber"): string {
   const phone = value.replace(/[\s()-]/g, "");
   if (!E164.test(phone)) throw invalid(field, `"${value}" is not a phone number in E.164 form (e.g. +14155550123)`);
   return phone;

@@ -11,7 +11,7 @@ import type { Tx } from "./access.js";
 import { AppError, conflict, invalid } from "./errors.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 export interface IdempotentRequest {
@@ -48,11 +48,11 @@ function canonical(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export function requestHash(operation: string, input: unknown): string {
+function requestHash(operation: string, input: unknown): string {
   return createHash("sha256").update(operation).update("\n").update(canonical(input)).digest("hex");
 }
 
-export function validateIdempotencyKey(key: string): string {
+function validateIdempotencyKey(key: string): string {
   if (!KEY_PATTERN.test(key)) {
     throw invalid("idempotencyKey", "idempotencyKey must be 1-255 printable ASCII characters without spaces (a UUID is a good choice)");
   }

@@ -97,7 +97,7 @@ export function validateTimeZone(value: string, field = "timezone"): string {
   return value;
 }
 
-export const MAX_METADATA_BYTES = 8 * 1024;
+const MAX_METADATA_BYTES = 8 * 1024;
 
 /** Metadata is a JSON object of at most 8 KB (serialised), so one member can't bloat every page. */
 export function validateMetadata(value: unknown, field: string): Prisma.InputJsonObject {

@@ -120,7 +120,7 @@ function idsLoaded(schema: GraphQLSchema, document: DocumentNode, operation: Ope
 }
 
 /** Every field's argument values in the operation that runs (fragments included), checked against the limits. */
-export function argumentLimitErrors(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, rawVariables: Record<string, unknown>, limits: ArgumentLimits): GraphQLError[] {
+function argumentLimitErrors(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, rawVariables: Record<string, unknown>, limits: ArgumentLimits): GraphQLError[] {
   const operation = getOperationAST(document, operationName);
   if (!operation) return [];
   // Coerced with the operation's defaults, as execution will; invalid variables are execution's to report.

@@ -31,7 +31,7 @@ export interface MemberPageArgs {
 
 export type MemberRow = Member & { user: User; role: Role };
 
-export interface MemberPage {
+interface MemberPage {
   /** Set when the key asked for it: counted in the same statement as the page. */
   totalCount: number | null;
   edges: { cursor: string; node: MemberRow }[];

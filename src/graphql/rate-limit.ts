@@ -11,13 +11,13 @@ import type { RateLimitConfig } from "../config.js";
 import { AppError } from "../domain/errors.js";
 import type { Context } from "./context.js";
 
-export interface Hit {
+interface Hit {
   count: number;
   /** Milliseconds until the window ends. */
   resetMs: number;
 }
 
-export interface CounterStore {
+interface CounterStore {
   /** Counts one more event for `key` in a window of `windowMs`. */
   hit(key: string, windowMs: number): Promise<Hit>;
   /** The count so far, without adding to it. */
@@ -25,7 +25,7 @@ export interface CounterStore {
   close(): Promise<void>;
 }
 
-export class MemoryStore implements CounterStore {
+class MemoryStore implements CounterStore {
   private readonly counters = new Map<string, { count: number; resetAt: number }>();
   private readonly sweeper = setInterval(() => {
     const now = Date.now();
@@ -63,7 +63,7 @@ const HIT_SCRIPT = `local c = redis.call('INCR', KEYS[1])
 if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {c, redis.call('PTTL', KEYS[1])}`;
 
-export class RedisStore implements CounterStore {
+class RedisStore implements CounterStore {
   private readonly redis: Redis;
 
   constructor(url: string, private readonly prefix: string) {

@@ -30,7 +30,7 @@ export function factsOf(request: Request): RequestFacts {
 const NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
 
 /** An operation name as logged and labelled: GraphQL's name syntax, or "invalid". */
-export function operationLabel(name: string | null | undefined): string {
+function operationLabel(name: string | null | undefined): string {
   if (!name) return "anonymous";
   return NAME.test(name) ? name : "invalid";
 }

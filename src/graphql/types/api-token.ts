@@ -6,7 +6,7 @@ import { requireIdCursors } from "../cursors.js";
 import { asUuid, parseGlobalId } from "./common.js";
 import { visibleNodes } from "../node-loading.js";
 
-export const ApiTokenNode = builder.prismaNode("ApiToken", {
+builder.prismaNode("ApiToken", {
   id: { field: "id" },
   nullable: true,
   authScopes: (token) => ({ self: token.userId }),

@@ -21,7 +21,7 @@ import { OrganizationNode } from "./organization.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
 
-export const InvitationNode = builder.prismaNode("Invitation", {
+builder.prismaNode("Invitation", {
   id: { field: "id" },
   nullable: true,
   authScopes: (invitation) => ({

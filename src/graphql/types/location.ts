@@ -15,7 +15,7 @@ import { MemberNode } from "./member.js";
 import { MemberFilter, MemberOrder, memberPageTotalCount, OrganizationNode, resolveMemberPage } from "./organization.js";
 import { RoleNode } from "./role.js";
 
-export const LocationNode = builder.prismaNode("Location", {
+const LocationNode = builder.prismaNode("Location", {
   id: { field: "id" },
   nullable: true,
   description: "A branch, site or store of an organization",

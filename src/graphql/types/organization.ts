@@ -42,7 +42,7 @@ export const MemberFilter = builder.inputType("MemberFilter", {
 });
 
 /** Checks a member filter's inputs and turns role IDs into database ids. */
-export function memberFilter(filter: {
+function memberFilter(filter: {
   roleIds?: readonly (string | number)[] | null;
   locationIds?: readonly (string | number)[] | null;
   status?: "ACTIVE" | "SUSPENDED" | "PENDING" | null;
