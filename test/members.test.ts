@@ -3,6 +3,7 @@
 // an audit event for every change.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { reactivateMember, removeMember, suspendMember, updateMemberRole } from "../src/domain/members.js";
 import { codes, createTestApp, globalId, orgWithPeople, roleGid, userWithToken, type OrgFixture, type TestApp } from "./helpers.js";
 
 let t: TestApp;
@@ -177,6 +178,36 @@ describe("suspendMember / reactivateMember", () => {
     await t.gql(SUSPEND, { input: { memberId: acme.admin.memberGid } }, acme.owner.token);
     const result = await t.gql(ROLE, { input: { memberId: acme.owner.memberGid, roleId: roleGid("admin") } }, acme.owner.token);
     expect(codes(result)).toEqual(["LAST_OWNER"]);
+  });
+});
+
+describe("the last-owner rule counts owners who can act", () => {
+  const actor = (person: { user: { id: string } }) => ({ userId: person.user.id, tokenId: null, requestId: null });
+
+  it("owners whose accounts are suspended don't count: the last one who does can't step down or leave", async () => {
+    await t.gql(ROLE, { input: { memberId: acme.admin.memberGid, roleId: roleGid("owner") } }, acme.owner.token);
+    await t.db.prisma.user.update({ where: { id: acme.admin.user.id }, data: { status: "SUSPENDED" } });
+    expect(codes(await t.gql(ROLE, { input: { memberId: acme.owner.memberGid, roleId: roleGid("admin") } }, acme.owner.token))).toEqual(["LAST_OWNER"]);
+    expect(codes(await t.gql(LEAVE, { input: { organizationId: acme.orgGid } }, acme.owner.token))).toEqual(["LAST_OWNER"]);
+    // The owner who can't act didn't count: demoting them lowers nothing.
+    const demoted = await t.gql(ROLE, { input: { memberId: acme.admin.memberGid, roleId: roleGid("admin") } }, acme.owner.token);
+    expect(demoted.errors).toBeUndefined();
+  });
+
+  it("with no owner who counts, changes that lower no owner count still go through (domain functions, as the CLI calls them)", async () => {
+    await t.db.prisma.user.update({ where: { id: acme.owner.user.id }, data: { status: "SUSPENDED" } });
+    const admin = actor(acme.admin);
+    expect((await updateMemberRole(t.db.prisma, admin, { memberId: acme.member.memberId, roleId: SYSTEM_ROLES.admin.id })).roleId).toBe(SYSTEM_ROLES.admin.id);
+    expect((await updateMemberRole(t.db.prisma, admin, { memberId: acme.member.memberId, roleId: SYSTEM_ROLES.member.id })).roleId).toBe(SYSTEM_ROLES.member.id);
+    expect((await suspendMember(t.db.prisma, admin, { memberId: acme.member.memberId })).status).toBe("SUSPENDED");
+    expect((await reactivateMember(t.db.prisma, admin, { memberId: acme.member.memberId })).status).toBe("ACTIVE");
+    expect(await removeMember(t.db.prisma, admin, { memberId: acme.member.memberId })).toBe(acme.member.memberId);
+    // Ownership changes stay blocked, and say why.
+    await expect(suspendMember(t.db.prisma, admin, { memberId: acme.owner.memberId })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+      details: { reason: "NO_ACTIVE_OWNER" },
+      message: expect.stringMatching(/no active owner/i),
+    });
   });
 });
 

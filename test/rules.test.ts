@@ -16,6 +16,7 @@ import {
   invitationRules,
   isOwnerStanding,
   keepsAnOwner,
+  explainOwnerless,
   locationRules,
   memberRules,
   need,
@@ -196,7 +197,7 @@ const AUDITOR_BEYOND_MANAGER = ["audit:read", "locations:create"];
 
 tables(
   "building blocks",
-  { activeMember, accepted, need, needOperator, notSelfUser, needOwner, canGrant, canManage, keepsAnOwner, notSelf, editableRole, all },
+  { activeMember, accepted, need, needOperator, notSelfUser, needOwner, canGrant, canManage, keepsAnOwner, explainOwnerless, notSelf, editableRole, all },
   {
     activeMember: [
       when("active owner", () => activeMember(S.owner), ok),
@@ -288,6 +289,12 @@ tables(
       when("a pending owner", () => keepsAnOwner(T.pendingOwner, 1), ok),
       when("an admin, count 1", () => keepsAnOwner(T.admin, 1), ok),
       when("an admin, count 0", () => keepsAnOwner(T.admin, 0), ok),
+    ],
+    explainOwnerless: [
+      when("an owner-only refusal where no owner can act", () => explainOwnerless(needOwner(S.admin), 0), no("NO_ACTIVE_OWNER")),
+      when("an owner-only refusal where an owner can act", () => explainOwnerless(needOwner(S.admin), 1), no("OWNER_ONLY")),
+      when("another refusal where no owner can act", () => explainOwnerless(need(S.member, "org:update"), 0), no("MISSING_PERMISSION", ["org:update"])),
+      when("an allowed decision", () => explainOwnerless(ALLOWED, 0), ok),
     ],
     notSelf: [
       when("own membership", () => notSelf(S.owner, T.selfOwner, "not yourself"), no("SELF")),
@@ -695,6 +702,7 @@ const CODE_OF: Record<DenialReason, ErrorCode> = {
   NOT_ACCEPTED: "FORBIDDEN",
   MISSING_PERMISSION: "FORBIDDEN",
   OWNER_ONLY: "FORBIDDEN",
+  NO_ACTIVE_OWNER: "FORBIDDEN",
   ESCALATION: "FORBIDDEN",
   LAST_OWNER: "LAST_OWNER",
   SELF: "FORBIDDEN",

@@ -15,6 +15,7 @@ export const DENIAL_REASONS = {
   OWNER_ONLY: "Only an owner of the organization can do this",
   ESCALATION: "It would grant or touch permissions you don't hold yourself",
   LAST_OWNER: "The organization must keep at least one active owner",
+  NO_ACTIVE_OWNER: "Only an owner may, and the organization has no active owner: its owners' accounts are suspended (a platform operator can unsuspend one)",
   SELF: "You can't do this to your own membership",
   SYSTEM_ROLE: "Built-in roles can't be changed or deleted",
   INELIGIBLE: "The target isn't in a state that allows this (e.g. not an active member)",
@@ -163,13 +164,36 @@ export function canManage(standing: Standing, target: TargetMember): Decision {
   );
 }
 
-/** The change would leave the organization without an active owner: `target` stops being one and is the only one. */
+/** Whether the member counts for the last-owner rule: an active owner membership of an active account. */
+export function countsAsOwner(target: Pick<TargetMember, "roleId" | "status" | "userActive">): boolean {
+  return target.roleId === OWNER_ROLE_ID && target.status === "ACTIVE" && target.userActive;
+}
+
+/**
+ * The change would leave the organization without an active owner: `target` stops being one and
+ * is the only one. A change to anyone who doesn't count lowers nothing, so it passes even when
+ * no owner counts at all (their accounts are suspended).
+ */
 export function keepsAnOwner(target: TargetMember, activeOwners: number): Decision {
-  const countsAsOwner = target.roleId === OWNER_ROLE_ID && target.status === "ACTIVE" && target.userActive;
-  if (countsAsOwner && activeOwners <= 1) {
+  if (countsAsOwner(target) && activeOwners <= 1) {
     return deny("LAST_OWNER", "An organization must keep at least one active owner: make someone else owner first");
   }
   return ALLOWED;
+}
+
+/**
+ * An owner-only refusal, told why nobody can do it while the organization has no active owner
+ * (every owner's account suspended): asking an owner won't help, an operator must unsuspend one.
+ * Any other decision is returned as it is.
+ */
+export function explainOwnerless(decision: Decision, activeOwners: number): Decision {
+  if (decision.allowed || decision.reason !== "OWNER_ONLY" || activeOwners > 0) return decision;
+  const only = (decision.message ?? DENIAL_REASONS.OWNER_ONLY).replace(/\.$/, "");
+  return deny(
+    "NO_ACTIVE_OWNER",
+    `${only}, and this organization has no active owner: its owners' accounts are suspended (a platform operator can unsuspend one)`,
+    decision.details,
+  );
 }
 
 export function notSelf(standing: Standing, target: TargetMember, message: string): Decision {

@@ -6,12 +6,14 @@ import { OWNER_ROLE_ID, type Permission } from "../auth/permissions.js";
 import {
   activeMember,
   canGrant,
-  canManage,
+  countsAsOwner,
   deny,
   enforce,
+  explainOwnerless,
   need,
   standingOf,
   withPermissions,
+  type Decision,
   type Standing,
   type TargetMember,
 } from "../auth/rules.js";
@@ -130,14 +132,18 @@ export async function ownerCountFor(tx: Tx, target: Pick<Member, "organizationId
   return () => count;
 }
 
-/** No escalation: see rules.canGrant. */
-export function assertCanGrant(access: ActorAccess, role: Pick<Role, "id" | "key" | "permissions" | "organizationId">): void {
-  enforce(canGrant(access.standing, role));
+/**
+ * enforce(), except that an owner-only refusal in an organization with no active owner says so
+ * (rules.explainOwnerless). The owners are counted only for such a refusal.
+ */
+export async function enforceInOrganization(tx: Tx, organizationId: string, decision: Decision): Promise<void> {
+  if (decision.allowed) return;
+  enforce(decision.reason === "OWNER_ONLY" ? explainOwnerless(decision, await countActiveOwners(tx, organizationId)) : decision);
 }
 
-/** See rules.canManage. */
-export function assertCanManage(access: ActorAccess, target: Member & { role: Role }): void {
-  enforce(canManage(access.standing, asTarget(target)));
+/** No escalation: see rules.canGrant. */
+export async function assertCanGrant(tx: Tx, access: ActorAccess, role: Pick<Role, "id" | "key" | "permissions" | "organizationId">): Promise<void> {
+  await enforceInOrganization(tx, access.organizationId, canGrant(access.standing, role));
 }
 
 /** A role usable in this organization: a system role or one of its own custom roles. Anything else reads as not found. */
@@ -184,10 +190,15 @@ export async function lockedMember(
 }
 
 /**
- * Last-owner rule: after the change the organization must still have an active owner whose
- * user is active. Call inside the locked transaction, after writing the change.
+ * Last-owner rule: a change may not lower the number of active owners (active owner memberships
+ * of active accounts) to zero. Only a change to a membership that counted can lower it, so only
+ * then is the organization counted again: one whose owners' accounts are all suspended still
+ * takes every change that touches no owner. Call inside the locked transaction, after writing
+ * the change, with the membership as it was before it (without its user, the account counts as
+ * active, so the check runs).
  */
-export async function assertOwnerRemains(tx: Tx, organizationId: string): Promise<void> {
-  const owners = await countActiveOwners(tx, organizationId);
+export async function assertOwnerRemains(tx: Tx, before: Member & { user?: { status: string } }): Promise<void> {
+  if (!countsAsOwner({ roleId: before.roleId, status: before.status, userActive: before.user ? before.user.status === "ACTIVE" : true })) return;
+  const owners = await countActiveOwners(tx, before.organizationId);
   if (owners === 0) enforce(deny("LAST_OWNER", "An organization must keep at least one active owner: make someone else owner first"));
 }

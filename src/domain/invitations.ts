@@ -6,7 +6,7 @@ import type { IdempotencyClaim } from "./idempotency.js";
 import { enforce, invitationRules, need } from "../auth/rules.js";
 import { verifiedEmailsOf } from "./contacts.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
-import { ACCEPTED, actorAccess, assertCanGrant, authorize, defaultRole, lockOrganization, membershipKey, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
+import { ACCEPTED, actorAccess, assertCanGrant, authorize, defaultRole, enforceInOrganization, lockOrganization, membershipKey, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid, notFound } from "./errors.js";
@@ -50,7 +50,7 @@ export async function createInvitation(
     await idempotency?.claim(tx);
     const access = await authorize(tx, actor, input.organizationId, "invitations:create");
     const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
-    assertCanGrant(access, role);
+    await assertCanGrant(tx, access, role);
     // A pending member counts by the address they were added with (the organization knows no other).
     const member = await tx.member.findFirst({
       where: { organizationId: input.organizationId, OR: [{ status: { not: "PENDING" }, user: { email } }, { status: "PENDING", pendingEmail: email }] },
@@ -115,7 +115,7 @@ export async function resendInvitation(
     const access = await authorize(tx, actor, found.organizationId, "invitations:create");
     // Read again under the organization's lock, so two concurrent changes can't both see the old state.
     const before = await invitationForManagement(tx, input.invitationId);
-    enforce(invitationRules.resend(access.standing, before, await roleInOrganization(tx, before.organizationId, before.roleId)));
+    await enforceInOrganization(tx, before.organizationId, invitationRules.resend(access.standing, before, await roleInOrganization(tx, before.organizationId, before.roleId)));
     const secret = newSecret(INVITATION_TOKEN_PREFIX);
     const invitation = await tx.invitation.update({
       where: { id: before.id },
@@ -187,7 +187,7 @@ export async function acceptInvitation(db: PrismaClient, actor: Actor, input: { 
     const role = await roleInOrganization(tx, invitation.organizationId, invitation.roleId);
     try {
       if (!inviter || !need(inviter.standing, "invitations:create").allowed) throw new Error("inviter lost the right to invite");
-      assertCanGrant(inviter, role);
+      await assertCanGrant(tx, inviter, role);
     } catch {
       throw new AppError("FORBIDDEN", "The person who invited you can no longer grant this role; ask for a new invitation");
     }

@@ -5,7 +5,7 @@
 import type { Location, Member, PrismaClient, Role } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID } from "../auth/permissions.js";
 import { enforce, locationRules, type TargetMember } from "../auth/rules.js";
-import { actorAccess, actorStandingAt, asTarget, authorize, lockOrganization, locationPermissions, memberInOrganization, type Tx } from "./access.js";
+import { actorAccess, actorStandingAt, asTarget, authorize, enforceInOrganization, lockOrganization, locationPermissions, memberInOrganization, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid, notFound } from "./errors.js";
@@ -198,7 +198,7 @@ export async function setMemberLocations(db: PrismaClient, actor: Actor, input: 
       const targetThere: TargetMember = { ...targetBase, rolePermissions: [...new Set([...targetBase.rolePermissions, ...extra])] };
       const held = new Set(current.get(locationId) ?? []);
       const granted = (wanted.get(locationId) ?? []).filter((roleId) => !held.has(roleId)).map((roleId) => roleById.get(roleId)!);
-      enforce(locationRules.assignAt(standing, targetThere, granted));
+      await enforceInOrganization(tx, organizationId, locationRules.assignAt(standing, targetThere, granted));
     }
     if (changed.length === 0) {
       // Nothing changes; still only someone who could change it (somewhere it is assigned) gets an answer.
@@ -208,7 +208,7 @@ export async function setMemberLocations(db: PrismaClient, actor: Actor, input: 
         const standing = locationId ? await actorStandingAt(tx, access, locationId) : access.standing;
         decisions.push(locationRules.assignAt(standing, targetBase, []));
       }
-      if (!decisions.some((decision) => decision.allowed)) enforce(decisions[0]!);
+      if (!decisions.some((decision) => decision.allowed)) await enforceInOrganization(tx, organizationId, decisions[0]!);
     }
     assertVersion(target, input.expectedVersion);
     if (changed.length === 0) return target;

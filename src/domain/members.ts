@@ -12,6 +12,7 @@ import {
   assertOwnerRemains,
   authorize,
   defaultRole,
+  enforceInOrganization,
   lockAddress,
   lockOrganization,
   lockUser,
@@ -62,7 +63,7 @@ export async function addMember(db: PrismaClient, actor: Actor, input: AddMember
     await idempotency?.claim(tx);
     const access = await authorize(tx, actor, input.organizationId, "members:create");
     const role = input.roleId ? await roleInOrganization(tx, input.organizationId, input.roleId) : await defaultRole(tx, input.organizationId);
-    assertCanGrant(access, role);
+    await assertCanGrant(tx, access, role);
     // Any address a user holds verified reaches them; an unknown one makes an INVITED placeholder.
     // Nobody verifies the address meanwhile (a placeholder made then would be left behind).
     await lockAddress(tx, email);
@@ -107,11 +108,11 @@ export async function updateMemberRole(
   return db.$transaction(async (tx) => {
     const { target, access } = await lockedMember(tx, actor, input.memberId, "members:update");
     const role = await roleInOrganization(tx, target.organizationId, input.roleId);
-    enforce(memberRules.assignRole(access.standing, asTarget(target), role, await ownerCountFor(tx, target)));
+    await enforceInOrganization(tx, target.organizationId, memberRules.assignRole(access.standing, asTarget(target), role, await ownerCountFor(tx, target)));
     assertVersion(target, input.expectedVersion);
     if (role.id === target.roleId) return target;
     const member = await tx.member.update({ where: { id: target.id }, data: { roleId: role.id, version: { increment: 1 } } });
-    await assertOwnerRemains(tx, target.organizationId);
+    await assertOwnerRemains(tx, target);
     await recordAudit(tx, actor, {
       organizationId: target.organizationId,
       action: "member.role_changed",
@@ -161,7 +162,7 @@ export async function updateMember(db: PrismaClient, actor: Actor, input: Update
     // Suspended members get through here: they may still change their own settings.
     const { standing } = await actorAccess(tx, actor, organizationId, { allowSuspended: true });
     const target = await memberInOrganization(tx, input.memberId, organizationId);
-    enforce(onlySettings(input) ? memberRules.updateSettings(standing, asTarget(target)) : memberRules.update(standing, asTarget(target)));
+    await enforceInOrganization(tx, organizationId, onlySettings(input) ? memberRules.updateSettings(standing, asTarget(target)) : memberRules.update(standing, asTarget(target)));
     if (privateMetadata !== undefined) enforce(need(standing, "members:read_private"));
     assertVersion(target, input.expectedVersion);
     if (settings.defaultLocationId) {
@@ -202,7 +203,9 @@ export interface MemberStatusInput {
 async function setStatus(db: PrismaClient, actor: Actor, input: MemberStatusInput, status: "ACTIVE" | "SUSPENDED"): Promise<Member> {
   return db.$transaction(async (tx) => {
     const { target, access } = await lockedMember(tx, actor, input.memberId, "members:update");
-    enforce(
+    await enforceInOrganization(
+      tx,
+      target.organizationId,
       status === "SUSPENDED"
         ? memberRules.suspend(access.standing, asTarget(target), await ownerCountFor(tx, target))
         : memberRules.reactivate(access.standing, asTarget(target)),
@@ -210,7 +213,7 @@ async function setStatus(db: PrismaClient, actor: Actor, input: MemberStatusInpu
     assertVersion(target, input.expectedVersion);
     if (target.status === status) return target;
     const member = await tx.member.update({ where: { id: target.id }, data: { status, version: { increment: 1 } } });
-    await assertOwnerRemains(tx, target.organizationId);
+    await assertOwnerRemains(tx, target);
     await recordAudit(tx, actor, {
       organizationId: target.organizationId,
       action: status === "SUSPENDED" ? "member.suspended" : "member.reactivated",
@@ -230,13 +233,13 @@ export const reactivateMember = (db: PrismaClient, actor: Actor, input: MemberSt
 
 /**
  * Deletes a membership, re-checks the last-owner rule and audits it, inside the caller's
- * transaction. Only the end of an owner's active membership can leave the organization without
- * an owner: ending any other never fails for want of one (an organization whose owners are all
- * suspended still lets people leave or decline).
+ * transaction. Only the end of a membership that counted as an owner can leave the organization
+ * without one: ending any other never fails for want of one (an organization whose owners are
+ * all suspended still lets people leave or decline).
  */
-async function endMembership(tx: Tx, actor: Actor, member: Member, action: "member.removed" | "member.left" | "member.declined"): Promise<string> {
+async function endMembership(tx: Tx, actor: Actor, member: Member & { user?: { status: string } }, action: "member.removed" | "member.left" | "member.declined"): Promise<string> {
   await tx.member.delete({ where: { id: member.id } });
-  if (member.roleId === OWNER_ROLE_ID && member.status === "ACTIVE") await assertOwnerRemains(tx, member.organizationId);
+  await assertOwnerRemains(tx, member);
   await recordAudit(tx, actor, {
     organizationId: member.organizationId,
     action,
@@ -252,7 +255,7 @@ async function endMembership(tx: Tx, actor: Actor, member: Member, action: "memb
 export async function removeMember(db: PrismaClient, actor: Actor, input: MemberStatusInput): Promise<string> {
   return db.$transaction(async (tx) => {
     const { target, access } = await lockedMember(tx, actor, input.memberId, "members:delete");
-    enforce(memberRules.remove(access.standing, asTarget(target), await ownerCountFor(tx, target)));
+    await enforceInOrganization(tx, target.organizationId, memberRules.remove(access.standing, asTarget(target), await ownerCountFor(tx, target)));
     assertVersion(target, input.expectedVersion);
     return endMembership(tx, actor, target, "member.removed");
   });
@@ -333,7 +336,7 @@ export async function transferOwnership(
   return db.$transaction(async (tx) => {
     await lockOrganization(tx, input.organizationId);
     const access = await actorAccess(tx, actor, input.organizationId);
-    enforce(needOwner(access.standing));
+    await enforceInOrganization(tx, input.organizationId, needOwner(access.standing));
     const target = await memberInOrganization(tx, input.toMemberId, input.organizationId);
     const decision = memberRules.transferOwnershipTo(access.standing, asTarget(target));
     if (!decision.allowed) throw withField(refusal(decision), "toMemberId");
@@ -346,7 +349,8 @@ export async function transferOwnership(
       where: { id: input.organizationId },
       data: { ownerId: target.userId, version: { increment: 1 } },
     });
-    await assertOwnerRemains(tx, input.organizationId);
+    // The acting owner counted (an active owner, signed in): the new owner must count now.
+    await assertOwnerRemains(tx, access.member);
     await recordAudit(tx, actor, {
       organizationId: input.organizationId,
       action: "organization.ownership_transferred",

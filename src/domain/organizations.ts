@@ -7,9 +7,9 @@ import { recordAudit } from "./audit.js";
 import { conflict, invalid } from "./errors.js";
 import { assertVersion } from "./versions.js";
 import type { IdempotencyClaim } from "./idempotency.js";
-import { enforce, organizationRules } from "../auth/rules.js";
+import { organizationRules } from "../auth/rules.js";
 import { isUniqueViolation } from "./prisma-errors.js";
-import { actorAccess, authorize, lockOrganization } from "./access.js";
+import { actorAccess, authorize, enforceInOrganization, lockOrganization } from "./access.js";
 import { optionalText, requireText, slugify, validateMetadata, validateSlug, validateTimeZone } from "./validate.js";
 
 export interface CreateOrganizationInput {
@@ -131,7 +131,7 @@ export async function deleteOrganization(db: PrismaClient, actor: Actor, input: 
   return db.$transaction(async (tx) => {
     await lockOrganization(tx, input.organizationId);
     const access = await actorAccess(tx, actor, input.organizationId);
-    enforce(organizationRules.delete(access.standing));
+    await enforceInOrganization(tx, input.organizationId, organizationRules.delete(access.standing));
     const before = await tx.organization.findUniqueOrThrow({
       where: { id: input.organizationId },
       include: { _count: { select: { members: true, roles: true, invitations: true } } },

@@ -79,7 +79,7 @@ export async function createRole(db: PrismaClient, actor: Actor, input: CreateRo
     return await db.$transaction(async (tx) => {
       await idempotency?.claim(tx);
       const access = await authorize(tx, actor, input.organizationId, "roles:create");
-      assertCanGrant(access, { id: "", key, permissions, organizationId: input.organizationId });
+      await assertCanGrant(tx, access, { id: "", key, permissions, organizationId: input.organizationId });
       const count = await tx.role.count({ where: { organizationId: input.organizationId } });
       if (count >= MAX_CUSTOM_ROLES) throw conflict(`An organization can have at most ${MAX_CUSTOM_ROLES} custom roles`);
       const role = await tx.role.create({
@@ -124,7 +124,7 @@ export async function updateRole(db: PrismaClient, actor: Actor, input: UpdateRo
     const before = await customRole(tx, input.roleId);
     assertEditable(before);
     enforce(roleRules.update(access.standing, before));
-    if (permissions) assertCanGrant(access, { ...before, permissions });
+    if (permissions) await assertCanGrant(tx, access, { ...before, permissions });
     assertVersion(before, input.expectedVersion);
     const role = await tx.role.update({
       where: { id: before.id },
@@ -181,7 +181,7 @@ export async function deleteRole(
       }
       reassignedTo = await roleInOrganization(tx, role.organizationId, input.reassignToRoleId, "reassignToRoleId");
       if (reassignedTo.id === role.id) throw invalid("reassignToRoleId", "reassignToRoleId must be another role");
-      assertCanGrant(access, reassignedTo);
+      await assertCanGrant(tx, access, reassignedTo);
       await tx.member.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id, version: { increment: 1 } } });
       await tx.invitation.updateMany({ where: { roleId: role.id }, data: { roleId: reassignedTo.id } });
       if (locationAssignments > 0) {

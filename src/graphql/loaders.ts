@@ -4,6 +4,7 @@
 import DataLoader from "dataloader";
 import type { Invitation, Location, Member, Organization, PrismaClient, Role, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID } from "../auth/permissions.js";
+import { createAuditPageLoaders, type AuditPageLoaders } from "./audit-pages.js";
 import { createMemberPageLoaders, type MemberPageLoaders } from "./member-pages.js";
 
 /** A role as seen from one organization (system roles are shared rows). */
@@ -42,6 +43,8 @@ export interface Loaders {
   organizationRoles: DataLoader<string, RoleInOrganization[]>;
   /** Pages of Organization.members and their counts, one statement per argument shape. */
   memberPages: MemberPageLoaders;
+  /** Pages of Organization.auditEvents and their counts, one statement per argument shape. */
+  auditPages: AuditPageLoaders;
   /** Members holding a role in an organization; key `${organizationId}:${roleId}`. */
   roleMemberCount: DataLoader<string, number>;
   /** Active owners with active accounts per organization (what the last-owner rule counts). */
@@ -163,6 +166,7 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
     roleById,
     organizationRoles,
     memberPages: createMemberPageLoaders(prisma, limits),
+    auditPages: createAuditPageLoaders(prisma, limits),
     roleMemberCount,
   };
 }

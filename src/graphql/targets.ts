@@ -5,7 +5,7 @@
 // in auth/rules.ts, and a refusal carries their reason code (the same viewerCan reports).
 import type { Permission } from "../auth/permissions.js";
 import type { OrgAccess } from "../auth/policy.js";
-import { editableRole, enforce, need, type Decision } from "../auth/rules.js";
+import { editableRole, enforce, explainOwnerless, need, type Decision } from "../auth/rules.js";
 import { notFound, unauthenticated } from "../domain/errors.js";
 import type { Context } from "./context.js";
 import { parseGlobalId } from "./types/common.js";
@@ -65,6 +65,24 @@ export async function ruleOn(
   locationId?: string | null,
 ) {
   const organizationId = await targetOrganizationId(context, typename, globalId, field);
-  enforce(rule(await context.policy.standingAt(organizationId, locationId)));
+  enforce(await explainedIn(context, organizationId, rule(await context.policy.standingAt(organizationId, locationId))));
   return { authenticated: true };
+}
+
+/**
+ * The decision, an owner-only refusal told why nobody can do it while the organization has no
+ * active owner (rules.explainOwnerless), as the mutations tell it. The owner count is loaded only
+ * for such a refusal, through the per-request loader.
+ */
+export async function explainedIn(context: Context, organizationId: string, decision: Decision): Promise<Decision> {
+  if (decision.allowed || decision.reason !== "OWNER_ONLY") return decision;
+  return explainOwnerless(decision, await context.loaders.activeOwnerCount.load(organizationId));
+}
+
+/** explainedIn for every decision of a viewerCan object (at most one owner count, when one is owner-only). */
+export async function allExplainedIn<Action extends string>(context: Context, organizationId: string, decisions: Record<Action, Decision>): Promise<Record<Action, Decision>> {
+  const entries = Object.entries(decisions) as [Action, Decision][];
+  if (!entries.some(([, decision]) => decision.reason === "OWNER_ONLY")) return decisions;
+  const owners = await context.loaders.activeOwnerCount.load(organizationId);
+  return Object.fromEntries(entries.map(([action, decision]) => [action, explainOwnerless(decision, owners)])) as Record<Action, Decision>;
 }

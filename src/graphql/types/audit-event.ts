@@ -1,8 +1,10 @@
 // AuditEvent: one entry of an organization's audit trail, written in the same transaction as
 // the change it records. Readable with audit:read.
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { builder, PAGE_SIZES, SortDirection } from "../builder.js";
+import { auditPageKey, type AuditPage, type AuditPageArgs } from "../audit-pages.js";
+import { builder, SortDirection } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
+import { validatePageArgs } from "../member-pages.js";
 import type { Context } from "../context.js";
 import { NO_ROW } from "./common.js";
 import { UserNode, visibleUser } from "./user.js";
@@ -115,27 +117,38 @@ const AuditEventOrder = builder.inputType("AuditEventOrder", {
   fields: (t) => ({ direction: t.field({ type: SortDirection, defaultValue: "desc" }) }),
 });
 
+// Batched for every organization on a page (audit-pages.ts): a list of organizations with their
+// trails costs the same statements for 2 organizations or 100.
 builder.prismaObjectField("Organization", "auditEvents", (t) =>
-  t.prismaConnection({
-    type: "AuditEvent",
-    cursor: "id",
-    ...PAGE_SIZES,
-    description: "The audit trail, newest first by default. Needs audit:read",
-    authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "audit:read" } }),
-    args: {
-      orderBy: t.arg({ type: AuditEventOrder, required: false }),
-      action: t.arg.string({ required: false, description: 'Only this action, e.g. "member.removed"' }),
+  t.connection(
+    {
+      type: AuditEventObject,
+      description: "The audit trail, newest first by default. Needs audit:read",
+      authScopes: (organization) => ({ orgPermission: { organizationId: organization.id, permission: "audit:read" } }),
+      args: {
+        orderBy: t.arg({ type: AuditEventOrder, required: false }),
+        action: t.arg.string({ required: false, description: 'Only this action, e.g. "member.removed"' }),
+      },
+      resolve: (organization, args, context) => {
+        requireIdCursors(args);
+        const pageArgs: AuditPageArgs = {
+          first: args.first,
+          last: args.last,
+          after: args.after,
+          before: args.before,
+          action: args.action,
+          direction: args.orderBy?.direction ?? "desc",
+        };
+        validatePageArgs(pageArgs, context.config.maxPageSize, context.config.defaultPageSize);
+        return context.loaders.auditPages.pages.load(auditPageKey(organization.id, pageArgs));
+      },
     },
-    totalCount: (organization, args, context) =>
-      context.prisma.auditEvent.count({ where: { organizationId: organization.id, ...(args.action ? { action: args.action } : {}) } }),
-    resolve: (query, organization, args, context) => {
-      requireIdCursors(args);
-      const direction = args.orderBy?.direction ?? "desc";
-      return context.prisma.auditEvent.findMany({
-        ...query,
-        where: { organizationId: organization.id, ...(args.action ? { action: args.action } : {}) },
-        orderBy: [{ createdAt: direction }, { id: direction }],
-      });
+    {
+      fields: (c) => ({
+        totalCount: c.int({
+          resolve: (connection, _args, context) => context.loaders.auditPages.counts.load((connection as unknown as AuditPage).countKey),
+        }),
+      }),
     },
-  }),
+  ),
 );

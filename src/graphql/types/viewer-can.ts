@@ -27,6 +27,7 @@ import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import type { RoleInOrganization } from "../loaders.js";
 import type { MemberRow } from "../member-pages.js";
+import { allExplainedIn, explainedIn } from "../targets.js";
 import { parseGlobalId } from "./common.js";
 
 export const DenialReasonEnum = builder.enumType("DenialReason", {
@@ -171,7 +172,7 @@ export async function memberDecisions(context: Context, member: Member, location
   const standingThere = atLocation(standing, locationId);
   const targetThere = locationId ? await targetAtLocation(context, target, locationId) : target;
   const owners = await ownerCount(context, member.organizationId, target.roleId === OWNER_ROLE_ID);
-  return {
+  return allExplainedIn(context, member.organizationId, {
     update: memberRules.update(standing, target),
     updateRole: memberRules.updateRole(standing, target, owners),
     suspend: memberRules.suspend(standing, target, owners),
@@ -184,7 +185,7 @@ export async function memberDecisions(context: Context, member: Member, location
         : deny("INELIGIBLE", "Only your own membership can be left"),
     updateSettings: memberRules.updateSettings(standing, target),
     setLocations: locationRules.assignAt(standingThere, targetThere, []),
-  };
+  });
 }
 
 function selfTarget(standing: OrgAccess): TargetMember | null {
@@ -195,7 +196,7 @@ function selfTarget(standing: OrgAccess): TargetMember | null {
 async function organizationDecisions(context: Context, organizationId: string): Promise<Decisions<keyof typeof ORGANIZATION_ACTIONS>> {
   const standing = await context.policy.orgAccess(organizationId);
   const owners = await ownerCount(context, organizationId, standing.roleId === OWNER_ROLE_ID);
-  return {
+  return allExplainedIn(context, organizationId, {
     update: organizationRules.update(standing),
     delete: organizationRules.delete(standing),
     addMember: organizationRules.addMember(standing),
@@ -207,7 +208,7 @@ async function organizationDecisions(context: Context, organizationId: string): 
     readInvitations: need(standing, "invitations:read"),
     transferOwnership: organizationRules.transferOwnership(standing),
     leave: organizationRules.leave(standing, selfTarget(standing), owners),
-  };
+  });
 }
 
 const NOT_FOUND_ANYWHERE = deny("NOT_FOUND", "Pass organizationId to ask about a system role in one of your organizations");
@@ -215,11 +216,11 @@ const NOT_FOUND_ANYWHERE = deny("NOT_FOUND", "Pass organizationId to ask about a
 async function roleDecisions(context: Context, role: Role, organizationId: string | null): Promise<Decisions<keyof typeof ROLE_ACTIONS>> {
   if (!organizationId) return { update: NOT_FOUND_ANYWHERE, delete: NOT_FOUND_ANYWHERE, assign: NOT_FOUND_ANYWHERE };
   const standing = await context.policy.orgAccess(organizationId);
-  return {
+  return allExplainedIn(context, organizationId, {
     update: roleRules.update(standing, role),
     delete: roleRules.delete(standing, role),
     assign: roleRules.assign(standing, role),
-  };
+  });
 }
 
 // ---- Fields ---------------------------------------------------------------------------------
@@ -303,10 +304,10 @@ builder.prismaObjectField("Invitation", "viewerCan", (t) =>
     resolve: async (invitation, _args, context) => {
       const [standing, role] = await Promise.all([context.policy.orgAccess(invitation.organizationId), context.loaders.roleById.load(invitation.roleId)]);
       const missingRole = deny("NOT_FOUND", "Role not found");
-      return {
+      return allExplainedIn(context, invitation.organizationId, {
         revoke: invitationRules.revoke(standing, invitation),
         resend: role ? invitationRules.resend(standing, invitation, role) : missingRole,
-      };
+      });
     },
   }),
 );
@@ -328,7 +329,7 @@ builder.queryFields((t) => ({
       if (!role || (role.organizationId !== null && role.organizationId !== member.organizationId)) return deny("NOT_FOUND", "Role not found");
       const target = await targetMember(context, member);
       const owners = await ownerCount(context, member.organizationId, target.roleId === OWNER_ROLE_ID);
-      return memberRules.assignRole(standing, target, role, owners);
+      return explainedIn(context, member.organizationId, memberRules.assignRole(standing, target, role, owners));
     },
   }),
   checkPermissions: t.field({
