@@ -122,7 +122,7 @@ export function asTarget(member: Member & { role: Pick<Role, "permissions">; use
 }
 
 /** Active owners of the organization whose accounts are active (what the last-owner rule counts). */
-export function countActiveOwners(tx: Tx, organizationId: string): Promise<number> {
+function countActiveOwners(tx: Tx, organizationId: string): Promise<number> {
   return tx.member.count({ where: { organizationId, roleId: OWNER_ROLE_ID, status: "ACTIVE", user: { status: "ACTIVE" } } });
 }
 

@@ -12,9 +12,9 @@ import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid, notFound } from "./errors.js";
 import { normalizeEmail } from "./validate.js";
 
-export const INVITATION_TOKEN_PREFIX = "inv_";
-export const DEFAULT_INVITATION_DAYS = 7;
-export const MAX_INVITATION_DAYS = 30;
+const INVITATION_TOKEN_PREFIX = "inv_";
+const DEFAULT_INVITATION_DAYS = 7;
+const MAX_INVITATION_DAYS = 30;
 
 function expiry(days: number | null | undefined): Date {
   const value = days ?? DEFAULT_INVITATION_DAYS;

@@ -14,10 +14,10 @@ import { isUniqueViolation } from "./prisma-errors.js";
 import { optionalText, requireText, validateTimeZone } from "./validate.js";
 import { assertVersion } from "./versions.js";
 
-export const MAX_LOCATIONS = 1000;
+const MAX_LOCATIONS = 1000;
 /** Most locations one setMemberLocations call assigns, and roles per location. */
-export const MAX_ASSIGNED_LOCATIONS = 100;
-export const MAX_ROLES_PER_LOCATION = 10;
+const MAX_ASSIGNED_LOCATIONS = 100;
+const MAX_ROLES_PER_LOCATION = 10;
 
 const snapshot = (location: Location) => ({ name: location.name, timezone: location.timezone, address: location.address });
 
@@ -125,7 +125,7 @@ export async function deleteLocation(db: PrismaClient, actor: Actor, input: { lo
   });
 }
 
-export interface LocationAssignmentInput {
+interface LocationAssignmentInput {
   locationId: string;
   roleIds: readonly string[];
 }

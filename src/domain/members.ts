@@ -125,7 +125,7 @@ export async function updateMemberRole(
   });
 }
 
-export interface MemberSettingsInput {
+interface MemberSettingsInput {
   /** An https URL; null clears it. */
   profilePictureUrl?: string | null;
   /** One of the member's locations; null clears it. */

@@ -12,7 +12,7 @@ import type { IdempotencyClaim } from "./idempotency.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 import { optionalText, requireText } from "./validate.js";
 
-export const MAX_CUSTOM_ROLES = 50;
+const MAX_CUSTOM_ROLES = 50;
 const RESERVED_KEYS = new Set(["owner", "admin", "member"]);
 const KEY_PATTERN = /^[a-z][a-z0-9_]{1,47}$/;
 

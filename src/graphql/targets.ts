@@ -12,7 +12,7 @@ import { parseGlobalId } from "./types/common.js";
 
 export type TargetType = "Organization" | "Member" | "Role" | "Invitation" | "Location";
 
-export async function targetOrganizationId(context: Context, typename: TargetType, globalId: string | number, field: string): Promise<string> {
+async function targetOrganizationId(context: Context, typename: TargetType, globalId: string | number, field: string): Promise<string> {
   if (!context.viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
   const id = parseGlobalId(String(globalId), typename, field);
   let organizationId: string | null | undefined;

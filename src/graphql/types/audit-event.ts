@@ -62,7 +62,7 @@ async function actorEmail(context: Context, event: AuditEvent): Promise<string |
   return (await context.loaders.userById.load(event.actorUserId))?.email ?? null;
 }
 
-export const AuditEventObject = builder.prismaObject("AuditEvent", {
+const AuditEventObject = builder.prismaObject("AuditEvent", {
   authScopes: (event) =>
     ({ orgPermission: { organizationId: event.organizationId ?? NO_ROW, permission: "audit:read" } }),
   fields: (t) => ({

@@ -30,14 +30,14 @@ import type { MemberRow } from "../member-pages.js";
 import { allExplainedIn, explainedIn } from "../targets.js";
 import { parseGlobalId } from "./common.js";
 
-export const DenialReasonEnum = builder.enumType("DenialReason", {
+const DenialReasonEnum = builder.enumType("DenialReason", {
   description: "Why something is not allowed. The same value is `extensions.reason` of the refused mutation.",
   values: Object.fromEntries(
     Object.entries(DENIAL_REASONS).map(([key, description]) => [key, { value: key as DenialReason, description }]),
   ) as Record<DenialReason, { value: DenialReason; description: string }>,
 });
 
-export const CheckResult = builder.objectRef<Decision>("CheckResult").implement({
+const CheckResult = builder.objectRef<Decision>("CheckResult").implement({
   description: "The answer of an explainable check",
   fields: (t) => ({
     allowed: t.boolean({ resolve: (decision) => decision.allowed }),
@@ -46,7 +46,7 @@ export const CheckResult = builder.objectRef<Decision>("CheckResult").implement(
   }),
 });
 
-export const PermissionCheck = builder.objectRef<Decision & { permission: string }>("PermissionCheck").implement({
+const PermissionCheck = builder.objectRef<Decision & { permission: string }>("PermissionCheck").implement({
   description: "Whether you hold one permission in an organization",
   fields: (t) => ({
     permission: t.exposeString("permission"),
@@ -56,7 +56,7 @@ export const PermissionCheck = builder.objectRef<Decision & { permission: string
   }),
 });
 
-export const ActionCheck = builder.objectRef<Decision & { action: string }>("ActionCheck").implement({
+const ActionCheck = builder.objectRef<Decision & { action: string }>("ActionCheck").implement({
   description: "One action of a viewerCan object, with the reason when it is not allowed",
   fields: (t) => ({
     action: t.exposeString("action", { description: "The viewerCan field this explains, e.g. \"remove\"" }),
@@ -167,7 +167,7 @@ async function targetAtLocation(context: Context, target: TargetMember, location
  * Organization-wide actions are decided with the organization-wide standing; only setLocations
  * is decided at the location asked about (both standings, the caller's and the member's, there).
  */
-export async function memberDecisions(context: Context, member: Member, locationId: string | null = null): Promise<Decisions<keyof typeof MEMBER_ACTIONS>> {
+async function memberDecisions(context: Context, member: Member, locationId: string | null = null): Promise<Decisions<keyof typeof MEMBER_ACTIONS>> {
   const [standing, target] = await Promise.all([context.policy.orgAccess(member.organizationId), targetMember(context, member)]);
   const standingThere = atLocation(standing, locationId);
   const targetThere = locationId ? await targetAtLocation(context, target, locationId) : target;
