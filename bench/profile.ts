@@ -2,7 +2,7 @@
 // database, then runs the document N times through yoga.fetch and prints the mean time.
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts [q1|q2|q3|q4] [runs]
 // then open the .cpuprofile in Chrome DevTools (Performance tab) or speedscope.
-import { newSecret } from "../src/auth/tokens.js";
+import { newSecret } from "../src/core/tokens.js";
 import { loadConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";

@@ -1,6 +1,6 @@
 // Deterministic benchmark data, written by the database itself (INSERT … SELECT over
 // generate_series), so a million memberships take seconds, not a million round trips.
-import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import type { SqlRunner } from "../src/db/sql.js";
 
 export type Scale = "standard" | "large";

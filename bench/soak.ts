@@ -16,7 +16,7 @@ import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import { openDatabase } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";
 import { createThrowawayDatabase, type ThrowawayDatabase } from "../test/fixtures/throwaway.js";

@@ -7,9 +7,9 @@ import { BackupError, backupEmbedded, postgresBackupAdvice, restoreEmbedded } fr
 import { openDatabase, type Database } from "./db/client.js";
 import { DataDirInUseError } from "./db/embedded-lock.js";
 import { applyMigrations, MigrationError, pendingMigrations, resolveRolledBack } from "./db/migrate.js";
-import { seedDemo } from "./db/seed.js";
+import { seedDemo } from "./domain/seed.js";
 import { createApiToken } from "./domain/api-tokens.js";
-import { AppError } from "./domain/errors.js";
+import { AppError } from "./core/errors.js";
 import { findOrCreateActiveUser } from "./domain/users.js";
 import { setOperator, verifyEmailByOperator, verifyPhoneByOperator } from "./domain/operators.js";
 import { createLogger } from "./logger.js";

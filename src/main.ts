@@ -6,7 +6,7 @@ import { openDatabase, type Database } from "./db/client.js";
 import { DataDirInUseError } from "./db/embedded-lock.js";
 import { createDatabaseHealth } from "./db/health.js";
 import { applyMigrations, MigrationError, pendingMigrations } from "./db/migrate.js";
-import { DEMO_OWNER_EMAIL, seedDemo } from "./db/seed.js";
+import { DEMO_OWNER_EMAIL, seedDemo } from "./domain/seed.js";
 import { createApiToken } from "./domain/api-tokens.js";
 import { purgeExpiredIdempotencyKeys } from "./domain/idempotency.js";
 import { findOrCreateActiveUser } from "./domain/users.js";

@@ -9,7 +9,7 @@ import { createAuthenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
 import { createDatabaseHealth, type DatabaseHealth } from "./db/health.js";
-import { AppError } from "./domain/errors.js";
+import { AppError } from "./core/errors.js";
 import type { Context } from "./graphql/context.js";
 import { argumentLimits } from "./graphql/argument-limits.js";
 import { toGraphQLError } from "./graphql/errors.js";

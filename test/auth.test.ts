@@ -1,6 +1,6 @@
 // Authentication: personal access tokens, anonymous callers, and refusals with UNAUTHENTICATED.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashSecret } from "../src/auth/tokens.js";
+import { hashSecret } from "../src/core/tokens.js";
 import { createApiToken } from "../src/domain/api-tokens.js";
 import { codes, createTestApp, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
 
@@ -115,7 +115,7 @@ describe("anonymous callers", () => {
 describe("memberships read with the token", () => {
   it("answer permission checks, and beyond the cap the per-organization query takes over", async () => {
     const { MEMBERSHIPS_WITH_USER } = await import("../src/auth/authenticate.js");
-    const { SYSTEM_ROLES } = await import("../src/auth/permissions.js");
+    const { SYSTEM_ROLES } = await import("../src/core/permissions.js");
     const many = await userWithToken(t.db, "many@example.com");
     const orgs = await t.db.prisma.organization.createManyAndReturn({
       data: Array.from({ length: MEMBERSHIPS_WITH_USER + 5 }, (_, i) => ({ slug: `many-${i}`, name: `Many ${i}`, createdById: many.user.id, ownerId: many.user.id })),

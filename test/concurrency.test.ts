@@ -1,7 +1,7 @@
 // The rules hold when requests race: parallel GraphQL requests (several pool connections on
 // PostgreSQL) can't leave an organization without an owner, or accept an invitation twice.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { OWNER_ROLE_ID } from "../src/auth/permissions.js";
+import { OWNER_ROLE_ID } from "../src/core/permissions.js";
 import { codes, createTestApp, databaseKind, orgWithPeople, roleGid, userWithToken, type OrgFixture, type TestApp } from "./helpers.js";
 
 let t: TestApp;

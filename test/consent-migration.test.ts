@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import { applyMigrations, MIGRATIONS_DIR } from "../src/db/migrate.js";
 import type { SqlRunner } from "../src/db/sql.js";
 import { openTestDatabase, type TestDatabase } from "./helpers.js";

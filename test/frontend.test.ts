@@ -3,7 +3,7 @@
 // safe retries with idempotency keys, STALE_VERSION instead of lost updates, and input errors
 // that name their field.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import type { Organization } from "../src/generated/prisma/client.js";
 import { codes, createTestApp, globalId, organizationOf, reasons, roleGid, userWithToken, type GqlResult, type TestApp } from "./helpers.js";
 import { startIdentityProvider, type IdentityProvider } from "./fixtures/identity-provider.js";

@@ -11,7 +11,7 @@ import { createPGlite, openDatabase, type Database } from "../src/db/client.js";
 import { applyMigrations, readMigrations } from "../src/db/migrate.js";
 import { pgliteRunner } from "../src/db/sql.js";
 import { createThrowawayDatabase } from "./fixtures/throwaway.js";
-import { SYSTEM_ROLES, type SystemRoleKey } from "../src/auth/permissions.js";
+import { SYSTEM_ROLES, type SystemRoleKey } from "../src/core/permissions.js";
 import { createApiToken } from "../src/domain/api-tokens.js";
 import { createOrganization } from "../src/domain/organizations.js";
 import { findOrCreateActiveUser } from "../src/domain/users.js";

@@ -1,7 +1,7 @@
 // Isolation: a caller sees only organizations they are an active member of, and IDs from
 // another organization read exactly like IDs that do not exist.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import type { Member, Organization } from "../src/generated/prisma/client.js";
 import { addMembership, codes, createTestApp, globalId, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
 

@@ -2,7 +2,7 @@
 // owners managed only by owners, the last-owner rule, isolation between organizations, and
 // an audit event for every change.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import { reactivateMember, removeMember, suspendMember, updateMemberRole } from "../src/domain/members.js";
 import { codes, createTestApp, globalId, orgWithPeople, roleGid, userWithToken, type OrgFixture, type TestApp } from "./helpers.js";
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { PGlite } from "@electric-sql/pglite";
 import { createPGlite } from "../src/db/client.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ALL_PERMISSIONS, SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { ALL_PERMISSIONS, SYSTEM_ROLES } from "../src/core/permissions.js";
 import { applyMigrations, MIGRATIONS_DIR, MigrationError, pendingMigrations, readMigrations, resolveRolledBack } from "../src/db/migrate.js";
 import { pgliteRunner, type SqlRunner } from "../src/db/sql.js";
 import { databaseKind, openTestDatabase, type TestDatabase } from "./helpers.js";

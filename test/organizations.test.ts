@@ -1,7 +1,7 @@
 // Organizations: createOrganization and the read side (organization, organizations, members,
 // roles, viewerMembership, viewerPermissions), with pagination, filters and ordering.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import { addMembership, codes, createTestApp, globalId, userWithToken, type TestApp, type TestUser } from "./helpers.js";
 
 let t: TestApp;

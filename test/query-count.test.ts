@@ -4,7 +4,7 @@ import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Q1, Q2, Q3, Q4, STATEMENT_BUDGET } from "../bench/queries.js";
 import { builder } from "../src/graphql/builder.js";
-import { SYSTEM_ROLES } from "../src/auth/permissions.js";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import { createTestApp, databaseKind, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
 
 const NESTED = `{

@@ -1,7 +1,7 @@
 // Custom roles and the permission catalogue: validation, no escalation, system roles are
 // read-only, and a role in use can't vanish without a new home for its members.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ALL_PERMISSIONS } from "../src/auth/permissions.js";
+import { ALL_PERMISSIONS } from "../src/core/permissions.js";
 import { codes, createTestApp, globalId, orgWithPeople, roleGid, type OrgFixture, type TestApp } from "./helpers.js";
 
 let t: TestApp;

@@ -1,7 +1,7 @@
-// auth/rules.ts decided in tables, with no database: every rule, every reason code, and the
+// core/rules.ts decided in tables, with no database: every rule, every reason code, and the
 // order in which combined rules refuse. The end-to-end suites check the wiring; this the decisions.
 import { describe, expect, it } from "vitest";
-import { OWNER_ROLE_ID, SYSTEM_ROLES, type Permission } from "../src/auth/permissions.js";
+import { OWNER_ROLE_ID, SYSTEM_ROLES, type Permission } from "../src/core/permissions.js";
 import {
   ALLOWED,
   DENIAL_REASONS,
@@ -36,8 +36,8 @@ import {
   type Standing,
   type TargetMember,
   type TargetRole,
-} from "../src/auth/rules.js";
-import { AppError, type ErrorCode } from "../src/domain/errors.js";
+} from "../src/core/rules.js";
+import { AppError, type ErrorCode } from "../src/core/errors.js";
 
 // ---- Expectations ------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-// What keeps the code easy to change: one source of configuration, page sizes that follow it.
+// What keeps the code easy to change: layers that depend one way and no import cycles, one source
+// of configuration, page sizes that follow it.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +15,82 @@ function sourceFiles(dir: string): string[] {
     return entry.name.endsWith(".ts") ? [full] : [];
   });
 }
+
+/**
+ * The layers of src/, lowest first (README, Architecture): a file may import from its own layer
+ * and the layers below it, never above. Within src/graphql/, types/ sits above the rest.
+ */
+const LAYERS: { name: string; holds: (file: string) => boolean }[] = [
+  { name: "foundation (config, logger, generated code)", holds: (f) => f === "config.ts" || f === "logger.ts" || f.startsWith("generated/") },
+  { name: "core (errors, permissions, rules, tokens)", holds: (f) => f.startsWith("core/") },
+  { name: "db and domain", holds: (f) => f.startsWith("db/") || f.startsWith("domain/") },
+  { name: "auth and observability", holds: (f) => f.startsWith("auth/") || f.startsWith("observability/") },
+  { name: "graphql (builder, plugins, loaders) and http", holds: (f) => (f.startsWith("graphql/") && !f.startsWith("graphql/types/") && f !== "graphql/schema.ts") || f.startsWith("http/") },
+  { name: "graphql/types", holds: (f) => f.startsWith("graphql/types/") || f === "graphql/schema.ts" },
+  { name: "entry points (server, main, cli)", holds: (f) => f === "server.ts" || f === "main.ts" || f === "cli.ts" },
+];
+
+/** Within these pairs of layers' folders, neither may import the other (they are side by side). */
+const SIDE_BY_SIDE: [string, string][] = [["db/", "domain/"], ["auth/", "observability/"], ["graphql/", "http/"]];
+
+const layerOf = (file: string) => {
+  const index = LAYERS.findIndex((layer) => layer.holds(file));
+  if (index < 0) throw new Error(`${file} belongs to no layer: add it to LAYERS (and README, Architecture)`);
+  return index;
+};
+
+/** Every relative import of every file of src/ (static, type-only and dynamic), as paths relative to src/. */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of sourceFiles(SRC)) {
+    const text = fs.readFileSync(file, "utf8");
+    const targets = [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)"(\.{1,2}\/[^"]+)"/g)].map((match) =>
+      path.relative(SRC, path.resolve(path.dirname(file), match[1]!)).replace(/\.js$/, ".ts"),
+    );
+    graph.set(path.relative(SRC, file), [...new Set(targets)]);
+  }
+  return graph;
+}
+
+describe("layers depend one way", () => {
+  const graph = importGraph();
+
+  it("reads the imports (a graph that saw nothing would prove nothing)", () => {
+    expect(graph.get("server.ts")).toEqual(expect.arrayContaining(["graphql/errors.ts", "http/health.ts", "config.ts"]));
+    expect(graph.get("graphql/types/member.ts")).toEqual(expect.arrayContaining(["domain/members.ts", "graphql/builder.ts"]));
+  });
+
+  it("no file imports from a layer above its own, nor from the folder beside it", () => {
+    const wrong: string[] = [];
+    for (const [file, targets] of graph) {
+      for (const target of targets) {
+        if (layerOf(target) > layerOf(file)) wrong.push(`${file} -> ${target} (${LAYERS[layerOf(file)]!.name} may not import ${LAYERS[layerOf(target)]!.name})`);
+        for (const [a, b] of SIDE_BY_SIDE) {
+          const aside = (x: string) => x.startsWith(a) && layerOf(x) === layerOf(`${a}x`);
+          if ((aside(file) && target.startsWith(b)) || (file.startsWith(b) && aside(target))) wrong.push(`${file} -> ${target} (${a} and ${b} are side by side)`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it("no cycle between files", () => {
+    const cycles: string[] = [];
+    const state = new Map<string, "open" | "done">();
+    const visit = (file: string, trail: string[]) => {
+      if (state.get(file) === "done") return;
+      if (state.get(file) === "open") {
+        cycles.push([...trail.slice(trail.indexOf(file)), file].join(" -> "));
+        return;
+      }
+      state.set(file, "open");
+      for (const target of graph.get(file) ?? []) if (graph.has(target)) visit(target, [...trail, file]);
+      state.set(file, "done");
+    };
+    for (const file of graph.keys()) visit(file, []);
+    expect(cycles).toEqual([]);
+  });
+});
 
 describe("one source of configuration", () => {
   it("nothing in src/ but config.ts reads the environment", () => {

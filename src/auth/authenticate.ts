@@ -5,14 +5,14 @@
 // role change or a removal applies to the very next request.
 import type { PrismaClient, User } from "../generated/prisma/client.js";
 import type { JwtConfig } from "../config.js";
-import { unauthenticated } from "../domain/errors.js";
+import { unauthenticated } from "../core/errors.js";
 import { isUniqueViolation } from "../domain/prisma-errors.js";
 import { recordAudit } from "../domain/audit.js";
 import { normalizeEmail } from "../domain/validate.js";
 import { accountInsteadOf, addPrimaryEmail, findUserByEmail, markEmailVerified, markPhoneVerified } from "../domain/contacts.js";
-import type { MembershipStatus } from "./rules.js";
+import type { MembershipStatus } from "../core/rules.js";
 import { createJwtVerifier, looksLikeJwt, type JwtIdentity, type JwtVerifier } from "./jwt.js";
-import { hashesEqual, hashSecret, looksLikeToken } from "./tokens.js";
+import { hashesEqual, hashSecret, looksLikeToken } from "../core/tokens.js";
 
 export interface Membership {
   organizationId: string;

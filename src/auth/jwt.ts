@@ -6,7 +6,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { JwtConfig } from "../config.js";
-import { AppError, unauthenticated } from "../domain/errors.js";
+import { AppError, unauthenticated } from "../core/errors.js";
 
 export interface JwtIdentity {
   subject: string;

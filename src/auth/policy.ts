@@ -3,8 +3,8 @@
 import DataLoader from "dataloader";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import { MEMBERSHIP_SELECT, membershipOf, type Membership, type Viewer } from "./authenticate.js";
-import { OPERATOR_READ, type Permission } from "./permissions.js";
-import { isOwnerStanding, standingOf, withPermissions, type Standing } from "./rules.js";
+import { OPERATOR_READ, type Permission } from "../core/permissions.js";
+import { isOwnerStanding, standingOf, withPermissions, type Standing } from "../core/rules.js";
 
 const NO_MATCH = "00000000-0000-0000-0000-000000000000";
 

@@ -2,7 +2,7 @@
 // and the rules every change obeys: who may grant what (no escalation), who may touch owners,
 // and that an organization never loses its last active owner.
 import type { Member, Prisma, Role } from "../generated/prisma/client.js";
-import { OWNER_ROLE_ID, type Permission } from "../auth/permissions.js";
+import { OWNER_ROLE_ID, type Permission } from "../core/permissions.js";
 import {
   activeMember,
   canGrant,
@@ -16,9 +16,9 @@ import {
   type Decision,
   type Standing,
   type TargetMember,
-} from "../auth/rules.js";
+} from "../core/rules.js";
 import type { Actor } from "./actor.js";
-import { AppError, notFound } from "./errors.js";
+import { AppError, notFound } from "../core/errors.js";
 
 export type Tx = Prisma.TransactionClient;
 

@@ -1,9 +1,9 @@
 // Personal access tokens: created for a user, shown once, revocable, optionally expiring.
 import type { ApiToken, PrismaClient } from "../generated/prisma/client.js";
-import { newSecret } from "../auth/tokens.js";
+import { newSecret } from "../core/tokens.js";
 import { operatorActor, type Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { invalid, notFound } from "./errors.js";
+import { invalid, notFound } from "../core/errors.js";
 import { requireText } from "./validate.js";
 
 export interface CreateApiTokenInput {

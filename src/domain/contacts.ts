@@ -8,7 +8,7 @@ import type { Prisma, PrismaClient, User, UserEmail, UserPhone } from "../genera
 import { lockAddress, lockUser, membershipKey, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { AppError, conflict, invalid } from "./errors.js";
+import { AppError, conflict, invalid } from "../core/errors.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 import { normalizeEmail } from "./validate.js";
 

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import type { Tx } from "./access.js";
-import { AppError, conflict, invalid } from "./errors.js";
+import { AppError, conflict, invalid } from "../core/errors.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;

@@ -3,13 +3,13 @@
 // expires, once, and only while the inviter could still grant its role.
 import type { Invitation, Member, PrismaClient } from "../generated/prisma/client.js";
 import type { IdempotencyClaim } from "./idempotency.js";
-import { enforce, invitationRules, need } from "../auth/rules.js";
+import { enforce, invitationRules, need } from "../core/rules.js";
 import { verifiedEmailsOf } from "./contacts.js";
-import { hashSecret, newSecret } from "../auth/tokens.js";
+import { hashSecret, newSecret } from "../core/tokens.js";
 import { ACCEPTED, actorAccess, assertCanGrant, authorize, defaultRole, enforceInOrganization, lockOrganization, membershipKey, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { AppError, conflict, invalid, notFound } from "./errors.js";
+import { AppError, conflict, invalid, notFound } from "../core/errors.js";
 import { normalizeEmail } from "./validate.js";
 
 const INVITATION_TOKEN_PREFIX = "inv_";

@@ -3,12 +3,12 @@
 // admin at one location manages assignments at that location and nothing else. Each function
 // is one transaction that locks the organization, like every membership change.
 import type { Location, Member, PrismaClient, Role } from "../generated/prisma/client.js";
-import { OWNER_ROLE_ID } from "../auth/permissions.js";
-import { enforce, locationRules, type TargetMember } from "../auth/rules.js";
+import { OWNER_ROLE_ID } from "../core/permissions.js";
+import { enforce, locationRules, type TargetMember } from "../core/rules.js";
 import { actorAccess, actorStandingAt, asTarget, authorize, enforceInOrganization, lockOrganization, locationPermissions, memberInOrganization, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { AppError, conflict, invalid, notFound } from "./errors.js";
+import { AppError, conflict, invalid, notFound } from "../core/errors.js";
 import type { IdempotencyClaim } from "./idempotency.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 import { optionalText, requireText, validateTimeZone } from "./validate.js";

@@ -2,8 +2,8 @@
 // over ownership. Each function is one transaction that locks the organization, checks the
 // actor's rights, writes the change and its audit event, and re-checks the last-owner rule.
 import type { Member, PrismaClient } from "../generated/prisma/client.js";
-import { OWNER_ROLE_ID, SYSTEM_ROLES } from "../auth/permissions.js";
-import { deny, enforce, memberRules, need, needOwner, refusal } from "../auth/rules.js";
+import { OWNER_ROLE_ID, SYSTEM_ROLES } from "../core/permissions.js";
+import { deny, enforce, memberRules, need, needOwner, refusal } from "../core/rules.js";
 import {
   ACCEPTED,
   actorAccess,
@@ -25,7 +25,7 @@ import {
 } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { AppError, conflict, invalid, notFound, withField } from "./errors.js";
+import { AppError, conflict, invalid, notFound, withField } from "../core/errors.js";
 import { assertVersion } from "./versions.js";
 import type { IdempotencyClaim } from "./idempotency.js";
 import { addPrimaryEmail, findUserByEmail } from "./contacts.js";

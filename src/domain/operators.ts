@@ -3,12 +3,12 @@
 // accounts, and read any organization for support (recorded in the audit trail); they can't
 // change an organization they are not a member of, nor act as its owner.
 import type { PrismaClient, User } from "../generated/prisma/client.js";
-import { enforce, needOperator, notSelfUser } from "../auth/rules.js";
+import { enforce, needOperator, notSelfUser } from "../core/rules.js";
 import { lockUser } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { findUserByEmail, markEmailVerified, markPhoneVerified } from "./contacts.js";
-import { AppError, notFound } from "./errors.js";
+import { AppError, notFound } from "../core/errors.js";
 import { normalizeEmail } from "./validate.js";
 
 type UserActor = Actor & { userId: string };

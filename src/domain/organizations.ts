@@ -1,13 +1,13 @@
 // Organizations: creation (the creator becomes the owner) and the rules on their fields.
 import { randomBytes } from "node:crypto";
 import type { Organization, PrismaClient } from "../generated/prisma/client.js";
-import { OWNER_ROLE_ID } from "../auth/permissions.js";
+import { OWNER_ROLE_ID } from "../core/permissions.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { conflict, invalid } from "./errors.js";
+import { conflict, invalid } from "../core/errors.js";
 import { assertVersion } from "./versions.js";
 import type { IdempotencyClaim } from "./idempotency.js";
-import { organizationRules } from "../auth/rules.js";
+import { organizationRules } from "../core/rules.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 import { actorAccess, authorize, enforceInOrganization, lockOrganization } from "./access.js";
 import { optionalText, requireText, slugify, validateMetadata, validateSlug, validateTimeZone } from "./validate.js";

@@ -1,12 +1,12 @@
 // Custom roles: named permission sets of one organization. System roles can't be changed.
 // Nobody can create or edit a role holding permissions they don't hold themselves.
 import type { PrismaClient, Role } from "../generated/prisma/client.js";
-import { isPermission, OWNER_ROLE_ID, PERMISSIONS, type Permission } from "../auth/permissions.js";
-import { editableRole, enforce, roleRules } from "../auth/rules.js";
+import { isPermission, OWNER_ROLE_ID, PERMISSIONS, type Permission } from "../core/permissions.js";
+import { editableRole, enforce, roleRules } from "../core/rules.js";
 import { assertCanGrant, authorize, roleInOrganization, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
-import { AppError, conflict, invalid, notFound } from "./errors.js";
+import { AppError, conflict, invalid, notFound } from "../core/errors.js";
 import { assertVersion } from "./versions.js";
 import type { IdempotencyClaim } from "./idempotency.js";
 import { isUniqueViolation } from "./prisma-errors.js";

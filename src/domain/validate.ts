@@ -1,7 +1,7 @@
 // Input rules shared by every mutation path (GraphQL, CLI, seed). Each throws BAD_USER_INPUT
 // naming the field, so a client can show the message next to the right input.
 import type { Prisma } from "../generated/prisma/client.js";
-import { invalid } from "./errors.js";
+import { invalid } from "../core/errors.js";
 
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -3,7 +3,7 @@
 // someone changed the object meanwhile, instead of silently overwriting their change.
 // The check runs inside the transaction that holds the organization's lock, so two updates
 // based on the same version can't both pass it.
-import { AppError } from "./errors.js";
+import { AppError } from "../core/errors.js";
 
 export function assertVersion(current: { version: number }, expectedVersion: number | null | undefined): void {
   if (expectedVersion === undefined || expectedVersion === null) return;

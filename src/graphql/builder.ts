@@ -18,8 +18,8 @@ import {
   TimeZoneResolver,
   UUIDResolver,
 } from "graphql-scalars";
-import type { Permission } from "../auth/permissions.js";
-import { AppError } from "../domain/errors.js";
+import type { Permission } from "../core/permissions.js";
+import { AppError } from "../core/errors.js";
 import type PrismaTypes from "../generated/pothos-prisma-types.js";
 import { getDatamodel } from "../generated/pothos-prisma-types.js";
 import { tracer, tracingActive } from "../observability/tracing.js";

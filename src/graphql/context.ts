@@ -4,7 +4,7 @@ import type { PrismaClient } from "../generated/prisma/client.js";
 import type { Viewer } from "../auth/authenticate.js";
 import { Policy } from "../auth/policy.js";
 import type { UserActor } from "../domain/organizations.js";
-import { unauthenticated } from "../domain/errors.js";
+import { unauthenticated } from "../core/errors.js";
 import { createLoaders, type Loaders } from "./loaders.js";
 
 export interface Context {

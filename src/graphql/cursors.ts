@@ -2,7 +2,7 @@
 // hands out, so a forged, garbled or foreign cursor is BAD_USER_INPUT naming after/before, never
 // a database error. (Organization.members checks its own in member-pages.ts.)
 import { decodeBase64, decodeCursorChunk } from "@pothos/core";
-import { invalid } from "../domain/errors.js";
+import { invalid } from "../core/errors.js";
 import { UUID_PATTERN } from "../domain/validate.js";
 
 interface CursorArgs {

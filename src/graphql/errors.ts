@@ -3,9 +3,9 @@
 // caught, outages and timeouts; anything else is logged and masked as INTERNAL_SERVER_ERROR.
 import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
-import { defaultReason } from "../auth/rules.js";
+import { defaultReason } from "../core/rules.js";
 import { isDatabaseUnavailable } from "../db/health.js";
-import { AppError } from "../domain/errors.js";
+import { AppError } from "../core/errors.js";
 import { Prisma } from "../generated/prisma/client.js";
 import type { Logger } from "../logger.js";
 

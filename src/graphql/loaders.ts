@@ -3,7 +3,7 @@
 // of the GraphQL query and not the number of rows.
 import DataLoader from "dataloader";
 import type { Invitation, Location, Member, Organization, PrismaClient, Role, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
-import { OWNER_ROLE_ID } from "../auth/permissions.js";
+import { OWNER_ROLE_ID } from "../core/permissions.js";
 import { createAuditPageLoaders, type AuditPageLoaders } from "./audit-pages.js";
 import { createMemberPageLoaders, type MemberPageLoaders } from "./member-pages.js";
 

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import DataLoader from "dataloader";
 import type { Member, PrismaClient, Role, User } from "../generated/prisma/client.js";
-import { invalid } from "../domain/errors.js";
+import { invalid } from "../core/errors.js";
 import { UUID_PATTERN, unstorableText } from "../domain/validate.js";
 
 export type MemberOrderField = "JOINED_AT" | "EMAIL" | "FIRST_NAME" | "LAST_NAME";

@@ -6,10 +6,10 @@
 import { queryFromInfo } from "@pothos/plugin-prisma";
 import DataLoader from "dataloader";
 import { isObjectType, type GraphQLResolveInfo } from "graphql";
-import { AppError } from "../domain/errors.js";
+import { AppError } from "../core/errors.js";
 import type PrismaTypes from "../generated/pothos-prisma-types.js";
 import type { Context } from "./context.js";
-import { asUuid } from "./types/common.js";
+import { asUuid } from "./common.js";
 
 type NodeModel = "ApiToken" | "Invitation" | "Location" | "Member" | "Organization" | "Role" | "User";
 

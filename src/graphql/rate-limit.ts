@@ -8,7 +8,7 @@ import { Kind, GraphQLError, type DefinitionNode, type DocumentNode, type Operat
 import type { Plugin } from "graphql-yoga";
 import { Redis } from "ioredis";
 import type { RateLimitConfig } from "../config.js";
-import { AppError } from "../domain/errors.js";
+import { AppError } from "../core/errors.js";
 import type { Context } from "./context.js";
 
 interface Hit {

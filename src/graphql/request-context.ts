@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Authenticator } from "../auth/authenticate.js";
 import type { Config } from "../config.js";
 import type { Database } from "../db/client.js";
-import { AppError } from "../domain/errors.js";
+import { AppError } from "../core/errors.js";
 import { createContext, type Context } from "./context.js";
 import { toGraphQLError } from "./errors.js";
 import type { Logger } from "../logger.js";

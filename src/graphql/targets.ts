@@ -2,13 +2,13 @@
 // auth scope. An ID that is malformed is BAD_USER_INPUT; one that is unknown, or belongs to an
 // organization the caller is not an active member of, is NOT_FOUND — the same answer, so a
 // probe learns nothing. Whether the caller's standing allows the change is decided by the rules
-// in auth/rules.ts, and a refusal carries their reason code (the same viewerCan reports).
-import type { Permission } from "../auth/permissions.js";
+// in core/rules.ts, and a refusal carries their reason code (the same viewerCan reports).
+import type { Permission } from "../core/permissions.js";
 import type { OrgAccess } from "../auth/policy.js";
-import { editableRole, enforce, explainOwnerless, need, type Decision } from "../auth/rules.js";
-import { notFound, unauthenticated } from "../domain/errors.js";
+import { editableRole, enforce, explainOwnerless, need, type Decision } from "../core/rules.js";
+import { notFound, unauthenticated } from "../core/errors.js";
 import type { Context } from "./context.js";
-import { parseGlobalId } from "./types/common.js";
+import { parseGlobalId } from "./common.js";
 
 export type TargetType = "Organization" | "Member" | "Role" | "Invitation" | "Location";
 

@@ -3,7 +3,7 @@
 import { createApiToken, revokeApiToken } from "../../domain/api-tokens.js";
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
-import { asUuid, parseGlobalId } from "./common.js";
+import { asUuid, parseGlobalId } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 
 builder.prismaNode("ApiToken", {

@@ -6,7 +6,7 @@ import { builder, SortDirection } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import { validatePageArgs } from "../member-pages.js";
 import type { Context } from "../context.js";
-import { NO_ROW } from "./common.js";
+import { NO_ROW } from "../common.js";
 import { UserNode, visibleUser } from "./user.js";
 import type { AuditEvent } from "../../generated/prisma/client.js";
 

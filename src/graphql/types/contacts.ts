@@ -3,12 +3,12 @@
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import type { Prisma, User, UserEmail, UserPhone } from "../../generated/prisma/client.js";
 import { addEmail, addPhone, removeEmail, removePhone, setPrimaryEmail, setPrimaryPhone, setUsername } from "../../domain/contacts.js";
-import { invalid, notFound } from "../../domain/errors.js";
+import { invalid, notFound } from "../../core/errors.js";
 import { suspendUser, unsuspendUser } from "../../domain/operators.js";
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
-import { parseGlobalId } from "./common.js";
+import { parseGlobalId } from "../common.js";
 import { isStandIn, standInEmails } from "../stand-in-user.js";
 import { UserStatusEnum } from "./enums.js";
 

@@ -6,7 +6,7 @@
 // Each type's references in one gateway request resolve through one batched loader.
 import { decodeGlobalID } from "@pothos/plugin-relay";
 import { isUnionType, type GraphQLSchema } from "graphql";
-import { invalid, notFound } from "../../domain/errors.js";
+import { invalid, notFound } from "../../core/errors.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import type { Role } from "../../generated/prisma/client.js";

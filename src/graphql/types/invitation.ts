@@ -11,9 +11,9 @@ import {
   resendInvitation,
   revokeInvitation,
 } from "../../domain/invitations.js";
-import { parseGlobalId } from "./common.js";
+import { parseGlobalId } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
-import { notFound } from "../../domain/errors.js";
+import { notFound } from "../../core/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { InvitationStatusEnum } from "./enums.js";
 import { inOrganization } from "../loaders.js";

@@ -1,15 +1,15 @@
 // Location: a branch, site or store of an organization, its members, and members' assignments
 // to locations with roles there. Also the member's settings (profile picture, default location).
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { activeMember, locationRules } from "../../auth/rules.js";
+import { activeMember, locationRules } from "../../core/rules.js";
 import { createLocation, deleteLocation, setMemberLocations, updateLocation } from "../../domain/locations.js";
-import { notFound } from "../../domain/errors.js";
+import { notFound } from "../../core/errors.js";
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { inOrganization } from "../loaders.js";
 import { permissionOn, ruleOn } from "../targets.js";
-import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 import { MemberNode } from "./member.js";
 import { MemberFilter, MemberOrder, memberPageTotalCount, OrganizationNode, resolveMemberPage } from "./organization.js";

@@ -1,15 +1,15 @@
 // Member: one user's membership in one organization. Visible to the member themselves and to
 // callers holding members:read in that organization.
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { ALLOWED, need } from "../../auth/rules.js";
+import { ALLOWED, need } from "../../core/rules.js";
 import { acceptMembership, addMember, declineMembership, onlySettings, leaveOrganization, reactivateMember, removeMember, suspendMember, updateMember, updateMemberRole } from "../../domain/members.js";
 import { builder } from "../builder.js";
 import { permissionOn, ruleOn } from "../targets.js";
 import { inOrganization } from "../loaders.js";
 import type { MemberRow } from "../member-pages.js";
-import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
-import { notFound } from "../../domain/errors.js";
+import { notFound } from "../../core/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";
 import { RoleNode } from "./role.js";

@@ -3,14 +3,14 @@
 import { membershipKey } from "../../domain/access.js";
 import { encodeGlobalID, resolveArrayConnection } from "@pothos/plugin-relay";
 import type { Prisma } from "../../generated/prisma/client.js";
-import { invalid, notFound } from "../../domain/errors.js";
+import { invalid, notFound } from "../../core/errors.js";
 import { transferOwnership } from "../../domain/members.js";
 import { createOrganization, deleteOrganization, updateOrganization } from "../../domain/organizations.js";
 import { permissionOn, ruleOn } from "../targets.js";
-import { organizationRules } from "../../auth/rules.js";
+import { organizationRules } from "../../core/rules.js";
 import { builder, PAGE_SIZES, SortDirection } from "../builder.js";
 import { requireIdCursors, requireOffsetCursors } from "../cursors.js";
-import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId, selectsField } from "./common.js";
+import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId, selectsField } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";

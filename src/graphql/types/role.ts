@@ -2,14 +2,14 @@
 // organization; custom roles belong to one. A role reached through an organization carries
 // that organization, so `memberCount` counts its members there.
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { ALL_PERMISSIONS, PERMISSIONS, type Permission } from "../../auth/permissions.js";
+import { ALL_PERMISSIONS, PERMISSIONS, type Permission } from "../../core/permissions.js";
 import { createRole, deleteRole, updateRole } from "../../domain/roles.js";
 import { builder } from "../builder.js";
 import { permissionOn } from "../targets.js";
 import type { RoleInOrganization } from "../loaders.js";
-import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "./common.js";
+import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
-import { notFound } from "../../domain/errors.js";
+import { notFound } from "../../core/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 
 export const RoleNode = builder.prismaNode("Role", {

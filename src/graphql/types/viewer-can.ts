@@ -1,11 +1,11 @@
 // What the viewer may do, for UIs: `viewerCan` on Member, Organization and Role, and the
 // explainable checks `canAssignRole` and `checkPermissions`. Every answer comes from the rules
-// in auth/rules.ts that the mutations enforce, so an enabled button is a mutation that succeeds,
+// in core/rules.ts that the mutations enforce, so an enabled button is a mutation that succeeds,
 // and a `reason` here is the `extensions.reason` the refused mutation would return.
 // Batched: the viewer's standing comes with the request, roles and users from the loaders,
 // owner counts from one loader call per page, so a page of members costs no statement per member.
 import type { Member, Role } from "../../generated/prisma/client.js";
-import { OWNER_ROLE_ID, type Permission } from "../../auth/permissions.js";
+import { OWNER_ROLE_ID, type Permission } from "../../core/permissions.js";
 import { atLocation, type OrgAccess } from "../../auth/policy.js";
 import {
   DENIAL_REASONS,
@@ -20,15 +20,15 @@ import {
   type DenialReason,
   type OwnerCount,
   type TargetMember,
-} from "../../auth/rules.js";
-import { AppError, invalid } from "../../domain/errors.js";
+} from "../../core/rules.js";
+import { AppError, invalid } from "../../core/errors.js";
 import { validatePermissions } from "../../domain/roles.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import type { RoleInOrganization } from "../loaders.js";
 import type { MemberRow } from "../member-pages.js";
 import { allExplainedIn, explainedIn } from "../targets.js";
-import { parseGlobalId } from "./common.js";
+import { parseGlobalId } from "../common.js";
 
 const DenialReasonEnum = builder.enumType("DenialReason", {
   description: "Why something is not allowed. The same value is `extensions.reason` of the refused mutation.",

@@ -1,7 +1,7 @@
 // Small helpers shared by the type files.
 import { decodeGlobalID } from "@pothos/plugin-relay";
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from "graphql";
-import { invalid } from "../../domain/errors.js";
+import { invalid } from "../core/errors.js";
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Matches no row: lets a malformed id read as "not found" instead of a database error. */

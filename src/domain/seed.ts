@@ -1,14 +1,14 @@
 // The demo dataset: three organizations, dozens of members with different roles, a custom
 // role and pending invitations. Idempotent: a database that already has the demo
 // organizations is left as it is.
-import { SYSTEM_ROLES } from "../auth/permissions.js";
-import { newSecret } from "../auth/tokens.js";
+import { SYSTEM_ROLES } from "../core/permissions.js";
+import { newSecret } from "../core/tokens.js";
 import type { PrismaClient } from "../generated/prisma/client.js";
-import { operatorActor } from "../domain/actor.js";
-import { recordAudit } from "../domain/audit.js";
-import { createOrganization } from "../domain/organizations.js";
-import { findOrCreateActiveUser } from "../domain/users.js";
-import { addPrimaryEmail, markEmailVerified, markPhoneVerified } from "../domain/contacts.js";
+import { operatorActor } from "./actor.js";
+import { recordAudit } from "./audit.js";
+import { createOrganization } from "./organizations.js";
+import { findOrCreateActiveUser } from "./users.js";
+import { addPrimaryEmail, markEmailVerified, markPhoneVerified } from "./contacts.js";
 
 export const DEMO_OWNER_EMAIL = "demo@example.com";
 

@@ -2,7 +2,7 @@
 // graphql/targets.ts) enforce them; `viewerCan`, `canAssignRole` and `checkPermissions` report
 // them. Both call these same functions, so a button a UI shows enabled is a mutation that
 // succeeds, and a refusal carries the same reason code either way.
-import { AppError, type ErrorCode } from "../domain/errors.js";
+import { AppError, type ErrorCode } from "./errors.js";
 import { OWNER_ROLE_ID, type Permission } from "./permissions.js";
 
 /** Why something is not allowed. Stable: clients branch on these. */
