@@ -121,3 +121,24 @@ describe("page sizes follow the Config of the app, not the process", () => {
     expect(tooLarge.errors?.map((e) => e.extensions?.code)).toEqual(["BAD_USER_INPUT"]);
   });
 });
+
+describe("the lean member list can't drift from the models", () => {
+  let t: TestApp;
+  let acme: OrgFixture;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMITS: "false" });
+    acme = await orgWithPeople(t.db, "acme");
+    await t.db.prisma.user.update({ where: { id: acme.member.user.id }, data: { firstName: "Ann", timezone: "Europe/Paris", username: "ann" } });
+    const custom = await t.db.prisma.role.create({ data: { organizationId: acme.organization.id, key: "helper", name: "Helper", permissions: ["org:read"] } });
+    await t.db.prisma.member.update({ where: { id: acme.admin.memberId }, data: { roleId: custom.id, publicMetadata: { a: 1 }, profilePictureUrl: "https://x.example/p.png" } });
+  });
+  afterAll(() => t.close());
+
+  it("a page from lean SQL holds every column of Member, User and Role, equal to what Prisma loads", async () => {
+    const { createMemberPageLoaders, pageKey } = await import("../src/db/queries/member-pages.js");
+    const loaders = createMemberPageLoaders(t.db.prisma, { maxPageSize: 100, defaultPageSize: 20 });
+    const page = await loaders.pages.load(pageKey(acme.organization.id, { first: 10 }));
+    const plain = await t.db.prisma.member.findMany({ where: { organizationId: acme.organization.id }, include: { user: true, role: true }, orderBy: [{ joinedAt: "asc" }, { id: "asc" }] });
+    expect(page.edges.map((edge) => edge.node)).toEqual(plain);
+  });
+});

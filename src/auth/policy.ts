@@ -1,12 +1,12 @@
 // What a viewer may see and do. The scope resolvers (graphql/builder.ts), the node loaders and
 // the domain functions all ask here, so a rule changes in one place.
 import DataLoader from "dataloader";
+import { NO_ROW } from "../core/text.js";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import { MEMBERSHIP_SELECT, membershipOf, type Membership, type Viewer } from "./authenticate.js";
 import { OPERATOR_READ, type Permission } from "../core/permissions.js";
 import { isOwnerStanding, standingOf, withPermissions, type Standing } from "../core/rules.js";
 
-const NO_MATCH = "00000000-0000-0000-0000-000000000000";
 
 const OPERATOR_PERMISSIONS: ReadonlySet<Permission> = new Set(OPERATOR_READ);
 
@@ -234,13 +234,13 @@ export class Policy {
    */
   organizationsWhere(permission: Permission | null): Prisma.OrganizationWhereInput {
     // A condition that always holds, not {}: Prisma drops an empty relation filter inside OR.
-    if (this.operator && (permission === null || OPERATOR_PERMISSIONS.has(permission))) return { NOT: { id: NO_MATCH } };
+    if (this.operator && (permission === null || OPERATOR_PERMISSIONS.has(permission))) return { NOT: { id: NO_ROW } };
     return this.memberOrganizationsWhere(permission);
   }
 
   /** Prisma filter: organizations where the viewer is an active member holding `permission` (any member when null). */
   memberOrganizationsWhere(permission: Permission | null): Prisma.OrganizationWhereInput {
-    if (!this.viewer || this.viewer.user.status !== "ACTIVE") return { id: NO_MATCH };
+    if (!this.viewer || this.viewer.user.status !== "ACTIVE") return { id: NO_ROW };
     return {
       members: {
         some: {
@@ -254,7 +254,7 @@ export class Policy {
 
   /** Prisma filter for members the viewer may read: their own memberships, and all members where they hold members:read. */
   membersWhere(): Prisma.MemberWhereInput {
-    if (!this.viewer) return { id: NO_MATCH };
+    if (!this.viewer) return { id: NO_ROW };
     return { OR: [{ userId: this.viewer.user.id }, { organization: this.organizationsWhere("members:read") }] };
   }
 
@@ -264,18 +264,18 @@ export class Policy {
    * an organization's roles still needs roles:read).
    */
   rolesWhere(): Prisma.RoleWhereInput {
-    if (!this.viewer) return { id: NO_MATCH };
+    if (!this.viewer) return { id: NO_ROW };
     return { OR: [{ organizationId: null }, { organization: this.organizationsWhere(null) }] };
   }
 
   /** Prisma filter for invitations the viewer may see: those addressed to them, and those of organizations where they hold invitations:read. */
   invitationsWhere(): Prisma.InvitationWhereInput {
-    if (!this.viewer) return { id: NO_MATCH };
+    if (!this.viewer) return { id: NO_ROW };
     return { OR: [{ email: { in: this.viewer.emails } }, { organization: this.organizationsWhere("invitations:read") }] };
   }
 
   usersWhere(): Prisma.UserWhereInput {
-    if (!this.viewer) return { id: NO_MATCH };
+    if (!this.viewer) return { id: NO_ROW };
     if (this.operator) return {};
     return {
       OR: [

@@ -2,11 +2,9 @@
 // naming the field, so a client can show the message next to the right input.
 import type { Prisma } from "../generated/prisma/client.js";
 import { invalid } from "../core/errors.js";
+import { unstorableIn, unstorableText } from "../core/text.js";
 
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Half of a surrogate pair without its other half (code units, so no `u` flag).
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
 
 /** Emails are compared case-insensitively, so they are stored lower-cased and trimmed. */
@@ -16,34 +14,6 @@ export function normalizeEmail(email: string, field = "email"): string {
   return value;
 }
 
-/**
- * Why PostgreSQL can't store this text, or null: it refuses the NUL character, and a lone UTF-16
- * surrogate is not Unicode at all (jsonb refuses it, and as text it can't round-trip).
- */
-export function unstorableText(text: string): string | null {
-  if (text.includes("\u0000")) return "Text may not contain the NUL character (\\u0000)";
-  if (LONE_SURROGATE.test(text)) return "Text may not contain unpaired UTF-16 surrogates";
-  return null;
-}
-
-/** The first unstorableText() problem in any key or string of a JSON-ish value (an explicit stack: any depth is safe). */
-export function unstorableIn(value: unknown): string | null {
-  const stack = [value];
-  while (stack.length > 0) {
-    const next = stack.pop();
-    if (typeof next === "string") {
-      const problem = unstorableText(next);
-      if (problem) return problem;
-    } else if (next !== null && typeof next === "object") {
-      for (const [key, child] of Object.entries(next as Record<string, unknown>)) {
-        const problem = unstorableText(key);
-        if (problem) return problem;
-        stack.push(child);
-      }
-    }
-  }
-  return null;
-}
 
 export function requireText(value: string, field: string, { min = 1, max }: { min?: number; max: number }): string {
   const problem = unstorableText(value);

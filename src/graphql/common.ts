@@ -1,12 +1,10 @@
 // Small helpers shared by the type files.
+import { NO_ROW, UUID_PATTERN } from "../core/text.js";
 import { decodeGlobalID } from "@pothos/plugin-relay";
 import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from "graphql";
 import { invalid } from "../core/errors.js";
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Matches no row: lets a malformed id read as "not found" instead of a database error. */
-export const NO_ROW = "00000000-0000-0000-0000-000000000000";
-
+/** The id itself, or one that matches no row: a malformed id reads as "not found" instead of a database error. */
 export function asUuid(id: string): string {
   return UUID_PATTERN.test(id) ? id : NO_ROW;
 }

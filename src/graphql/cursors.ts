@@ -3,7 +3,7 @@
 // a database error. (Organization.members checks its own in member-pages.ts.)
 import { decodeBase64, decodeCursorChunk } from "@pothos/core";
 import { invalid } from "../core/errors.js";
-import { UUID_PATTERN } from "../domain/validate.js";
+import { UUID_PATTERN } from "../core/text.js";
 
 interface CursorArgs {
   after?: string | null;

@@ -21,7 +21,7 @@ import {
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { RequestLimits } from "../config.js";
-import { unstorableIn, unstorableText } from "../domain/validate.js";
+import { unstorableIn, unstorableText } from "../core/text.js";
 
 /** Gives armor's refusal its own code (armor leaves the generic one of the phase). */
 function coded(code: string) {

@@ -4,8 +4,8 @@
 import DataLoader from "dataloader";
 import type { Invitation, Location, Member, Organization, PrismaClient, Role, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID } from "../core/permissions.js";
-import { createAuditPageLoaders, type AuditPageLoaders } from "./audit-pages.js";
-import { createMemberPageLoaders, type MemberPageLoaders } from "./member-pages.js";
+import { createAuditPageLoaders, type AuditPageLoaders } from "../db/queries/audit-pages.js";
+import { createMemberPageLoaders, type MemberPageLoaders } from "../db/queries/member-pages.js";
 
 /** A role as seen from one organization (system roles are shared rows). */
 export type RoleInOrganization = Role & { contextOrganizationId: string | null };

@@ -1,12 +1,12 @@
 // AuditEvent: one entry of an organization's audit trail, written in the same transaction as
 // the change it records. Readable with audit:read.
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { auditPageKey, type AuditPage, type AuditPageArgs } from "../audit-pages.js";
+import { auditPageKey, type AuditPage, type AuditPageArgs } from "../../db/queries/audit-pages.js";
 import { builder, SortDirection } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
-import { validatePageArgs } from "../member-pages.js";
+import { validatePageArgs } from "../../db/queries/member-pages.js";
 import type { Context } from "../context.js";
-import { NO_ROW } from "../common.js";
+import { NO_ROW } from "../../core/text.js";
 import { UserNode, visibleUser } from "./user.js";
 import type { AuditEvent } from "../../generated/prisma/client.js";
 

@@ -4,6 +4,7 @@
 // caller could load it through the API's own root fields; anything else — unknown, malformed
 // or another organization's — is NOT_FOUND, so entity fetches can't be used to probe.
 // Each type's references in one gateway request resolve through one batched loader.
+import { UUID_PATTERN } from "../../core/text.js";
 import { decodeGlobalID } from "@pothos/plugin-relay";
 import { isUnionType, type GraphQLSchema } from "graphql";
 import { invalid, notFound } from "../../core/errors.js";
@@ -11,20 +12,19 @@ import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import type { Role } from "../../generated/prisma/client.js";
 import { inOrganization } from "../loaders.js";
-import type { MemberRow } from "../member-pages.js";
+import type { MemberRow } from "../../db/queries/member-pages.js";
 import { MemberNode } from "./member.js";
 import { OrganizationNode } from "./organization.js";
 import { RoleNode } from "./role.js";
 import { UserNode } from "./user.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The database id behind a global ID of `typename`, or null when it is anything else. */
 function rawId(globalId: unknown, typename: string): string | null {
   if (typeof globalId !== "string") return null;
   try {
     const { typename: actual, id } = decodeGlobalID(globalId);
-    return actual === typename && UUID.test(id) ? id : null;
+    return actual === typename && UUID_PATTERN.test(id) ? id : null;
   } catch {
     return null;
   }

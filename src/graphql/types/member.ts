@@ -6,7 +6,7 @@ import { acceptMembership, addMember, declineMembership, onlySettings, leaveOrga
 import { builder } from "../builder.js";
 import { permissionOn, ruleOn } from "../targets.js";
 import { inOrganization } from "../loaders.js";
-import type { MemberRow } from "../member-pages.js";
+import { isPreloaded } from "../../db/queries/member-pages.js";
 import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 import { notFound } from "../../core/errors.js";
@@ -15,7 +15,7 @@ import { MemberStatusEnum } from "./enums.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
 import { memberUserAsSeen } from "../stand-in-user.js";
-import type { User } from "../../generated/prisma/client.js";
+import type { Member, User } from "../../generated/prisma/client.js";
 
 export const MemberNode = builder.prismaNode("Member", {
   id: { field: "id" },
@@ -38,8 +38,9 @@ export const MemberNode = builder.prismaNode("Member", {
       description: "Until a member added by someone else accepts (status PENDING), others see only the address they were added with (a stand-in with no other detail)",
       resolve: (member, _args, context) => {
         const seen = (user: User) => memberUserAsSeen(member, user, context.viewer?.user.id);
-        const loaded = (member as Partial<MemberRow>).user;
-        if (loaded) return seen(loaded);
+        // Typed as included, but a federation reference (entities.ts) comes without them.
+        const row: Member = member;
+        if (isPreloaded(row)) return seen(row.user);
         return context.loaders.userById.load(member.userId).then((user) => {
           if (!user) throw new Error(`Member ${member.id} has no user`);
           return seen(user);
@@ -50,8 +51,8 @@ export const MemberNode = builder.prismaNode("Member", {
       type: RoleNode,
       description: "Seen from the member's organization (memberCount counts there)",
       resolve: (member, _args, context) => {
-        const loaded = (member as Partial<MemberRow>).role;
-        if (loaded) return inOrganization(loaded, member.organizationId);
+        const row: Member = member;
+        if (isPreloaded(row)) return inOrganization(row.role, member.organizationId);
         return context.loaders.roleById.load(member.roleId).then((role) => {
           if (!role) throw new Error(`Member ${member.id} has no role`);
           return inOrganization(role, member.organizationId);

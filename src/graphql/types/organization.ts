@@ -15,7 +15,7 @@ import { visibleNodes } from "../node-loading.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";
 import { MemberNode } from "./member.js";
-import { countKey, pageKey, validatePageArgs, type MemberFilterInput, type MemberOrderField, type MemberPageArgs, type PageKey } from "../member-pages.js";
+import { countKey, pageKey, validatePageArgs, type MemberFilterInput, type MemberOrderField, type MemberPageArgs, type PageKey } from "../../db/queries/member-pages.js";
 import type { GraphQLResolveInfo } from "graphql";
 import type { Context } from "../context.js";
 import { RoleNode } from "./role.js";

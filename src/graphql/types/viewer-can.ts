@@ -26,7 +26,7 @@ import { validatePermissions } from "../../domain/roles.js";
 import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import type { RoleInOrganization } from "../loaders.js";
-import type { MemberRow } from "../member-pages.js";
+import { isPreloaded } from "../../db/queries/member-pages.js";
 import { allExplainedIn, explainedIn } from "../targets.js";
 import { parseGlobalId } from "../common.js";
 
@@ -148,11 +148,9 @@ async function ownerCount(context: Context, organizationId: string, relevant: bo
 
 /** The member as the rules see them, organization-wide. */
 async function targetMember(context: Context, member: Member): Promise<TargetMember> {
-  const row = member as Partial<MemberRow>;
-  const [role, user] = await Promise.all([
-    row.role ?? context.loaders.roleById.load(member.roleId),
-    row.user ?? context.loaders.userById.load(member.userId),
-  ]);
+  const [role, user] = isPreloaded(member)
+    ? [member.role, member.user]
+    : await Promise.all([context.loaders.roleById.load(member.roleId), context.loaders.userById.load(member.userId)]);
   return { id: member.id, roleId: member.roleId, status: member.status, rolePermissions: role?.permissions ?? [], userActive: user?.status === "ACTIVE" };
 }
 

@@ -7,7 +7,8 @@
 import { createHash } from "node:crypto";
 import { decodeBase64, decodeCursorChunk, encodeBase64, encodeCursorChunk } from "@pothos/core";
 import DataLoader from "dataloader";
-import type { AuditEvent, PrismaClient } from "../generated/prisma/client.js";
+import { columnsOf, selectList } from "./columns.js";
+import type { AuditEvent, PrismaClient } from "../../generated/prisma/client.js";
 import { validatePageArgs } from "./member-pages.js";
 
 export interface AuditPageArgs {
@@ -45,7 +46,7 @@ function auditCountKey(organizationId: string, action: string | null | undefined
   return { organizationId, args: { action: action ?? null, direction: "desc" }, shape: hash(["count", action ?? null]) };
 }
 
-const COLUMNS = ["id", "organizationId", "actorUserId", "actorTokenId", "action", "targetType", "targetId", "before", "after", "requestId", "createdAt"];
+const COLUMNS = columnsOf("AuditEvent");
 
 /** plugin-prisma's cursor for `cursor: "id"`. */
 const encodeCursor = (id: string) => encodeBase64(`GPC:${encodeCursorChunk(id)}`);
@@ -100,7 +101,7 @@ export function createAuditPageLoaders(prisma: PrismaClient, limits: { maxPageSi
     const rows = (await prisma.$queryRawUnsafe(
       `SELECT e.* FROM unnest($1::uuid[]) AS target(id)
         CROSS JOIN LATERAL (
-        SELECT ${COLUMNS.map((column) => `a."${column}"`).join(", ")} FROM "AuditEvent" a
+        SELECT ${selectList("a", COLUMNS).join(", ")} FROM "AuditEvent" a
          WHERE a."organizationId" = target.id${conditions.map((condition) => ` AND ${condition}`).join("")}
          ORDER BY a."createdAt" ${order}, a.id ${order}
          LIMIT ${add(size + 1)}) e`,

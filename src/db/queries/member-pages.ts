@@ -6,9 +6,10 @@
 // "Performance").
 import { createHash } from "node:crypto";
 import DataLoader from "dataloader";
-import type { Member, PrismaClient, Role, User } from "../generated/prisma/client.js";
-import { invalid } from "../core/errors.js";
-import { UUID_PATTERN, unstorableText } from "../domain/validate.js";
+import type { Member, PrismaClient, Role, User } from "../../generated/prisma/client.js";
+import { invalid } from "../../core/errors.js";
+import { UUID_PATTERN, unstorableText } from "../../core/text.js";
+import { columnsOf, rowOf, selectList } from "./columns.js";
 
 export type MemberOrderField = "JOINED_AT" | "EMAIL" | "FIRST_NAME" | "LAST_NAME";
 
@@ -29,7 +30,13 @@ export interface MemberPageArgs {
   orderBy?: { field: MemberOrderField; direction?: "asc" | "desc" | null } | null;
 }
 
+/** A member with its user and role preloaded (lean SQL and plugin-prisma's `include` both give it). */
 export type MemberRow = Member & { user: User; role: Role };
+
+/** Whether this member came with its user and role (then Member.user and Member.role need no query). */
+export function isPreloaded(member: Member): member is MemberRow {
+  return "user" in member && "role" in member && Boolean((member as Partial<MemberRow>).user && (member as Partial<MemberRow>).role);
+}
 
 interface MemberPage {
   /** Set when the key asked for it: counted in the same statement as the page. */
@@ -38,17 +45,11 @@ interface MemberPage {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-const MEMBER_COLUMNS = ["id", "organizationId", "userId", "roleId", "isPrimary", "joinedAt", "invitedById", "publicMetadata", "privateMetadata", "version", "profilePictureUrl", "defaultLocationId", "consented", "pendingEmail", "createdAt", "updatedAt"];
-const USER_COLUMNS = ["id", "email", "externalId", "username", "isOperator", "firstName", "lastName", "imageUrl", "timezone", "invitedAt", "createdAt", "updatedAt"];
-const ROLE_COLUMNS = ["id", "organizationId", "key", "name", "description", "permissions", "isSystem", "isDefault", "version", "createdAt", "updatedAt"];
+const MEMBER_COLUMNS = columnsOf("Member");
+const USER_COLUMNS = columnsOf("User");
+const ROLE_COLUMNS = columnsOf("Role");
 
-const SELECT_LIST = [
-  ...MEMBER_COLUMNS.map((c) => `m."${c}"`),
-  `m.status::text AS status`,
-  ...USER_COLUMNS.map((c) => `u."${c}" AS "u_${c}"`),
-  `u.status::text AS "u_status"`,
-  ...ROLE_COLUMNS.map((c) => `r."${c}" AS "r_${c}"`),
-].join(", ");
+const SELECT_LIST = [...selectList("m", MEMBER_COLUMNS), ...selectList("u", USER_COLUMNS, "u_"), ...selectList("r", ROLE_COLUMNS, "r_")].join(", ");
 
 // A member who hasn't accepted (PENDING) sorts and matches by the address they were added with,
 // and has no name: the organization sees nothing else of them (stand-in-user.ts). Sorting or
@@ -153,25 +154,14 @@ function sortValue(row: Record<string, unknown>, index: number): unknown {
   return value instanceof Date ? value.toISOString() : value;
 }
 
-function pick(row: Record<string, unknown>, prefix: string, columns: string[]): Record<string, unknown> {
-  const result: Record<string, unknown> = {};
-  for (const column of columns) result[column] = row[prefix + column];
-  return result;
-}
-
 /** Rebuilds a member with its user and role; rows of one role share one role object. */
 function toMember(row: Record<string, unknown>, roles: Map<string, Role>): MemberRow {
-  const member = pick(row, "", MEMBER_COLUMNS) as unknown as MemberRow;
-  member.status = row.status as Member["status"];
-  member.user = pick(row, "u_", USER_COLUMNS) as unknown as User;
-  member.user.status = row.u_status as User["status"];
   let role = roles.get(row.r_id as string);
   if (!role) {
-    role = pick(row, "r_", ROLE_COLUMNS) as unknown as Role;
+    role = rowOf<Role>(row, ROLE_COLUMNS, "r_");
     roles.set(role.id, role);
   }
-  member.role = role;
-  return member;
+  return { ...rowOf<Member>(row, MEMBER_COLUMNS), user: rowOf<User>(row, USER_COLUMNS, "u_"), role };
 }
 
 export function validatePageArgs(args: MemberPageArgs, maxPageSize: number, defaultPageSize: number) {
