@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.js";
 import { BackupError, backupEmbedded, postgresBackupAdvice, restoreEmbedded } from "./db/backup.js";
-import { openDatabase, type Database } from "./db/client.js";
+import { databaseOptions, openDatabase, type Database } from "./db/client.js";
 import { DataDirInUseError } from "./db/embedded-lock.js";
 import { applyMigrations, MigrationError, pendingMigrations, resolveRolledBack } from "./db/migrate.js";
 import { seedDemo } from "./domain/seed.js";
@@ -42,7 +42,7 @@ class UsageError extends Error {}
 
 async function withDatabase<T>(run: (db: Database) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, traceSql: config.traceSql });
+  const db = await openDatabase(databaseOptions(config, "cli"));
   try {
     return await run(db);
   } finally {

@@ -138,12 +138,7 @@ function jwtConfig(env: Env): JwtConfig | null {
   }
   if (jwksUrl && publicKey) throw new ConfigError("Set AUTH_JWKS_URL or AUTH_JWT_PUBLIC_KEY, not both");
   if (jwksUrl) {
-    let url: URL;
-    try {
-      url = new URL(jwksUrl);
-    } catch {
-      throw new ConfigError(`AUTH_JWKS_URL is not a valid URL: "${jwksUrl}"`);
-    }
+    const url = parseUrl(jwksUrl, `AUTH_JWKS_URL is not a valid URL: "${jwksUrl}"`);
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError("AUTH_JWKS_URL must be an https:// URL");
   }
   if (publicKey && !publicKey.includes("-----BEGIN PUBLIC KEY-----")) {
@@ -200,12 +195,7 @@ function corsOrigins(env: Env): string[] {
   const origins = (env.CORS_ORIGINS ?? "").split(",").map((value) => value.trim()).filter(Boolean);
   for (const origin of origins) {
     if (origin === "*") continue;
-    let url: URL;
-    try {
-      url = new URL(origin);
-    } catch {
-      throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
-    }
+    const url = parseUrl(origin, `CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
     if (url.origin !== origin) throw new ConfigError(`CORS_ORIGINS: "${origin}" must be a bare origin (scheme://host[:port], no path or trailing slash), e.g. ${url.origin}`);
   }
   if (origins.includes("*") && origins.length > 1) throw new ConfigError('CORS_ORIGINS: "*" can\'t be combined with other origins');
@@ -260,12 +250,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (databaseUrl !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(databaseUrl);
-    } catch {
-      throw new ConfigError("DATABASE_URL is not a valid URL (expected postgresql://user:password@host:5432/database)");
-    }
+    const url = parseUrl(databaseUrl, "DATABASE_URL is not a valid URL (expected postgresql://user:password@host:5432/database)");
     if (url.protocol !== "postgresql:" && url.protocol !== "postgres:") {
       throw new ConfigError(`DATABASE_URL must start with postgresql:// (got ${url.protocol}//)`);
     }
@@ -325,15 +310,19 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
+/** The URL, or a ConfigError with `message` when it isn't one. */
+function parseUrl(raw: string, message: string): URL {
+  try {
+    return new URL(raw);
+  } catch {
+    throw new ConfigError(message);
+  }
+}
+
 function urlVar(env: Env, name: string): string | null {
   const raw = env[name]?.trim();
   if (!raw) return null;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name} is not a valid URL: "${raw}" (expected e.g. http://otel-collector:4318)`);
-  }
+  const url = parseUrl(raw, `${name} is not a valid URL: "${raw}" (expected e.g. http://otel-collector:4318)`);
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${name} must be an http:// or https:// URL (OTLP over HTTP)`);
   return raw;
 }

@@ -2,7 +2,7 @@
 // seed the demo on a fresh embedded database, listen, and shut down gracefully.
 import http from "node:http";
 import { ConfigError, configWarnings, loadConfig } from "./config.js";
-import { openDatabase, type Database } from "./db/client.js";
+import { databaseOptions, openDatabase, type Database } from "./db/client.js";
 import { DataDirInUseError } from "./db/embedded-lock.js";
 import { createDatabaseHealth } from "./db/health.js";
 import { applyMigrations, MigrationError, pendingMigrations } from "./db/migrate.js";
@@ -53,14 +53,7 @@ async function main(): Promise<void> {
 
   let db;
   try {
-    db = await openDatabase({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
-      poolSize: config.databasePoolSize,
-      statementTimeoutMs: config.limits.statementTimeoutMs,
-      connectTimeoutMs: config.databaseConnectTimeoutMs,
-      traceSql: config.traceSql,
-    });
+    db = await openDatabase(databaseOptions(config, "server"));
   } catch (error) {
     if (error instanceof DataDirInUseError) {
       logger.fatal(error.message);

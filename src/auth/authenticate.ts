@@ -8,7 +8,7 @@ import type { JwtConfig } from "../config.js";
 import { unauthenticated } from "../core/errors.js";
 import { isUniqueViolation } from "../domain/prisma-errors.js";
 import { recordAudit } from "../domain/audit.js";
-import { normalizeEmail } from "../domain/validate.js";
+import { canonicalEmail, normalizeEmail } from "../domain/validate.js";
 import { accountInsteadOf, addPrimaryEmail, findUserByEmail, markEmailVerified, markPhoneVerified } from "../domain/contacts.js";
 import type { MembershipStatus } from "../core/rules.js";
 import { createJwtVerifier, looksLikeJwt, type JwtIdentity, type JwtVerifier } from "./jwt.js";
@@ -190,7 +190,7 @@ async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requ
  * verified yet verifies it (when no other user holds it verified). Returns whether anything changed.
  */
 async function verifyFromToken(prisma: PrismaClient, user: UserWithMemberships, identity: JwtIdentity, requestId: string | null): Promise<boolean> {
-  const email = identity.email && identity.emailVerified ? identity.email.trim().toLowerCase() : null;
+  const email = identity.email && identity.emailVerified ? canonicalEmail(identity.email) : null;
   const phone = identity.phoneNumber && identity.phoneNumberVerified ? identity.phoneNumber : null;
   const newEmail = email !== null && !user.emails.some((row) => row.email === email);
   const newPhone = phone !== null && !user.phones.some((row) => row.phoneNumber === phone);

@@ -164,6 +164,9 @@ export function canManage(standing: Standing, target: TargetMember): Decision {
   );
 }
 
+/** The last-owner refusal, wherever the rule is checked (here, or after a write in domain/access.ts). */
+export const lastOwner = (): Decision => deny("LAST_OWNER", "An organization must keep at least one active owner: make someone else owner first");
+
 /** Whether the member counts for the last-owner rule: an active owner membership of an active account. */
 export function countsAsOwner(target: Pick<TargetMember, "roleId" | "status" | "userActive">): boolean {
   return target.roleId === OWNER_ROLE_ID && target.status === "ACTIVE" && target.userActive;
@@ -176,7 +179,7 @@ export function countsAsOwner(target: Pick<TargetMember, "roleId" | "status" | "
  */
 export function keepsAnOwner(target: TargetMember, activeOwners: number): Decision {
   if (countsAsOwner(target) && activeOwners <= 1) {
-    return deny("LAST_OWNER", "An organization must keep at least one active owner: make someone else owner first");
+    return lastOwner();
   }
   return ALLOWED;
 }

@@ -8,6 +8,7 @@ import { NodeFS } from "@electric-sql/pglite/nodefs";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
+import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { lockDataDir } from "./embedded-lock.js";
 import { fsyncTree } from "./fsync.js";
@@ -117,6 +118,17 @@ class FsyncingNodeFS extends NodeFS {
     result.emscriptenOpts.preRun = [...(result.emscriptenOpts.preRun ?? []), patchFsync];
     return result;
   }
+}
+
+/**
+ * The options Config gives: the server's pool with its timeouts, or the CLI's two connections
+ * with none (migrations, backups and seeding may run long).
+ */
+export function databaseOptions(config: Config, use: "server" | "cli"): OpenOptions {
+  const common = { databaseUrl: config.databaseUrl, dataDir: config.dataDir, traceSql: config.traceSql };
+  return use === "cli"
+    ? { ...common, poolSize: 2 }
+    : { ...common, poolSize: config.databasePoolSize, statementTimeoutMs: config.limits.statementTimeoutMs, connectTimeoutMs: config.databaseConnectTimeoutMs };
 }
 
 /** An embedded PostgreSQL with the extensions the migrations use: in memory, or durable in dataPath. */

@@ -7,9 +7,9 @@ import {
   activeMember,
   canGrant,
   countsAsOwner,
-  deny,
   enforce,
   explainOwnerless,
+  lastOwner,
   need,
   standingOf,
   withPermissions,
@@ -200,5 +200,5 @@ export async function lockedMember(
 export async function assertOwnerRemains(tx: Tx, before: Member & { user?: { status: string } }): Promise<void> {
   if (!countsAsOwner({ roleId: before.roleId, status: before.status, userActive: before.user ? before.user.status === "ACTIVE" : true })) return;
   const owners = await countActiveOwners(tx, before.organizationId);
-  if (owners === 0) enforce(deny("LAST_OWNER", "An organization must keep at least one active owner: make someone else owner first"));
+  if (owners === 0) enforce(lastOwner());
 }

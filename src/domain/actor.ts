@@ -5,4 +5,7 @@ export interface Actor {
   requestId: string | null;
 }
 
+/** An actor who is a signed-in user (what the viewer's own changes need). */
+export type UserActor = Actor & { userId: string };
+
 export const operatorActor = (requestId: string | null = null): Actor => ({ userId: null, tokenId: null, requestId });

@@ -6,7 +6,7 @@
 // only a verified email can be primary: User.email is always the primary address.
 import type { Prisma, PrismaClient, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
 import { lockAddress, lockUser, membershipKey, type Tx } from "./access.js";
-import type { Actor } from "./actor.js";
+import type { UserActor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid } from "../core/errors.js";
 import { isUniqueViolation } from "./prisma-errors.js";
@@ -16,8 +16,6 @@ const MAX_EMAILS = 10;
 const MAX_PHONES = 10;
 const E164 = /^\+[1-9]\d{6,14}$/;
 const USERNAME = /^[a-z0-9](?:[a-z0-9_.-]{1,30}[a-z0-9])$/;
-
-type UserActor = Actor & { userId: string };
 
 /** The user an email reaches: whoever holds it verified, else whoever has it as their primary. */
 export async function findUserByEmail(tx: Tx, email: string): Promise<User | null> {

@@ -5,13 +5,11 @@
 import type { PrismaClient, User } from "../generated/prisma/client.js";
 import { enforce, needOperator, notSelfUser } from "../core/rules.js";
 import { lockUser } from "./access.js";
-import type { Actor } from "./actor.js";
+import type { UserActor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { findUserByEmail, markEmailVerified, markPhoneVerified } from "./contacts.js";
 import { AppError, notFound } from "../core/errors.js";
 import { normalizeEmail } from "./validate.js";
-
-type UserActor = Actor & { userId: string };
 
 /** CLI: grants or takes the operator role; returns the user. */
 export async function setOperator(db: PrismaClient, email: string, isOperator: boolean): Promise<User> {

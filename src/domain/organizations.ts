@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import type { Organization, PrismaClient } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID } from "../core/permissions.js";
-import type { Actor } from "./actor.js";
+import type { Actor, UserActor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { conflict, invalid } from "../core/errors.js";
 import { assertVersion } from "./versions.js";
@@ -20,8 +20,6 @@ export interface CreateOrganizationInput {
 }
 
 /** The user who acts must be known for anything that makes them a member. */
-export type UserActor = Actor & { userId: string };
-
 const SLUG_ATTEMPTS = 5;
 
 /**

@@ -7,9 +7,12 @@ import { unstorableIn, unstorableText } from "../core/text.js";
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
 
-/** Emails are compared case-insensitively, so they are stored lower-cased and trimmed. */
+/** The form every email is stored and compared in: trimmed and lower-cased (case-insensitive). */
+export const canonicalEmail = (email: string): string => email.trim().toLowerCase();
+
+/** An email in its canonical form, refused (BAD_USER_INPUT naming `field`) when it isn't an address. */
 export function normalizeEmail(email: string, field = "email"): string {
-  const value = email.trim().toLowerCase();
+  const value = canonicalEmail(email);
   if (value.length > 254 || !EMAIL_PATTERN.test(value)) throw invalid(field, `"${email}" is not a valid email address`);
   return value;
 }

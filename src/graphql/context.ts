@@ -3,7 +3,7 @@ import type { Config } from "../config.js";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import type { Viewer } from "../auth/authenticate.js";
 import { Policy } from "../auth/policy.js";
-import type { UserActor } from "../domain/organizations.js";
+import type { UserActor } from "../domain/actor.js";
 import { unauthenticated } from "../core/errors.js";
 import { createLoaders, type Loaders } from "./loaders.js";
 

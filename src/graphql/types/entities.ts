@@ -4,6 +4,7 @@
 // caller could load it through the API's own root fields; anything else — unknown, malformed
 // or another organization's — is NOT_FOUND, so entity fetches can't be used to probe.
 // Each type's references in one gateway request resolve through one batched loader.
+import { canonicalEmail } from "../../domain/validate.js";
 import { UUID_PATTERN } from "../../core/text.js";
 import { decodeGlobalID } from "@pothos/plugin-relay";
 import { isUnionType, type GraphQLSchema } from "graphql";
@@ -61,7 +62,7 @@ builder.asEntity(UserNode, {
       user = id ? await context.loaders.userById.load(id) : null;
     } else {
       const email: unknown = (reference as { email: unknown }).email;
-      user = typeof email === "string" ? await context.loaders.userByEmail.load(email.trim().toLowerCase()) : null;
+      user = typeof email === "string" ? await context.loaders.userByEmail.load(canonicalEmail(email)) : null;
     }
     return requireVisible(user, user ? await context.policy.canSeeUser(user.id) : false, "User");
   },
