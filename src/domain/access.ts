@@ -121,9 +121,12 @@ export function asTarget(member: Member & { role: Pick<Role, "permissions">; use
   };
 }
 
+/** The members the last-owner rule counts, as a filter: rules.countsAsOwner, in Prisma's words. */
+export const COUNTED_OWNERS = { roleId: OWNER_ROLE_ID, status: "ACTIVE", user: { status: "ACTIVE" } } satisfies Prisma.MemberWhereInput;
+
 /** Active owners of the organization whose accounts are active (what the last-owner rule counts). */
 function countActiveOwners(tx: Tx, organizationId: string): Promise<number> {
-  return tx.member.count({ where: { organizationId, roleId: OWNER_ROLE_ID, status: "ACTIVE", user: { status: "ACTIVE" } } });
+  return tx.member.count({ where: { organizationId, ...COUNTED_OWNERS } });
 }
 
 /** The owner count the rules need about `target`: read only when the target is an owner. */

@@ -1,9 +1,9 @@
 // Batch loaders for data that plugin-prisma can't fold into the parent query. Each turns
 // "one query per parent" into "one query per batch", so statement counts follow the shape
 // of the GraphQL query and not the number of rows.
+import { COUNTED_OWNERS } from "../domain/access.js";
 import DataLoader from "dataloader";
 import type { Invitation, Location, Member, Organization, PrismaClient, Role, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
-import { OWNER_ROLE_ID } from "../core/permissions.js";
 import { createAuditPageLoaders, type AuditPageLoaders } from "../db/queries/audit-pages.js";
 import { createMemberPageLoaders, type MemberPageLoaders } from "../db/queries/member-pages.js";
 
@@ -119,7 +119,7 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
   const activeOwnerCount = new DataLoader<string, number>(async (organizationIds) => {
     const groups = await prisma.member.groupBy({
       by: ["organizationId"],
-      where: { organizationId: { in: [...organizationIds] }, roleId: OWNER_ROLE_ID, status: "ACTIVE", user: { status: "ACTIVE" } },
+      where: { organizationId: { in: [...organizationIds] }, ...COUNTED_OWNERS },
       _count: { _all: true },
     });
     const counts = new Map(groups.map((group) => [group.organizationId, group._count._all]));
