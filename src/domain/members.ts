@@ -142,7 +142,7 @@ export interface UpdateMemberInput {
 }
 
 /** Whether the change touches only the member's own settings (which the member may change themself). */
-export function onlySettings(input: Omit<UpdateMemberInput, "memberId" | "expectedVersion">): boolean {
+export function onlySettings(input: Pick<UpdateMemberInput, "publicMetadata" | "privateMetadata" | "isPrimary">): boolean {
   return input.publicMetadata == null && input.privateMetadata == null && input.isPrimary == null;
 }
 

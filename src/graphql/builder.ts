@@ -3,7 +3,7 @@
 import SchemaBuilder from "@pothos/core";
 import DirectivesPlugin from "@pothos/plugin-directives";
 import FederationPlugin from "@pothos/plugin-federation";
-import PrismaPlugin from "@pothos/plugin-prisma";
+import PrismaPlugin, { getRefFromModel, PrismaObjectRef } from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import TracingPlugin, { isExposedField, isRootField } from "@pothos/plugin-tracing";
@@ -24,6 +24,7 @@ import type PrismaTypes from "../generated/pothos-prisma-types.js";
 import { getDatamodel } from "../generated/pothos-prisma-types.js";
 import { tracer, tracingActive } from "../observability/tracing.js";
 import type { Context } from "./context.js";
+import GlobalIdArgsPlugin from "./global-id-args.js";
 import { resolveNodeId, resolveNodeIds } from "./node-loading.js";
 import { reportUnusedQuery } from "./planner-checks.js";
 
@@ -84,8 +85,9 @@ export const builder = new SchemaBuilder<{
   Tracing: boolean;
 }>({
   // Tracing first, so a resolver's span covers its auth check too. Federation comes after the
-  // plugins that wrap resolvers, so entity fetches pass through them.
-  plugins: [TracingPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
+  // plugins that wrap resolvers, so entity fetches pass through them. GlobalIdArgs comes before
+  // Relay, so it wraps relay's decoding of global-ID arguments (global-id-args.ts).
+  plugins: [TracingPlugin, ScopeAuthPlugin, PrismaPlugin, GlobalIdArgsPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
   tracing: {
     // Spans for root fields and resolvers of our own (relations, loaders, connections): the
     // ones that can wait on the database. Exposed columns and ids cost nothing worth a span.
@@ -151,6 +153,16 @@ builder.addScalarType("JSONObject", JSONObjectResolver, {
 builder.addScalarType("PhoneNumber", PhoneNumberResolver);
 builder.addScalarType("TimeZone", TimeZoneResolver);
 builder.addScalarType("UUID", UUIDResolver);
+
+/**
+ * A prisma object type's ref by model name: the `for` of a global-ID argument in a file that the
+ * type's own file imports (importing its ref would close an import cycle).
+ */
+export function prismaObjectRef(model: keyof PrismaTypes) {
+  const ref = getRefFromModel(model, builder, "object");
+  if (!(ref instanceof PrismaObjectRef)) throw new Error(`${model} is not a prisma object type`);
+  return ref;
+}
 
 builder.queryType({});
 builder.mutationType({});

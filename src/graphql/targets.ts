@@ -1,5 +1,6 @@
-// Turns the global IDs a mutation receives into the organization the mutation acts on, for its
-// auth scope. An ID that is malformed is BAD_USER_INPUT; one that is unknown, or belongs to an
+// Turns the global IDs a mutation receives (decoded: global-id-args.ts) into the organization the
+// mutation acts on, for its auth scope. After sign-in, an ID that is malformed or of another type
+// is BAD_USER_INPUT (reading a RefusedGlobalId's id); one that is unknown, or belongs to an
 // organization the caller is not an active member of, is NOT_FOUND — the same answer, so a
 // probe learns nothing. Whether the caller's standing allows the change is decided by the rules
 // in core/rules.ts, and a refusal carries their reason code (the same viewerCan reports).
@@ -8,13 +9,15 @@ import type { OrgAccess } from "../auth/policy.js";
 import { editableRole, enforce, explainOwnerless, need, type Decision } from "../core/rules.js";
 import { notFound, unauthenticated } from "../core/errors.js";
 import type { Context } from "./context.js";
-import { parseGlobalId } from "./common.js";
 
 export type TargetType = "Organization" | "Member" | "Role" | "Invitation" | "Location";
 
-async function targetOrganizationId(context: Context, typename: TargetType, globalId: string | number, field: string): Promise<string> {
+/** A global-ID input as relay decodes it (global-id-args.ts). */
+type GlobalId = { readonly id: string };
+
+async function targetOrganizationId(context: Context, typename: TargetType, target: GlobalId): Promise<string> {
   if (!context.viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
-  const id = parseGlobalId(String(globalId), typename, field);
+  const id = target.id;
   let organizationId: string | null | undefined;
   switch (typename) {
     case "Organization":
@@ -44,27 +47,20 @@ async function targetOrganizationId(context: Context, typename: TargetType, glob
 }
 
 /** The auth scope of a mutation on one object: the caller needs `permission` in the object's organization. */
-export async function permissionOn(
-  context: Context,
-  typename: TargetType,
-  globalId: string | number,
-  field: string,
-  permission: Permission,
-) {
-  return ruleOn(context, typename, globalId, field, (standing) => need(standing, permission));
+export async function permissionOn(context: Context, typename: TargetType, target: GlobalId, permission: Permission) {
+  return ruleOn(context, typename, target, (standing) => need(standing, permission));
 }
 
 /** The auth scope of a mutation decided by a rule on the caller's standing (e.g. owners only). */
 export async function ruleOn(
   context: Context,
   typename: TargetType,
-  globalId: string | number,
-  field: string,
+  target: GlobalId,
   rule: (standing: OrgAccess) => Decision,
   /** Decide with the standing at this location (roles held there count). */
   locationId?: string | null,
 ) {
-  const organizationId = await targetOrganizationId(context, typename, globalId, field);
+  const organizationId = await targetOrganizationId(context, typename, target);
   enforce(await explainedIn(context, organizationId, rule(await context.policy.standingAt(organizationId, locationId))));
   return { authenticated: true };
 }

@@ -3,10 +3,10 @@
 import { createApiToken, revokeApiToken } from "../../domain/api-tokens.js";
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
-import { asUuid, parseGlobalId } from "../common.js";
+import { asUuid } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 
-builder.prismaNode("ApiToken", {
+const ApiTokenNode = builder.prismaNode("ApiToken", {
   id: { field: "id" },
   nullable: true,
   authScopes: (token) => ({ self: token.userId }),
@@ -71,7 +71,7 @@ builder.mutationField("createApiToken", (t) =>
 );
 
 const RevokeApiTokenInput = builder.inputType("RevokeApiTokenInput", {
-  fields: (t) => ({ apiTokenId: t.id({ required: true }) }),
+  fields: (t) => ({ apiTokenId: t.globalID({ for: ApiTokenNode, required: true }) }),
 });
 
 const RevokeApiTokenPayload = builder.objectRef<{ apiTokenId: string }>("RevokeApiTokenPayload").implement({
@@ -90,7 +90,7 @@ builder.mutationField("revokeApiToken", (t) =>
     args: { input: t.arg({ type: RevokeApiTokenInput, required: true }) },
     authScopes: { authenticated: true },
     resolve: async (_root, { input }, context) => {
-      const token = await revokeApiToken(context.prisma, context.actor(), parseGlobalId(String(input.apiTokenId), "ApiToken", "apiTokenId"));
+      const token = await revokeApiToken(context.prisma, context.actor(), input.apiTokenId.id);
       return { apiTokenId: token.id };
     },
   }),

@@ -8,9 +8,9 @@ import { suspendUser, unsuspendUser } from "../../domain/operators.js";
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
-import { parseGlobalId } from "../common.js";
 import { isStandIn, standInEmails } from "../stand-in-user.js";
 import { UserStatusEnum } from "./enums.js";
+import { UserNode } from "./user.js";
 
 const contactFields = {
   isPrimary: "The one shown as the user's main address or number",
@@ -88,9 +88,8 @@ const ViewerPayload = (name: string) =>
     }),
   });
 
-function idInput(name: string, field: "emailId" | "phoneId") {
-  return builder.inputType(name, { fields: (t) => ({ [field]: t.id({ required: true }) }) as Record<typeof field, ReturnType<typeof t.id>> });
-}
+const EmailIdInput = (name: string) => builder.inputType(name, { fields: (t) => ({ emailId: t.globalID({ for: UserEmailRef, required: true }) }) });
+const PhoneIdInput = (name: string) => builder.inputType(name, { fields: (t) => ({ phoneId: t.globalID({ for: UserPhoneRef, required: true }) }) });
 
 const userMutation = (
   name: string,
@@ -111,8 +110,9 @@ const userMutation = (
     }),
   );
 
-const emailId = (input: Record<string, unknown>) => parseGlobalId(String(input.emailId), "UserEmail", "emailId");
-const phoneId = (input: Record<string, unknown>) => parseGlobalId(String(input.phoneId), "UserPhone", "phoneId");
+// userMutation hands its input over untyped; the ids in it arrive decoded (global-id-args.ts).
+const emailId = (input: Record<string, unknown>) => (input.emailId as { id: string }).id;
+const phoneId = (input: Record<string, unknown>) => (input.phoneId as { id: string }).id;
 
 userMutation(
   "addEmail",
@@ -123,13 +123,13 @@ userMutation(
 userMutation(
   "removeEmail",
   "Removes one of your addresses. The primary one only when another verified address can become primary.",
-  idInput("RemoveEmailInput", "emailId"),
+  EmailIdInput("RemoveEmailInput"),
   (context, input) => removeEmail(context.prisma, context.actor(), { emailId: emailId(input) }),
 );
 userMutation(
   "setPrimaryEmail",
   "Makes one of your verified addresses the primary one (User.email).",
-  idInput("SetPrimaryEmailInput", "emailId"),
+  EmailIdInput("SetPrimaryEmailInput"),
   (context, input) => setPrimaryEmail(context.prisma, context.actor(), { emailId: emailId(input) }),
 );
 userMutation(
@@ -141,13 +141,13 @@ userMutation(
 userMutation(
   "removePhone",
   "Removes one of your phone numbers.",
-  idInput("RemovePhoneInput", "phoneId"),
+  PhoneIdInput("RemovePhoneInput"),
   (context, input) => removePhone(context.prisma, context.actor(), { phoneId: phoneId(input) }),
 );
 userMutation(
   "setPrimaryPhone",
   "Makes one of your phone numbers the primary one.",
-  idInput("SetPrimaryPhoneInput", "phoneId"),
+  PhoneIdInput("SetPrimaryPhoneInput"),
   (context, input) => setPrimaryPhone(context.prisma, context.actor(), { phoneId: phoneId(input) }),
 );
 userMutation(
@@ -200,7 +200,7 @@ builder.queryField("users", (t) =>
   }),
 );
 
-const UserIdInput = (name: string) => builder.inputType(name, { fields: (t) => ({ userId: t.id({ required: true }) }) });
+const UserIdInput = (name: string) => builder.inputType(name, { fields: (t) => ({ userId: t.globalID({ for: UserNode, required: true }) }) });
 
 for (const [name, run, description] of [
   ["suspendUser", suspendUser, "Suspends an account in every organization: its tokens and JWTs stop working at once (UNAUTHENTICATED); memberships stay but grant nothing. Operators only."],
@@ -213,7 +213,7 @@ for (const [name, run, description] of [
       authScopes: { operator: true },
       args: { input: t.arg({ type: UserIdInput(`${name[0]!.toUpperCase()}${name.slice(1)}Input`), required: true }) },
       resolve: async (_root, { input }, context) => {
-        const user = await run(context.prisma, context.actor(), { userId: parseGlobalId(String(input.userId), "User", "userId") });
+        const user = await run(context.prisma, context.actor(), { userId: input.userId.id });
         return { userId: user.id };
       },
     }),

@@ -11,7 +11,6 @@ import {
   resendInvitation,
   revokeInvitation,
 } from "../../domain/invitations.js";
-import { parseGlobalId } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 import { notFound } from "../../core/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
@@ -21,7 +20,7 @@ import { OrganizationNode } from "./organization.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
 
-builder.prismaNode("Invitation", {
+const InvitationNode = builder.prismaNode("Invitation", {
   id: { field: "id" },
   nullable: true,
   authScopes: (invitation) => ({
@@ -105,9 +104,9 @@ function invitationPayload(name: string, withToken: boolean) {
 
 const CreateInvitationInput = builder.inputType("CreateInvitationInput", {
   fields: (t) => ({
-    organizationId: t.id({ required: true }),
+    organizationId: t.globalID({ for: OrganizationNode, required: true }),
     email: t.field({ type: "EmailAddress", required: true }),
-    roleId: t.id({ required: false, description: "Defaults to the organization's default role" }),
+    roleId: t.globalID({ for: RoleNode, required: false, description: "Defaults to the organization's default role" }),
     expiresInDays: t.int({ required: false, description: "1-30, default 7" }),
     idempotencyKey: t.string({ required: false, description: IDEMPOTENCY_KEY_DESCRIPTION }),
   }),
@@ -135,7 +134,7 @@ builder.mutationField("createInvitation", (t) =>
     type: CreateInvitationPayload,
     description: "Invites an email address. Needs invitations:create, and you can only offer roles within your own permissions.",
     args: { input: t.arg({ type: CreateInvitationInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "invitations:create"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "invitations:create"),
     resolve: async (_root, { input }, context) => {
       let token: string | null = null;
       const outcome = await idempotently(context, "createInvitation", input, async (claim) => {
@@ -143,9 +142,9 @@ builder.mutationField("createInvitation", (t) =>
           context.prisma,
           context.actor(),
           {
-            organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+            organizationId: input.organizationId.id,
             email: input.email,
-            roleId: input.roleId == null ? null : parseGlobalId(String(input.roleId), "Role", "roleId"),
+            roleId: input.roleId?.id ?? null,
             expiresInDays: input.expiresInDays,
           },
           claim,
@@ -159,7 +158,7 @@ builder.mutationField("createInvitation", (t) =>
 );
 
 const ResendInvitationInput = builder.inputType("ResendInvitationInput", {
-  fields: (t) => ({ invitationId: t.id({ required: true }), expiresInDays: t.int({ required: false, description: "1-30, default 7" }) }),
+  fields: (t) => ({ invitationId: t.globalID({ for: InvitationNode, required: true }), expiresInDays: t.int({ required: false, description: "1-30, default 7" }) }),
 });
 
 builder.mutationField("resendInvitation", (t) =>
@@ -167,10 +166,10 @@ builder.mutationField("resendInvitation", (t) =>
     type: invitationPayload("ResendInvitationPayload", true),
     description: "A new secret and expiry for a pending or expired invitation; the old secret stops working. Needs invitations:create.",
     args: { input: t.arg({ type: ResendInvitationInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Invitation", input.invitationId, "invitationId", "invitations:create"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Invitation", input.invitationId, "invitations:create"),
     resolve: async (_root, { input }, context) => {
       const { invitation, token } = await resendInvitation(context.prisma, context.actor(), {
-        invitationId: parseGlobalId(String(input.invitationId), "Invitation", "invitationId"),
+        invitationId: input.invitationId.id,
         expiresInDays: input.expiresInDays,
       });
       return { invitationId: invitation.id, token };
@@ -179,7 +178,7 @@ builder.mutationField("resendInvitation", (t) =>
 );
 
 const RevokeInvitationInput = builder.inputType("RevokeInvitationInput", {
-  fields: (t) => ({ invitationId: t.id({ required: true }) }),
+  fields: (t) => ({ invitationId: t.globalID({ for: InvitationNode, required: true }) }),
 });
 
 builder.mutationField("revokeInvitation", (t) =>
@@ -187,10 +186,10 @@ builder.mutationField("revokeInvitation", (t) =>
     type: invitationPayload("RevokeInvitationPayload", false),
     description: "Withdraws a pending invitation. Needs invitations:delete.",
     args: { input: t.arg({ type: RevokeInvitationInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Invitation", input.invitationId, "invitationId", "invitations:delete"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Invitation", input.invitationId, "invitations:delete"),
     resolve: async (_root, { input }, context) => {
       const invitation = await revokeInvitation(context.prisma, context.actor(), {
-        invitationId: parseGlobalId(String(input.invitationId), "Invitation", "invitationId"),
+        invitationId: input.invitationId.id,
       });
       return { invitationId: invitation.id };
     },

@@ -9,13 +9,13 @@ import { requireIdCursors } from "../cursors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { inOrganization } from "../loaders.js";
 import { permissionOn, ruleOn } from "../targets.js";
-import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "../common.js";
+import { EXPECTED_VERSION_DESCRIPTION } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 import { MemberNode } from "./member.js";
 import { MemberFilter, MemberOrder, memberPageTotalCount, OrganizationNode, resolveMemberPage } from "./organization.js";
 import { RoleNode } from "./role.js";
 
-const LocationNode = builder.prismaNode("Location", {
+export const LocationNode = builder.prismaNode("Location", {
   id: { field: "id" },
   nullable: true,
   description: "A branch, site or store of an organization",
@@ -149,7 +149,7 @@ const locationPayload = (name: string, replayable = false) =>
 
 const CreateLocationInput = builder.inputType("CreateLocationInput", {
   fields: (t) => ({
-    organizationId: t.id({ required: true }),
+    organizationId: t.globalID({ for: OrganizationNode, required: true }),
     name: t.string({ required: true, description: "Unique in the organization; at most 100 characters" }),
     timezone: t.field({ type: "TimeZone", required: false }),
     address: t.string({ required: false, description: "At most 500 characters" }),
@@ -162,14 +162,14 @@ builder.mutationField("createLocation", (t) =>
     type: locationPayload("CreateLocationPayload", true),
     description: "Creates a location. Needs locations:create (organization-wide).",
     args: { input: t.arg({ type: CreateLocationInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "locations:create"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "locations:create"),
     resolve: async (_root, { input }, context) => {
       const outcome = await idempotently(context, "createLocation", input, (claim) =>
         createLocation(
           context.prisma,
           context.actor(),
           {
-            organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+            organizationId: input.organizationId.id,
             name: input.name,
             timezone: input.timezone,
             address: input.address,
@@ -184,7 +184,7 @@ builder.mutationField("createLocation", (t) =>
 
 const UpdateLocationInput = builder.inputType("UpdateLocationInput", {
   fields: (t) => ({
-    locationId: t.id({ required: true }),
+    locationId: t.globalID({ for: LocationNode, required: true }),
     name: t.string({ required: false }),
     timezone: t.field({ type: "TimeZone", required: false, description: "null clears it" }),
     address: t.string({ required: false, description: "null clears it" }),
@@ -198,13 +198,13 @@ builder.mutationField("updateLocation", (t) =>
     description: "Edits a location. Needs locations:update, organization-wide or through a role at this location.",
     args: { input: t.arg({ type: UpdateLocationInput, required: true }) },
     authScopes: (_root, { input }, context) => {
-      const locationId = parseGlobalId(String(input.locationId), "Location", "locationId");
-      return ruleOn(context, "Location", input.locationId, "locationId", locationRules.update, locationId);
+      const locationId = input.locationId.id;
+      return ruleOn(context, "Location", input.locationId, locationRules.update, locationId);
     },
     resolve: async (_root, { input }, context) => {
       const location = await updateLocation(context.prisma, context.actor(), {
         ...input,
-        locationId: parseGlobalId(String(input.locationId), "Location", "locationId"),
+        locationId: input.locationId.id,
       });
       return { locationId: location.id };
     },
@@ -213,7 +213,7 @@ builder.mutationField("updateLocation", (t) =>
 
 const DeleteLocationInput = builder.inputType("DeleteLocationInput", {
   fields: (t) => ({
-    locationId: t.id({ required: true }),
+    locationId: t.globalID({ for: LocationNode, required: true }),
     expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
   }),
 });
@@ -227,10 +227,10 @@ builder.mutationField("deleteLocation", (t) =>
     type: DeleteLocationPayload,
     description: "Deletes a location and its assignments. Needs locations:delete organization-wide (it ends assignments of people a location manager may not outrank).",
     args: { input: t.arg({ type: DeleteLocationInput, required: true }) },
-    authScopes: (_root, { input }, context) => ruleOn(context, "Location", input.locationId, "locationId", locationRules.delete),
+    authScopes: (_root, { input }, context) => ruleOn(context, "Location", input.locationId, locationRules.delete),
     resolve: async (_root, { input }, context) => ({
       deletedLocationId: await deleteLocation(context.prisma, context.actor(), {
-        locationId: parseGlobalId(String(input.locationId), "Location", "locationId"),
+        locationId: input.locationId.id,
         expectedVersion: input.expectedVersion,
       }),
     }),
@@ -239,14 +239,14 @@ builder.mutationField("deleteLocation", (t) =>
 
 const LocationAssignmentInput = builder.inputType("LocationAssignmentInput", {
   fields: (t) => ({
-    locationId: t.id({ required: true }),
-    roleIds: t.idList({ required: true, description: "1-10 roles of the organization (system or custom; not owner)" }),
+    locationId: t.globalID({ for: LocationNode, required: true }),
+    roleIds: t.globalIDList({ for: RoleNode, required: true, description: "1-10 roles of the organization (system or custom; not owner)" }),
   }),
 });
 
 const SetMemberLocationsInput = builder.inputType("SetMemberLocationsInput", {
   fields: (t) => ({
-    memberId: t.id({ required: true }),
+    memberId: t.globalID({ for: MemberNode, required: true }),
     locations: t.field({ type: [LocationAssignmentInput], required: true, description: "The whole new set (at most 100); a location left out is unassigned" }),
     expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
   }),
@@ -269,14 +269,11 @@ builder.mutationField("setMemberLocations", (t) =>
       "Replaces a member's location assignments. Each location whose roles change is checked at that location: members:update there, no escalation counted there (so an admin of one location manages that location only).",
     args: { input: t.arg({ type: SetMemberLocationsInput, required: true }) },
     // Being a member of the organization is checked here; the per-location rules run in the transaction.
-    authScopes: (_root, { input }, context) => ruleOn(context, "Member", input.memberId, "memberId", activeMember),
+    authScopes: (_root, { input }, context) => ruleOn(context, "Member", input.memberId, activeMember),
     resolve: async (_root, { input }, context) => {
       const member = await setMemberLocations(context.prisma, context.actor(), {
-        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
-        locations: input.locations.map((entry, index) => ({
-          locationId: parseGlobalId(String(entry.locationId), "Location", `locations.${index}.locationId`),
-          roleIds: entry.roleIds.map((id) => parseGlobalId(String(id), "Role", `locations.${index}.roleIds`)),
-        })),
+        memberId: input.memberId.id,
+        locations: input.locations.map((entry) => ({ locationId: entry.locationId.id, roleIds: entry.roleIds.map((role) => role.id) })),
         expectedVersion: input.expectedVersion,
       });
       return { memberId: member.id };

@@ -3,11 +3,11 @@
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { ALLOWED, need } from "../../core/rules.js";
 import { acceptMembership, addMember, declineMembership, onlySettings, leaveOrganization, reactivateMember, removeMember, suspendMember, updateMember, updateMemberRole } from "../../domain/members.js";
-import { builder } from "../builder.js";
+import { builder, prismaObjectRef } from "../builder.js";
 import { permissionOn, ruleOn } from "../targets.js";
 import { inOrganization } from "../loaders.js";
 import { isPreloaded } from "../../db/queries/member-pages.js";
-import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "../common.js";
+import { EXPECTED_VERSION_DESCRIPTION } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 import { notFound } from "../../core/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
@@ -118,11 +118,15 @@ function removedMemberPayload(name: string) {
   });
 }
 
+// organization.ts and location.ts import this file: their types' refs come by model name.
+const OrganizationRef = prismaObjectRef("Organization");
+const LocationRef = prismaObjectRef("Location");
+
 const AddMemberInput = builder.inputType("AddMemberInput", {
   fields: (t) => ({
-    organizationId: t.id({ required: true }),
+    organizationId: t.globalID({ for: OrganizationRef, required: true }),
     email: t.field({ type: "EmailAddress", required: true }),
-    roleId: t.id({ required: false, description: "Defaults to the organization's default role" }),
+    roleId: t.globalID({ for: RoleNode, required: false, description: "Defaults to the organization's default role" }),
     idempotencyKey: t.string({ required: false, description: IDEMPOTENCY_KEY_DESCRIPTION }),
   }),
 });
@@ -132,16 +136,16 @@ builder.mutationField("addMember", (t) =>
     type: AddMemberPayload,
     description: "Adds a user by email (creating them as INVITED when unknown). Needs members:create; you can only grant roles within your own permissions.",
     args: { input: t.arg({ type: AddMemberInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "members:create"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "members:create"),
     resolve: async (_root, { input }, context) => {
       const outcome = await idempotently(context, "addMember", input, (claim) =>
         addMember(
           context.prisma,
           context.actor(),
           {
-            organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+            organizationId: input.organizationId.id,
             email: input.email,
-            roleId: input.roleId == null ? null : parseGlobalId(String(input.roleId), "Role", "roleId"),
+            roleId: input.roleId?.id ?? null,
           },
           claim,
         ),
@@ -153,8 +157,8 @@ builder.mutationField("addMember", (t) =>
 
 const UpdateMemberRoleInput = builder.inputType("UpdateMemberRoleInput", {
   fields: (t) => ({
-    memberId: t.id({ required: true }),
-    roleId: t.id({ required: true }),
+    memberId: t.globalID({ for: MemberNode, required: true }),
+    roleId: t.globalID({ for: RoleNode, required: true }),
     expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
   }),
 });
@@ -164,11 +168,11 @@ builder.mutationField("updateMemberRole", (t) =>
     type: memberPayload("UpdateMemberRolePayload"),
     description: "Changes a member's role. Needs members:update; the owner role is granted and taken only by owners; an organization keeps at least one owner (LAST_OWNER).",
     args: { input: t.arg({ type: UpdateMemberRoleInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "members:update"),
     resolve: async (_root, { input }, context) => {
       const member = await updateMemberRole(context.prisma, context.actor(), {
-        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
-        roleId: parseGlobalId(String(input.roleId), "Role", "roleId"),
+        memberId: input.memberId.id,
+        roleId: input.roleId.id,
         expectedVersion: input.expectedVersion,
       });
       return { memberId: member.id };
@@ -179,13 +183,13 @@ builder.mutationField("updateMemberRole", (t) =>
 const MemberSettingsInput = builder.inputType("MemberSettingsInput", {
   fields: (t) => ({
     profilePictureUrl: t.string({ required: false, description: "An https URL; null clears it" }),
-    defaultLocationId: t.id({ required: false, description: "One of the member's locations; null clears it" }),
+    defaultLocationId: t.globalID({ for: LocationRef, required: false, description: "One of the member's locations; null clears it" }),
   }),
 });
 
 const UpdateMemberInput = builder.inputType("UpdateMemberInput", {
   fields: (t) => ({
-    memberId: t.id({ required: true }),
+    memberId: t.globalID({ for: MemberNode, required: true }),
     publicMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB" }),
     privateMetadata: t.field({ type: "JSONObject", required: false, description: "Replaces the whole object; at most 8 KB; needs members:read_private too" }),
     isPrimary: t.boolean({ required: false, description: "Makes this member the organization's primary contact (only one is)" }),
@@ -201,25 +205,22 @@ builder.mutationField("updateMember", (t) =>
     args: { input: t.arg({ type: UpdateMemberInput, required: true }) },
     // The member may change their own settings; everything else needs members:update.
     authScopes: (_root, { input }, context) => {
-      const memberId = parseGlobalId(String(input.memberId), "Member", "memberId");
-      return ruleOn(context, "Member", input.memberId, "memberId", (standing) =>
+      const memberId = input.memberId.id;
+      return ruleOn(context, "Member", input.memberId, (standing) =>
         // Whether the caller outranks the member is checked in the transaction (memberRules.update).
         onlySettings(input) && standing.memberId === memberId ? ALLOWED : need(standing, "members:update"),
       );
     },
     resolve: async (_root, { input }, context) => {
       const member = await updateMember(context.prisma, context.actor(), {
-        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
+        memberId: input.memberId.id,
         publicMetadata: input.publicMetadata,
         privateMetadata: input.privateMetadata,
         isPrimary: input.isPrimary,
         settings: input.settings
           ? {
               profilePictureUrl: input.settings.profilePictureUrl,
-              defaultLocationId:
-                input.settings.defaultLocationId == null
-                  ? input.settings.defaultLocationId
-                  : parseGlobalId(String(input.settings.defaultLocationId), "Location", "settings.defaultLocationId"),
+              defaultLocationId: input.settings.defaultLocationId == null ? input.settings.defaultLocationId : input.settings.defaultLocationId.id,
             }
           : undefined,
         expectedVersion: input.expectedVersion,
@@ -232,7 +233,7 @@ builder.mutationField("updateMember", (t) =>
 const MemberIdInput = (name: string) =>
   builder.inputType(name, {
     fields: (t) => ({
-      memberId: t.id({ required: true }),
+      memberId: t.globalID({ for: MemberNode, required: true }),
       expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
     }),
   });
@@ -242,10 +243,10 @@ builder.mutationField("suspendMember", (t) =>
     type: memberPayload("SuspendMemberPayload"),
     description: "Suspends a member: they keep the membership but lose every permission in the organization. Needs members:update.",
     args: { input: t.arg({ type: MemberIdInput("SuspendMemberInput"), required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "members:update"),
     resolve: async (_root, { input }, context) => {
       const member = await suspendMember(context.prisma, context.actor(), {
-        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
+        memberId: input.memberId.id,
         expectedVersion: input.expectedVersion,
       });
       return { memberId: member.id };
@@ -258,10 +259,10 @@ builder.mutationField("reactivateMember", (t) =>
     type: memberPayload("ReactivateMemberPayload"),
     description: "Gives a suspended member their role's permissions back. Needs members:update.",
     args: { input: t.arg({ type: MemberIdInput("ReactivateMemberInput"), required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:update"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "members:update"),
     resolve: async (_root, { input }, context) => {
       const member = await reactivateMember(context.prisma, context.actor(), {
-        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
+        memberId: input.memberId.id,
         expectedVersion: input.expectedVersion,
       });
       return { memberId: member.id };
@@ -274,10 +275,10 @@ builder.mutationField("removeMember", (t) =>
     type: removedMemberPayload("RemoveMemberPayload"),
     description: "Removes a member from the organization. Needs members:delete. Their account and tokens stay.",
     args: { input: t.arg({ type: MemberIdInput("RemoveMemberInput"), required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "memberId", "members:delete"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Member", input.memberId, "members:delete"),
     resolve: async (_root, { input }, context) => ({
       removedMemberId: await removeMember(context.prisma, context.actor(), {
-        memberId: parseGlobalId(String(input.memberId), "Member", "memberId"),
+        memberId: input.memberId.id,
         expectedVersion: input.expectedVersion,
       }),
     }),
@@ -285,7 +286,7 @@ builder.mutationField("removeMember", (t) =>
 );
 
 const LeaveOrganizationInput = builder.inputType("LeaveOrganizationInput", {
-  fields: (t) => ({ organizationId: t.id({ required: true }) }),
+  fields: (t) => ({ organizationId: t.globalID({ for: OrganizationRef, required: true }) }),
 });
 
 builder.mutationField("leaveOrganization", (t) =>
@@ -296,7 +297,7 @@ builder.mutationField("leaveOrganization", (t) =>
     authScopes: { authenticated: true },
     resolve: async (_root, { input }, context) => ({
       removedMemberId: await leaveOrganization(context.prisma, context.actor(), {
-        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+        organizationId: input.organizationId.id,
       }),
     }),
   }),
@@ -305,7 +306,7 @@ builder.mutationField("leaveOrganization", (t) =>
 // ---- Answering a membership someone else made (addMember) ------------------------------------
 
 const RespondToMembershipInput = (name: string) =>
-  builder.inputType(name, { fields: (t) => ({ memberId: t.id({ required: true, description: "Your PENDING membership (viewer.memberships)" }) }) });
+  builder.inputType(name, { fields: (t) => ({ memberId: t.globalID({ for: MemberNode, required: true, description: "Your PENDING membership (viewer.memberships)" }) }) });
 
 builder.mutationField("acceptMembership", (t) =>
   t.field({
@@ -315,7 +316,7 @@ builder.mutationField("acceptMembership", (t) =>
     args: { input: t.arg({ type: RespondToMembershipInput("AcceptMembershipInput"), required: true }) },
     authScopes: { authenticated: true },
     resolve: async (_root, { input }, context) => {
-      const member = await acceptMembership(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") });
+      const member = await acceptMembership(context.prisma, context.actor(), { memberId: input.memberId.id });
       return { memberId: member.id };
     },
   }),
@@ -328,7 +329,7 @@ builder.mutationField("declineMembership", (t) =>
     args: { input: t.arg({ type: RespondToMembershipInput("DeclineMembershipInput"), required: true }) },
     authScopes: { authenticated: true },
     resolve: async (_root, { input }, context) => ({
-      removedMemberId: await declineMembership(context.prisma, context.actor(), { memberId: parseGlobalId(String(input.memberId), "Member", "memberId") }),
+      removedMemberId: await declineMembership(context.prisma, context.actor(), { memberId: input.memberId.id }),
     }),
   }),
 );

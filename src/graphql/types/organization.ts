@@ -8,9 +8,9 @@ import { transferOwnership } from "../../domain/members.js";
 import { createOrganization, deleteOrganization, updateOrganization } from "../../domain/organizations.js";
 import { permissionOn, ruleOn } from "../targets.js";
 import { organizationRules } from "../../core/rules.js";
-import { builder, PAGE_SIZES, SortDirection } from "../builder.js";
+import { builder, PAGE_SIZES, prismaObjectRef, SortDirection } from "../builder.js";
 import { requireIdCursors, requireOffsetCursors } from "../cursors.js";
-import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId, selectsField } from "../common.js";
+import { EXPECTED_VERSION_DESCRIPTION, selectsField } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";
@@ -34,17 +34,18 @@ export const MemberOrder = builder.inputType("MemberOrder", {
 
 export const MemberFilter = builder.inputType("MemberFilter", {
   fields: (t) => ({
-    roleIds: t.idList({ required: false, description: "Only members holding one of these roles" }),
-    locationIds: t.idList({ required: false, description: "Only members assigned to one of these locations" }),
+    roleIds: t.globalIDList({ for: RoleNode, required: false, description: "Only members holding one of these roles" }),
+    // location.ts imports this file: its type's ref comes by model name.
+    locationIds: t.globalIDList({ for: prismaObjectRef("Location"), required: false, description: "Only members assigned to one of these locations" }),
     status: t.field({ type: MemberStatusEnum, required: false }),
     search: t.string({ required: false, description: "Case-insensitive match on email, first or last name" }),
   }),
 });
 
-/** Checks a member filter's inputs and turns role IDs into database ids. */
+/** Checks a member filter's inputs and turns role and location IDs into database ids. */
 function memberFilter(filter: {
-  roleIds?: readonly (string | number)[] | null;
-  locationIds?: readonly (string | number)[] | null;
+  roleIds?: readonly { id: string }[] | null;
+  locationIds?: readonly { id: string }[] | null;
   status?: "ACTIVE" | "SUSPENDED" | "PENDING" | null;
   search?: string | null;
 } | null | undefined): MemberFilterInput | null {
@@ -54,8 +55,8 @@ function memberFilter(filter: {
   const search = filter.search?.trim();
   if (search && search.length > 200) throw invalid("filter.search", "filter.search must be at most 200 characters");
   return {
-    roleIds: filter.roleIds ? filter.roleIds.map((id) => parseGlobalId(String(id), "Role", "filter.roleIds")) : null,
-    locationIds: filter.locationIds ? filter.locationIds.map((id) => parseGlobalId(String(id), "Location", "filter.locationIds")) : null,
+    roleIds: filter.roleIds ? filter.roleIds.map((role) => role.id) : null,
+    locationIds: filter.locationIds ? filter.locationIds.map((location) => location.id) : null,
     status: filter.status ?? null,
     search: search || null,
   };
@@ -226,11 +227,11 @@ builder.queryFields((t) => ({
     nullable: true,
     description: "An organization you are an active member of, by ID or slug (exactly one of them).",
     authScopes: { authenticated: true },
-    args: { id: t.arg.id({ required: false }), slug: t.arg.string({ required: false }) },
+    args: { id: t.arg.globalID({ for: OrganizationNode, required: false }), slug: t.arg.string({ required: false }) },
     resolve: async (query, _root, args, context) => {
       if ((args.id == null) === (args.slug == null)) throw invalid("id", "Pass exactly one of id or slug");
       const where: Prisma.OrganizationWhereInput =
-        args.id != null ? { id: parseGlobalId(String(args.id), "Organization", "id") } : { slug: args.slug! };
+        args.id != null ? { id: args.id.id } : { slug: args.slug! };
       const organization = await context.prisma.organization.findFirst({
         ...query,
         where: { ...where, ...context.policy.organizationsWhere("org:read") },
@@ -309,7 +310,7 @@ builder.mutationField("createOrganization", (t) =>
 
 const UpdateOrganizationInput = builder.inputType("UpdateOrganizationInput", {
   fields: (t) => ({
-    organizationId: t.id({ required: true }),
+    organizationId: t.globalID({ for: OrganizationNode, required: true }),
     name: t.string({ required: false }),
     slug: t.string({ required: false }),
     timezone: t.field({ type: "TimeZone", required: false }),
@@ -335,11 +336,11 @@ builder.mutationField("updateOrganization", (t) =>
     type: UpdateOrganizationPayload,
     description: "Changes the organization's profile or metadata. Needs org:update.",
     args: { input: t.arg({ type: UpdateOrganizationInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "org:update"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "org:update"),
     resolve: async (_root, { input }, context) => {
       const organization = await updateOrganization(context.prisma, context.actor(), {
         ...input,
-        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+        organizationId: input.organizationId.id,
       });
       return { organizationId: organization.id };
     },
@@ -347,7 +348,7 @@ builder.mutationField("updateOrganization", (t) =>
 );
 
 const DeleteOrganizationInput = builder.inputType("DeleteOrganizationInput", {
-  fields: (t) => ({ organizationId: t.id({ required: true }) }),
+  fields: (t) => ({ organizationId: t.globalID({ for: OrganizationNode, required: true }) }),
 });
 
 const DeleteOrganizationPayload = builder.objectRef<{ deletedOrganizationId: string }>("DeleteOrganizationPayload").implement({
@@ -359,10 +360,10 @@ builder.mutationField("deleteOrganization", (t) =>
     type: DeleteOrganizationPayload,
     description: "Deletes the organization with its memberships, custom roles and invitations; the audit trail is kept. Owners only.",
     args: { input: t.arg({ type: DeleteOrganizationInput, required: true }) },
-    authScopes: (_root, { input }, context) => ruleOn(context, "Organization", input.organizationId, "organizationId", organizationRules.delete),
+    authScopes: (_root, { input }, context) => ruleOn(context, "Organization", input.organizationId, organizationRules.delete),
     resolve: async (_root, { input }, context) => ({
       deletedOrganizationId: await deleteOrganization(context.prisma, context.actor(), {
-        organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId"),
+        organizationId: input.organizationId.id,
       }),
     }),
   }),
@@ -370,8 +371,8 @@ builder.mutationField("deleteOrganization", (t) =>
 
 const TransferOwnershipInput = builder.inputType("TransferOwnershipInput", {
   fields: (t) => ({
-    organizationId: t.id({ required: true }),
-    toMemberId: t.id({ required: true, description: "An active member of the same organization" }),
+    organizationId: t.globalID({ for: OrganizationNode, required: true }),
+    toMemberId: t.globalID({ for: MemberNode, required: true, description: "An active member of the same organization" }),
   }),
 });
 
@@ -403,13 +404,10 @@ builder.mutationField("transferOwnership", (t) =>
     description: "Makes another active member the owner (and primary owner); you become an admin. Owners only.",
     args: { input: t.arg({ type: TransferOwnershipInput, required: true }) },
     authScopes: (_root, { input }, context) =>
-      ruleOn(context, "Organization", input.organizationId, "organizationId", organizationRules.transferOwnership),
+      ruleOn(context, "Organization", input.organizationId, organizationRules.transferOwnership),
     resolve: async (_root, { input }, context) => {
-      const organizationId = parseGlobalId(String(input.organizationId), "Organization", "organizationId");
-      const { newOwner, previousOwner } = await transferOwnership(context.prisma, context.actor(), {
-        organizationId,
-        toMemberId: parseGlobalId(String(input.toMemberId), "Member", "toMemberId"),
-      });
+      const organizationId = input.organizationId.id;
+      const { newOwner, previousOwner } = await transferOwnership(context.prisma, context.actor(), { organizationId, toMemberId: input.toMemberId.id });
       return { organizationId, newOwnerId: newOwner.id, previousOwnerId: previousOwner.id };
     },
   }),

@@ -4,10 +4,10 @@
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { ALL_PERMISSIONS, PERMISSIONS, type Permission } from "../../core/permissions.js";
 import { createRole, deleteRole, updateRole } from "../../domain/roles.js";
-import { builder } from "../builder.js";
+import { builder, prismaObjectRef } from "../builder.js";
 import { permissionOn } from "../targets.js";
 import type { RoleInOrganization } from "../loaders.js";
-import { EXPECTED_VERSION_DESCRIPTION, parseGlobalId } from "../common.js";
+import { EXPECTED_VERSION_DESCRIPTION } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 import { notFound } from "../../core/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
@@ -87,7 +87,8 @@ function rolePayload(name: string, replayable = false) {
 
 const CreateRoleInput = builder.inputType("CreateRoleInput", {
   fields: (t) => ({
-    organizationId: t.id({ required: true }),
+    // organization.ts imports this file: its type's ref comes by model name.
+    organizationId: t.globalID({ for: prismaObjectRef("Organization"), required: true }),
     name: t.string({ required: true }),
     key: t.string({ required: false, description: "Unique in the organization; derived from the name when absent (\"Billing manager\" → billing_manager)" }),
     description: t.string({ required: false }),
@@ -102,14 +103,14 @@ builder.mutationField("createRole", (t) =>
     type: rolePayload("CreateRolePayload", true),
     description: "Creates a custom role. Needs roles:create, and you must hold every permission you put in it.",
     args: { input: t.arg({ type: CreateRoleInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "organizationId", "roles:create"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Organization", input.organizationId, "roles:create"),
     resolve: async (_root, { input }, context) => {
       const outcome = await idempotently(context, "createRole", input, (claim) => {
         const { idempotencyKey: _key, ...fields } = input;
         return createRole(
           context.prisma,
           context.actor(),
-          { ...fields, organizationId: parseGlobalId(String(input.organizationId), "Organization", "organizationId") },
+          { ...fields, organizationId: input.organizationId.id },
           claim,
         );
       });
@@ -120,7 +121,7 @@ builder.mutationField("createRole", (t) =>
 
 const UpdateRoleInput = builder.inputType("UpdateRoleInput", {
   fields: (t) => ({
-    roleId: t.id({ required: true }),
+    roleId: t.globalID({ for: RoleNode, required: true }),
     name: t.string({ required: false }),
     description: t.string({ required: false }),
     permissions: t.stringList({ required: false, description: "Replaces the whole list" }),
@@ -134,11 +135,11 @@ builder.mutationField("updateRole", (t) =>
     type: rolePayload("UpdateRolePayload"),
     description: "Edits a custom role (system roles can't be edited). Needs roles:update and every permission the role has or gets.",
     args: { input: t.arg({ type: UpdateRoleInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Role", input.roleId, "roleId", "roles:update"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Role", input.roleId, "roles:update"),
     resolve: async (_root, { input }, context) => {
       const role = await updateRole(context.prisma, context.actor(), {
         ...input,
-        roleId: parseGlobalId(String(input.roleId), "Role", "roleId"),
+        roleId: input.roleId.id,
       });
       return { roleId: role.id };
     },
@@ -147,8 +148,8 @@ builder.mutationField("updateRole", (t) =>
 
 const DeleteRoleInput = builder.inputType("DeleteRoleInput", {
   fields: (t) => ({
-    roleId: t.id({ required: true }),
-    reassignToRoleId: t.id({ required: false, description: "Where members and invitations holding the role go; required while there are any" }),
+    roleId: t.globalID({ for: RoleNode, required: true }),
+    reassignToRoleId: t.globalID({ for: RoleNode, required: false, description: "Where members and invitations holding the role go; required while there are any" }),
     expectedVersion: t.int({ required: false, description: EXPECTED_VERSION_DESCRIPTION }),
   }),
 });
@@ -162,11 +163,11 @@ builder.mutationField("deleteRole", (t) =>
     type: DeleteRolePayload,
     description: "Deletes a custom role. Needs roles:delete. A role still held needs reassignToRoleId (CONFLICT otherwise).",
     args: { input: t.arg({ type: DeleteRoleInput, required: true }) },
-    authScopes: (_root, { input }, context) => permissionOn(context, "Role", input.roleId, "roleId", "roles:delete"),
+    authScopes: (_root, { input }, context) => permissionOn(context, "Role", input.roleId, "roles:delete"),
     resolve: async (_root, { input }, context) => ({
       deletedRoleId: await deleteRole(context.prisma, context.actor(), {
-        roleId: parseGlobalId(String(input.roleId), "Role", "roleId"),
-        reassignToRoleId: input.reassignToRoleId == null ? null : parseGlobalId(String(input.reassignToRoleId), "Role", "reassignToRoleId"),
+        roleId: input.roleId.id,
+        reassignToRoleId: input.reassignToRoleId?.id ?? null,
         expectedVersion: input.expectedVersion,
       }),
     }),

@@ -28,7 +28,10 @@ import type { Context } from "../context.js";
 import type { RoleInOrganization } from "../loaders.js";
 import { isPreloaded } from "../../db/queries/member-pages.js";
 import { allExplainedIn, explainedIn } from "../targets.js";
-import { parseGlobalId } from "../common.js";
+import { LocationNode } from "./location.js";
+import { MemberNode } from "./member.js";
+import { OrganizationNode } from "./organization.js";
+import { RoleNode } from "./role.js";
 
 const DenialReasonEnum = builder.enumType("DenialReason", {
   description: "Why something is not allowed. The same value is `extensions.reason` of the refused mutation.",
@@ -224,9 +227,9 @@ async function roleDecisions(context: Context, role: Role, organizationId: strin
 // ---- Fields ---------------------------------------------------------------------------------
 
 /** A location argument: a Location ID of this organization, else BAD_USER_INPUT / NOT_FOUND. */
-async function locationArg(context: Context, organizationId: string, id: string | number | null | undefined): Promise<string | null> {
+async function locationArg(context: Context, organizationId: string, id: { id: string } | null | undefined): Promise<string | null> {
   if (id == null) return null;
-  const locationId = parseGlobalId(String(id), "Location", "locationId");
+  const locationId = id.id;
   const location = await context.loaders.locationById.load(locationId);
   if (!location || location.organizationId !== organizationId) throw new AppError("NOT_FOUND", "Location not found", { field: "locationId" });
   return locationId;
@@ -239,7 +242,7 @@ builder.prismaObjectField("Member", "viewerCan", (t) =>
     type: MemberViewerCan,
     description: "What you may do to this member, by the same rules the mutations enforce",
     args: {
-      locationId: t.arg.id({ required: false, description: "Answer setLocations at this location (roles held there count); the other actions are organization-wide" }),
+      locationId: t.arg.globalID({ for: LocationNode, required: false, description: "Answer setLocations at this location (roles held there count); the other actions are organization-wide" }),
     },
     resolve: async (member, args, context) => memberDecisions(context, member, await locationArg(context, member.organizationId, args.locationId)),
   }),
@@ -271,7 +274,7 @@ builder.prismaObjectField("Location", "viewerCan", (t) =>
 builder.prismaObjectField("Organization", "viewerPermissions", (t) =>
   t.stringList({
     description: "What you may do here: your role's permissions, plus at a location those of your roles there (empty while suspended)",
-    args: { locationId: t.arg.id({ required: false, description: LOCATION_ARG_DESCRIPTION }) },
+    args: { locationId: t.arg.globalID({ for: LocationNode, required: false, description: LOCATION_ARG_DESCRIPTION }) },
     resolve: async (organization, args, context) =>
       [...(await context.policy.standingAt(organization.id, await locationArg(context, organization.id, args.locationId))).permissions].sort(),
   }),
@@ -283,13 +286,11 @@ builder.prismaObjectField("Role", "viewerCan", (t) =>
     description:
       "What you may do with this role. A custom role answers for its organization; a system role for the organization it was reached from (Organization.roles, Member.role) or the one given.",
     args: {
-      organizationId: t.arg.id({ required: false, description: "For a system role reached without an organization (node(id:), permissions pages)" }),
+      organizationId: t.arg.globalID({ for: OrganizationNode, required: false, description: "For a system role reached without an organization (node(id:), permissions pages)" }),
     },
     resolve: (role, args, context) => {
       const organizationId =
-        role.organizationId ??
-        (role as Partial<RoleInOrganization>).contextOrganizationId ??
-        (args.organizationId == null ? null : parseGlobalId(String(args.organizationId), "Organization", "organizationId"));
+        role.organizationId ?? (role as Partial<RoleInOrganization>).contextOrganizationId ?? args.organizationId?.id ?? null;
       return roleDecisions(context, role, organizationId);
     },
   }),
@@ -316,11 +317,9 @@ builder.queryFields((t) => ({
     description:
       "Whether updateMemberRole(memberId, roleId) would be allowed, and if not why (the same reason the mutation would give). A member or role you can't see reads as NOT_FOUND.",
     authScopes: { authenticated: true },
-    args: { memberId: t.arg.id({ required: true }), roleId: t.arg.id({ required: true }) },
+    args: { memberId: t.arg.globalID({ for: MemberNode, required: true }), roleId: t.arg.globalID({ for: RoleNode, required: true }) },
     resolve: async (_root, args, context) => {
-      const memberId = parseGlobalId(String(args.memberId), "Member", "memberId");
-      const roleId = parseGlobalId(String(args.roleId), "Role", "roleId");
-      const [member, role] = await Promise.all([context.loaders.memberById.load(memberId), context.loaders.roleById.load(roleId)]);
+      const [member, role] = await Promise.all([context.loaders.memberById.load(args.memberId.id), context.loaders.roleById.load(args.roleId.id)]);
       if (!member) return deny("NOT_FOUND", "Member not found");
       const standing = await context.policy.orgAccess(member.organizationId);
       if (standing.status === null) return deny("NOT_FOUND", "Member not found");
@@ -336,12 +335,12 @@ builder.queryFields((t) => ({
       "For each permission, whether your membership in the organization grants it, with the reason when not (NOT_FOUND when you are not a member, SUSPENDED, MISSING_PERMISSION). In the order asked; at most 50.",
     authScopes: { authenticated: true },
     args: {
-      organizationId: t.arg.id({ required: true }),
+      organizationId: t.arg.globalID({ for: OrganizationNode, required: true }),
       permissions: t.arg.stringList({ required: true, description: "Keys from the `permissions` catalogue" }),
-      locationId: t.arg.id({ required: false, description: LOCATION_ARG_DESCRIPTION }),
+      locationId: t.arg.globalID({ for: LocationNode, required: false, description: LOCATION_ARG_DESCRIPTION }),
     },
     resolve: async (_root, args, context) => {
-      const organizationId = parseGlobalId(String(args.organizationId), "Organization", "organizationId");
+      const organizationId = args.organizationId.id;
       if (args.permissions.length > 50) throw invalid("permissions", "permissions takes at most 50 entries");
       validatePermissions(args.permissions);
       const standing0 = await context.policy.orgAccess(organizationId);
