@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { decodeBase64, decodeCursorChunk, encodeBase64, encodeCursorChunk } from "@pothos/core";
 import DataLoader from "dataloader";
+import { byShape, shapedCacheKey } from "./by-shape.js";
 import { columnsOf, selectList } from "./columns.js";
 import type { AuditEvent, PrismaClient } from "../../generated/prisma/client.js";
 import { validatePageArgs } from "./member-pages.js";
@@ -60,30 +61,6 @@ export interface AuditPageLoaders {
 }
 
 export function createAuditPageLoaders(prisma: PrismaClient, limits: { maxPageSize: number; defaultPageSize: number }): AuditPageLoaders {
-  const cacheKeyFn = (key: AuditKey) => `${key.organizationId}:${key.shape}`;
-
-  /** Groups keys by argument shape; runs `load` once per shape; answers in key order. */
-  const byShape = <T>(load: (organizationIds: string[], args: AuditPageArgs) => Promise<Map<string, T>>, missing: (key: AuditKey) => T) =>
-    async (keys: readonly AuditKey[]) => {
-      const groups = new Map<string, AuditKey[]>();
-      for (const key of keys) {
-        const group = groups.get(key.shape);
-        if (group) group.push(key);
-        else groups.set(key.shape, [key]);
-      }
-      const results = new Map<string, T>();
-      await Promise.all(
-        [...groups.values()].map(async (group) => {
-          const loaded = await load([...new Set(group.map((key) => key.organizationId))], group[0]!.args);
-          for (const key of group) {
-            const found = loaded.get(key.organizationId);
-            if (found !== undefined) results.set(cacheKeyFn(key), found);
-          }
-        }),
-      );
-      return keys.map((key) => results.get(cacheKeyFn(key)) ?? missing(key));
-    };
-
   const loadPages = async (organizationIds: string[], args: AuditPageArgs): Promise<Map<string, AuditPage>> => {
     const { backward, size } = validatePageArgs(args, limits.maxPageSize, limits.defaultPageSize);
     const params: unknown[] = [organizationIds];
@@ -156,7 +133,7 @@ export function createAuditPageLoaders(prisma: PrismaClient, limits: { maxPageSi
     countKey: auditCountKey(key.organizationId, key.args.action),
   });
   return {
-    pages: new DataLoader(byShape(loadPages, emptyPage), { cacheKeyFn }),
-    counts: new DataLoader(byShape(loadCounts, () => 0), { cacheKeyFn }),
+    pages: new DataLoader(byShape((ids, key: AuditKey) => loadPages(ids, key.args), emptyPage), { cacheKeyFn: shapedCacheKey }),
+    counts: new DataLoader(byShape((ids, key: AuditKey) => loadCounts(ids, key.args), () => 0), { cacheKeyFn: shapedCacheKey }),
   };
 }

@@ -9,6 +9,7 @@ import DataLoader from "dataloader";
 import type { Member, PrismaClient, Role, User } from "../../generated/prisma/client.js";
 import { invalid } from "../../core/errors.js";
 import { UUID_PATTERN, unstorableText } from "../../core/text.js";
+import { byShape, shapedCacheKey } from "./by-shape.js";
 import { columnsOf, rowOf, selectList } from "./columns.js";
 
 export type MemberOrderField = "JOINED_AT" | "EMAIL" | "FIRST_NAME" | "LAST_NAME";
@@ -206,27 +207,6 @@ export interface MemberPageLoaders {
 }
 
 export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageSize: number; defaultPageSize: number }): MemberPageLoaders {
-  const cacheKeyFn = (key: PageKey) => `${key.organizationId}:${key.shape}`;
-
-  /** Groups keys by argument shape; runs `load` once per shape; answers in key order. */
-  const byShape = <T>(load: (organizationIds: string[], args: MemberPageArgs, withCount: boolean) => Promise<Map<string, T>>, missing: T) =>
-    async (keys: readonly PageKey[]) => {
-      const groups = new Map<string, PageKey[]>();
-      for (const key of keys) {
-        const group = groups.get(key.shape);
-        if (group) group.push(key);
-        else groups.set(key.shape, [key]);
-      }
-      const results = new Map<string, T>();
-      await Promise.all(
-        [...groups.values()].map(async (group) => {
-          const loaded = await load([...new Set(group.map((key) => key.organizationId))], group[0]!.args, group[0]!.withCount);
-          for (const key of group) results.set(cacheKeyFn(key), loaded.get(key.organizationId) ?? missing);
-        }),
-      );
-      return keys.map((key) => results.get(cacheKeyFn(key)) ?? missing);
-    };
-
   const loadPages = async (organizationIds: string[], args: MemberPageArgs, withCount: boolean): Promise<Map<string, MemberPage>> => {
     const { backward, size } = validatePageArgs(args, limits.maxPageSize, limits.defaultPageSize);
     const params = new Params();
@@ -315,7 +295,7 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
   };
 
   return {
-    pages: new DataLoader(byShape(loadPages, { totalCount: null, edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } }), { cacheKeyFn }),
-    counts: new DataLoader(byShape(loadCounts, 0), { cacheKeyFn }),
+    pages: new DataLoader(byShape((ids, key: PageKey) => loadPages(ids, key.args, key.withCount), () => ({ totalCount: null, edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } })), { cacheKeyFn: shapedCacheKey }),
+    counts: new DataLoader(byShape((ids, key: PageKey) => loadCounts(ids, key.args), () => 0), { cacheKeyFn: shapedCacheKey }),
   };
 }
