@@ -26,6 +26,12 @@ export class AppError extends Error {
 
 export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} not found`);
 
+/** The value, or NOT_FOUND naming `what` when there is none: the one way to say a row is missing. */
+export function found<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw notFound(what);
+  return value;
+}
+
 export const invalid = (field: string, message: string) => new AppError("BAD_USER_INPUT", message, { field });
 
 

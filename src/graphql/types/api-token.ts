@@ -1,5 +1,6 @@
 // ApiToken: a personal access token, as its owner sees it — never the secret, which is shown
 // once, by createApiToken.
+import { found } from "../../core/errors.js";
 import { createApiToken, revokeApiToken } from "../../domain/api-tokens.js";
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
@@ -50,7 +51,7 @@ const CreateApiTokenPayload = builder.objectRef<{ apiTokenId: string; token: str
   fields: (t) => ({
     apiToken: t.prismaField({
       type: "ApiToken",
-      resolve: (query, payload, _args, context) => context.prisma.apiToken.findUniqueOrThrow({ ...query, where: { id: payload.apiTokenId } }),
+      resolve: async (query, payload, _args, context) => found(await context.prisma.apiToken.findUnique({ ...query, where: { id: payload.apiTokenId } }), "ApiToken"),
     }),
     token: t.string({ description: "The secret, shown only now", resolve: (payload) => payload.token }),
   }),
@@ -78,7 +79,7 @@ const RevokeApiTokenPayload = builder.objectRef<{ apiTokenId: string }>("RevokeA
   fields: (t) => ({
     apiToken: t.prismaField({
       type: "ApiToken",
-      resolve: (query, payload, _args, context) => context.prisma.apiToken.findUniqueOrThrow({ ...query, where: { id: payload.apiTokenId } }),
+      resolve: async (query, payload, _args, context) => found(await context.prisma.apiToken.findUnique({ ...query, where: { id: payload.apiTokenId } }), "ApiToken"),
     }),
   }),
 });

@@ -3,7 +3,7 @@
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import type { Prisma, User, UserEmail, UserPhone } from "../../generated/prisma/client.js";
 import { addEmail, addPhone, removeEmail, removePhone, setPrimaryEmail, setPrimaryPhone, setUsername } from "../../domain/contacts.js";
-import { invalid, notFound } from "../../core/errors.js";
+import { found, invalid } from "../../core/errors.js";
 import { suspendUser, unsuspendUser } from "../../domain/operators.js";
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
@@ -83,7 +83,7 @@ const ViewerPayload = (name: string) =>
       user: t.prismaField({
         type: "User",
         resolve: async (query, payload, _args, context) =>
-          (await context.prisma.user.findUnique({ ...query, where: { id: payload.userId } })) ?? Promise.reject(notFound("User")),
+          found(await context.prisma.user.findUnique({ ...query, where: { id: payload.userId } }), "User"),
       }),
     }),
   });

@@ -12,7 +12,7 @@ import {
   revokeInvitation,
 } from "../../domain/invitations.js";
 import { visibleNodes } from "../node-loading.js";
-import { notFound } from "../../core/errors.js";
+import { found } from "../../core/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { InvitationStatusEnum } from "./enums.js";
 import { inOrganization } from "../loaders.js";
@@ -87,8 +87,8 @@ function invitationPayload(name: string, withToken: boolean) {
     fields: (t) => ({
       invitation: t.prismaField({
         type: "Invitation",
-        resolve: (query, payload, _args, context) =>
-          context.prisma.invitation.findUniqueOrThrow({ ...query, where: { id: payload.invitationId } }),
+        resolve: async (query, payload, _args, context) =>
+          found(await context.prisma.invitation.findUnique({ ...query, where: { id: payload.invitationId } }), "Invitation"),
       }),
       ...(withToken
         ? {
@@ -117,7 +117,7 @@ const CreateInvitationPayload = builder.objectRef<{ invitationId: string; token:
     invitation: t.prismaField({
       type: "Invitation",
       resolve: async (query, payload, _args, context) =>
-        (await context.prisma.invitation.findUnique({ ...query, where: { id: payload.invitationId } })) ?? Promise.reject(notFound("Invitation")),
+        found(await context.prisma.invitation.findUnique({ ...query, where: { id: payload.invitationId } }), "Invitation"),
     }),
     token: t.string({
       nullable: true,
@@ -203,7 +203,7 @@ const AcceptInvitationPayload = builder.objectRef<{ memberId: string }>("AcceptI
   fields: (t) => ({
     member: t.prismaField({
       type: "Member",
-      resolve: (query, payload, _args, context) => context.prisma.member.findUniqueOrThrow({ ...query, where: { id: payload.memberId } }),
+      resolve: async (query, payload, _args, context) => found(await context.prisma.member.findUnique({ ...query, where: { id: payload.memberId } }), "Member"),
     }),
   }),
 });

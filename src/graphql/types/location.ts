@@ -3,7 +3,7 @@
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { activeMember, locationRules } from "../../core/rules.js";
 import { createLocation, deleteLocation, setMemberLocations, updateLocation } from "../../domain/locations.js";
-import { notFound } from "../../core/errors.js";
+import { found } from "../../core/errors.js";
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
@@ -58,7 +58,7 @@ builder.prismaObjectField("Location", "organization", (t) =>
   t.field({
     type: OrganizationNode,
     resolve: async (location, _args, context) =>
-      (await context.loaders.organizationById.load(location.organizationId)) ?? Promise.reject(notFound("Organization")),
+      found(await context.loaders.organizationById.load(location.organizationId), "Organization"),
   }),
 );
 
@@ -86,7 +86,7 @@ const MemberLocation = builder
       location: t.field({
         type: LocationNode,
         resolve: async (entry, _args, context) =>
-          (await context.loaders.locationById.load(entry.locationId)) ?? Promise.reject(notFound("Location")),
+          found(await context.loaders.locationById.load(entry.locationId), "Location"),
       }),
       roles: t.field({
         type: [RoleNode],
@@ -141,7 +141,7 @@ const locationPayload = (name: string, replayable = false) =>
       location: t.prismaField({
         type: "Location",
         resolve: async (query, payload, _args, context) =>
-          (await context.prisma.location.findUnique({ ...query, where: { id: payload.locationId } })) ?? Promise.reject(notFound("Location")),
+          found(await context.prisma.location.findUnique({ ...query, where: { id: payload.locationId } }), "Location"),
       }),
       ...(replayable ? { replayed: t.boolean({ description: REPLAYED_DESCRIPTION, resolve: (payload) => payload.replayed === true }) } : {}),
     }),
@@ -257,7 +257,7 @@ const MemberPayload = builder.objectRef<{ memberId: string }>("SetMemberLocation
     member: t.prismaField({
       type: "Member",
       resolve: async (query, payload, _args, context) =>
-        (await context.prisma.member.findUnique({ ...query, where: { id: payload.memberId } })) ?? Promise.reject(notFound("Member")),
+        found(await context.prisma.member.findUnique({ ...query, where: { id: payload.memberId } }), "Member"),
     }),
   }),
 });

@@ -9,7 +9,7 @@ import { inOrganization } from "../loaders.js";
 import { isPreloaded } from "../../db/queries/member-pages.js";
 import { EXPECTED_VERSION_DESCRIPTION } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
-import { notFound } from "../../core/errors.js";
+import { found } from "../../core/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { MemberStatusEnum } from "./enums.js";
 import { RoleNode } from "./role.js";
@@ -92,8 +92,8 @@ function memberPayload(name: string) {
     fields: (t) => ({
       member: t.prismaField({
         type: "Member",
-        resolve: (query, payload, _args, context) =>
-          context.prisma.member.findUniqueOrThrow({ ...query, where: { id: payload.memberId } }),
+        resolve: async (query, payload, _args, context) =>
+          found(await context.prisma.member.findUnique({ ...query, where: { id: payload.memberId } }), "Member"),
       }),
     }),
   });
@@ -104,7 +104,7 @@ const AddMemberPayload = builder.objectRef<{ memberId: string; replayed: boolean
     member: t.prismaField({
       type: "Member",
       resolve: async (query, payload, _args, context) =>
-        (await context.prisma.member.findUnique({ ...query, where: { id: payload.memberId } })) ?? Promise.reject(notFound("Member")),
+        found(await context.prisma.member.findUnique({ ...query, where: { id: payload.memberId } }), "Member"),
     }),
     replayed: t.exposeBoolean("replayed", { description: REPLAYED_DESCRIPTION }),
   }),

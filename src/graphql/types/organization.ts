@@ -3,7 +3,7 @@
 import { membershipKey } from "../../domain/access.js";
 import { encodeGlobalID, resolveArrayConnection } from "@pothos/plugin-relay";
 import type { Prisma } from "../../generated/prisma/client.js";
-import { invalid, notFound } from "../../core/errors.js";
+import { found, invalid, notFound } from "../../core/errors.js";
 import { transferOwnership } from "../../domain/members.js";
 import { createOrganization, deleteOrganization, updateOrganization } from "../../domain/organizations.js";
 import { permissionOn, ruleOn } from "../targets.js";
@@ -282,10 +282,10 @@ const CreateOrganizationPayload = builder.objectRef<{ organizationId: string; re
       type: "Organization",
       // Also for a replay whose organization was deleted since, or whose caller is no longer a member.
       resolve: async (query, payload, _args, context) =>
-        (await context.prisma.organization.findFirst({
+        found(await context.prisma.organization.findFirst({
           ...query,
           where: { id: payload.organizationId, ...context.policy.organizationsWhere("org:read") },
-        })) ?? Promise.reject(notFound("Organization")),
+        }), "Organization"),
     }),
     replayed: t.exposeBoolean("replayed", { description: REPLAYED_DESCRIPTION }),
   }),
@@ -325,8 +325,8 @@ const UpdateOrganizationPayload = builder.objectRef<{ organizationId: string }>(
   fields: (t) => ({
     organization: t.prismaField({
       type: "Organization",
-      resolve: (query, payload, _args, context) =>
-        context.prisma.organization.findUniqueOrThrow({ ...query, where: { id: payload.organizationId } }),
+      resolve: async (query, payload, _args, context) =>
+        found(await context.prisma.organization.findUnique({ ...query, where: { id: payload.organizationId } }), "Organization"),
     }),
   }),
 });
@@ -382,18 +382,18 @@ const TransferOwnershipPayload = builder
     fields: (t) => ({
       organization: t.prismaField({
         type: "Organization",
-        resolve: (query, payload, _args, context) =>
-          context.prisma.organization.findUniqueOrThrow({ ...query, where: { id: payload.organizationId } }),
+        resolve: async (query, payload, _args, context) =>
+          found(await context.prisma.organization.findUnique({ ...query, where: { id: payload.organizationId } }), "Organization"),
       }),
       newOwner: t.prismaField({
         type: "Member",
-        resolve: (query, payload, _args, context) => context.prisma.member.findUniqueOrThrow({ ...query, where: { id: payload.newOwnerId } }),
+        resolve: async (query, payload, _args, context) => found(await context.prisma.member.findUnique({ ...query, where: { id: payload.newOwnerId } }), "Member"),
       }),
       previousOwner: t.prismaField({
         type: "Member",
         description: "You, now an admin",
-        resolve: (query, payload, _args, context) =>
-          context.prisma.member.findUniqueOrThrow({ ...query, where: { id: payload.previousOwnerId } }),
+        resolve: async (query, payload, _args, context) =>
+          found(await context.prisma.member.findUnique({ ...query, where: { id: payload.previousOwnerId } }), "Member"),
       }),
     }),
   });

@@ -9,7 +9,7 @@ import { permissionOn } from "../targets.js";
 import type { RoleInOrganization } from "../loaders.js";
 import { EXPECTED_VERSION_DESCRIPTION } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
-import { notFound } from "../../core/errors.js";
+import { found } from "../../core/errors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 
 export const RoleNode = builder.prismaNode("Role", {
@@ -78,7 +78,7 @@ function rolePayload(name: string, replayable = false) {
       role: t.prismaField({
         type: "Role",
         resolve: async (query, payload, _args, context) =>
-          (await context.prisma.role.findUnique({ ...query, where: { id: payload.roleId } })) ?? Promise.reject(notFound("Role")),
+          found(await context.prisma.role.findUnique({ ...query, where: { id: payload.roleId } }), "Role"),
       }),
       ...(replayable ? { replayed: t.boolean({ description: REPLAYED_DESCRIPTION, resolve: (payload) => payload.replayed === true }) } : {}),
     }),

@@ -1,5 +1,6 @@
 // User: a person. Visible to themselves and to those who may read members of an organization
 // the user belongs to. The root `viewer` field returns the caller.
+import { found } from "../../core/errors.js";
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import type { Context } from "../context.js";
@@ -57,7 +58,7 @@ builder.queryField("viewer", (t) =>
     type: "User",
     description: "The signed-in caller.",
     authScopes: { authenticated: true },
-    resolve: (query, _root, _args, context) =>
-      context.prisma.user.findUniqueOrThrow({ ...query, where: { id: context.actor().userId } }),
+    resolve: async (query, _root, _args, context) =>
+      found(await context.prisma.user.findUnique({ ...query, where: { id: context.actor().userId } }), "User"),
   }),
 );
