@@ -11,9 +11,9 @@ import { isOwnerStanding, standingOf, withPermissions, type Standing } from "../
 const OPERATOR_PERMISSIONS: ReadonlySet<Permission> = new Set(OPERATOR_READ);
 
 /** A viewer's standing in one organization (see rules.ts), with what their roles at each location add. */
-export type OrgAccess = Standing & { locations: ReadonlyMap<string, ReadonlySet<Permission>> };
+export type StandingWithLocations = Standing & { locations: ReadonlyMap<string, ReadonlySet<Permission>> };
 
-const NO_ACCESS: OrgAccess = Object.freeze({
+const NO_ACCESS: StandingWithLocations = Object.freeze({
   memberId: null,
   roleId: null,
   status: null,
@@ -21,7 +21,7 @@ const NO_ACCESS: OrgAccess = Object.freeze({
   locations: new Map<string, ReadonlySet<Permission>>(),
 });
 
-function accessOf(row: Membership): OrgAccess {
+function accessOf(row: Membership): StandingWithLocations {
   const locations = new Map<string, Set<Permission>>();
   for (const { locationId, permissions } of row.locations) {
     const set = locations.get(locationId) ?? new Set<Permission>();
@@ -36,7 +36,7 @@ function accessOf(row: Membership): OrgAccess {
  * held at that location (scoped roles add, never take away). Without a location, the
  * organization-wide standing.
  */
-export function atLocation(access: OrgAccess, locationId: string | null | undefined): OrgAccess {
+export function atLocation(access: StandingWithLocations, locationId: string | null | undefined): StandingWithLocations {
   return locationId ? withPermissions(access, access.locations.get(locationId)) : access;
 }
 
@@ -63,11 +63,11 @@ function then<T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R
  * organizations a request touches, their memberships are read in one statement per tick.
  */
 export class Policy {
-  private readonly access: DataLoader<string, OrgAccess>;
+  private readonly access: DataLoader<string, StandingWithLocations>;
   private readonly visibleUsers: DataLoader<string, boolean>;
   private readonly privateUsers: DataLoader<string, boolean>;
   private readonly organizationExists: DataLoader<string, boolean>;
-  private known: Map<string, OrgAccess> | null;
+  private known: Map<string, StandingWithLocations> | null;
   /** Users already known to be visible (the viewer, members of visible memberships). */
   private readonly seenUsers = new Set<string>();
 
@@ -80,7 +80,7 @@ export class Policy {
     private readonly requestId: string | null = null,
   ) {
     this.operator = viewer?.user.status === "ACTIVE" && viewer.user.isOperator === true;
-    // Memberships read with the token are the whole truth for this request: orgAccess answers
+    // Memberships read with the token are the whole truth for this request: standing() answers
     // from them without a query; the loader below serves only when they are absent or forgotten.
     this.known = viewer?.memberships ? new Map([...perOrganization(viewer.memberships)].map(([id, m]) => [id, accessOf(m)])) : null;
     this.access = new DataLoader(async (organizationIds) => {
@@ -138,7 +138,7 @@ export class Policy {
    * synchronously when the memberships came with the user (most requests): a list of
    * thousands of objects then costs no promises.
    */
-  orgAccess(organizationId: string): OrgAccess | Promise<OrgAccess> {
+  standing(organizationId: string): StandingWithLocations | Promise<StandingWithLocations> {
     const access = this.known && this.viewer?.user.status === "ACTIVE" ? (this.known.get(organizationId) ?? NO_ACCESS) : this.access.load(organizationId);
     if (!this.operator) return access;
     // An operator's read access needs the organization to exist: one batched look-up.
@@ -147,7 +147,7 @@ export class Policy {
 
   /** The viewer was added to the organization and hasn't accepted yet: they may see the organization, nothing in it. */
   isPendingMember(organizationId: string): boolean | Promise<boolean> {
-    return then(this.orgAccess(organizationId), (access) => access.status === "PENDING");
+    return then(this.standing(organizationId), (access) => access.status === "PENDING");
   }
 
   /**
@@ -155,7 +155,7 @@ export class Policy {
    * no membership (so no owner rights). Each organization read this way is recorded in its
    * audit trail, once per request. An organization that doesn't exist is not found, unrecorded.
    */
-  private async operatorAccess(organizationId: string): Promise<OrgAccess> {
+  private async operatorAccess(organizationId: string): Promise<StandingWithLocations> {
     if (!(await this.organizationExists.load(organizationId))) return NO_ACCESS;
     if (!this.operatorAudited.has(organizationId)) {
       this.operatorAudited.add(organizationId);
@@ -181,20 +181,20 @@ export class Policy {
   }
 
   /** The standing at a location of the organization (organization-wide when locationId is null). */
-  standingAt(organizationId: string, locationId: string | null | undefined): OrgAccess | Promise<OrgAccess> {
-    return then(this.orgAccess(organizationId), (access) => atLocation(access, locationId));
+  standingAt(organizationId: string, locationId: string | null | undefined): StandingWithLocations | Promise<StandingWithLocations> {
+    return then(this.standing(organizationId), (access) => atLocation(access, locationId));
   }
 
   can(organizationId: string, permission: Permission, locationId?: string | null): boolean | Promise<boolean> {
-    return then(this.orgAccess(organizationId), (access) => atLocation(access, locationId).permissions.has(permission));
+    return then(this.standing(organizationId), (access) => atLocation(access, locationId).permissions.has(permission));
   }
 
   isOwner(organizationId: string): boolean | Promise<boolean> {
-    return then(this.orgAccess(organizationId), isOwnerStanding);
+    return then(this.standing(organizationId), isOwnerStanding);
   }
 
   isActiveMember(organizationId: string): boolean | Promise<boolean> {
-    return then(this.orgAccess(organizationId), (access) => access.status === "ACTIVE");
+    return then(this.standing(organizationId), (access) => access.status === "ACTIVE");
   }
 
   /** A user is visible to themselves and to anyone who may read members of an organization they belong to. */

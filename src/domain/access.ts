@@ -22,7 +22,7 @@ import { AppError, notFound } from "../core/errors.js";
 
 export type Tx = Prisma.TransactionClient;
 
-export interface ActorAccess {
+export interface ActorStanding {
   organizationId: string;
   member: Member;
   standing: Standing;
@@ -56,7 +56,7 @@ export async function actorAccess(
   actor: Actor,
   organizationId: string,
   { allowSuspended = false }: { allowSuspended?: boolean } = {},
-): Promise<ActorAccess> {
+): Promise<ActorStanding> {
   if (!actor.userId) throw notFound("Organization");
   // The accepted membership when there is one ("" sorts first); else a pending one (it grants nothing: NOT_ACCEPTED).
   const member = await tx.member.findFirst({
@@ -91,7 +91,7 @@ export const membershipKey = (organizationId: string, userId: string, pendingEma
 export const ACCEPTED = { status: "ACTIVE", consented: true, pendingEmail: "" } as const;
 
 /** Locks the organization and returns the actor's access, requiring `permission`. */
-export async function authorize(tx: Tx, actor: Actor, organizationId: string, permission: Permission): Promise<ActorAccess> {
+export async function authorize(tx: Tx, actor: Actor, organizationId: string, permission: Permission): Promise<ActorStanding> {
   await lockOrganization(tx, organizationId);
   const access = await actorAccess(tx, actor, organizationId);
   enforce(need(access.standing, permission));
@@ -105,7 +105,7 @@ export async function locationPermissions(tx: Tx, memberId: string, locationId: 
 }
 
 /** The actor's standing at one location: organization role plus roles there (while the membership is active). */
-export async function actorStandingAt(tx: Tx, access: ActorAccess, locationId: string): Promise<Standing> {
+export async function actorStandingAt(tx: Tx, access: ActorStanding, locationId: string): Promise<Standing> {
   if (access.standing.status !== "ACTIVE") return access.standing;
   return withPermissions(access.standing, await locationPermissions(tx, access.member.id, locationId));
 }
@@ -145,7 +145,7 @@ export async function enforceInOrganization(tx: Tx, organizationId: string, deci
 }
 
 /** No escalation: see rules.canGrant. */
-export async function assertCanGrant(tx: Tx, access: ActorAccess, role: Pick<Role, "id" | "key" | "permissions" | "organizationId">): Promise<void> {
+export async function assertCanGrant(tx: Tx, access: ActorStanding, role: Pick<Role, "id" | "key" | "permissions" | "organizationId">): Promise<void> {
   await enforceInOrganization(tx, access.organizationId, canGrant(access.standing, role));
 }
 
@@ -186,7 +186,7 @@ export async function lockedMember(
   actor: Actor,
   memberId: string,
   permission: Permission,
-): Promise<{ target: Awaited<ReturnType<typeof memberInOrganization>>; access: ActorAccess }> {
+): Promise<{ target: Awaited<ReturnType<typeof memberInOrganization>>; access: ActorStanding }> {
   const { organizationId } = await memberInOrganization(tx, memberId);
   const access = await authorize(tx, actor, organizationId, permission);
   return { target: await memberInOrganization(tx, memberId, organizationId), access };

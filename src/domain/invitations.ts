@@ -6,7 +6,7 @@ import type { IdempotencyClaim } from "./idempotency.js";
 import { enforce, invitationRules, need } from "../core/rules.js";
 import { verifiedEmailsOf } from "./contacts.js";
 import { hashSecret, newSecret } from "../core/tokens.js";
-import { ACCEPTED, actorAccess, assertCanGrant, authorize, defaultRole, enforceInOrganization, lockOrganization, membershipKey, roleInOrganization, type ActorAccess, type Tx } from "./access.js";
+import { ACCEPTED, actorAccess, assertCanGrant, authorize, defaultRole, enforceInOrganization, lockOrganization, membershipKey, roleInOrganization, type ActorStanding, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
 import { AppError, conflict, invalid, notFound } from "../core/errors.js";
@@ -180,7 +180,7 @@ async function withPendingInvitation<T>(
  */
 export async function acceptInvitation(db: PrismaClient, actor: Actor, input: { token: string }): Promise<Member> {
   return withPendingInvitation(db, actor, input.token, async (tx, invitation) => {
-    let inviter: ActorAccess | null = null;
+    let inviter: ActorStanding | null = null;
     if (invitation.invitedById) {
       inviter = await actorAccess(tx, { userId: invitation.invitedById, tokenId: null, requestId: null }, invitation.organizationId).catch(() => null);
     }

@@ -3,7 +3,7 @@
 // secret token once, and the caller delivers it (e.g. in a link).
 import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
-import { permissionOn } from "../targets.js";
+import { permissionOn } from "../mutation-scopes.js";
 import {
   acceptInvitation,
   createInvitation,

@@ -8,7 +8,7 @@ import { builder, PAGE_SIZES } from "../builder.js";
 import { requireIdCursors } from "../cursors.js";
 import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, REPLAYED_DESCRIPTION } from "../idempotency.js";
 import { inOrganization } from "../loaders.js";
-import { permissionOn, ruleOn } from "../targets.js";
+import { permissionOn, ruleOn } from "../mutation-scopes.js";
 import { EXPECTED_VERSION_DESCRIPTION } from "../common.js";
 import { visibleNodes } from "../node-loading.js";
 import { MemberNode } from "./member.js";

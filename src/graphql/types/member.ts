@@ -4,7 +4,7 @@ import { encodeGlobalID } from "@pothos/plugin-relay";
 import { ALLOWED, need } from "../../core/rules.js";
 import { acceptMembership, addMember, declineMembership, onlySettings, leaveOrganization, reactivateMember, removeMember, suspendMember, updateMember, updateMemberRole } from "../../domain/members.js";
 import { builder, prismaObjectRef } from "../builder.js";
-import { permissionOn, ruleOn } from "../targets.js";
+import { permissionOn, ruleOn } from "../mutation-scopes.js";
 import { inOrganization } from "../loaders.js";
 import { isPreloaded } from "../../db/queries/member-pages.js";
 import { EXPECTED_VERSION_DESCRIPTION } from "../common.js";

@@ -6,7 +6,7 @@ import type { Prisma } from "../../generated/prisma/client.js";
 import { found, invalid, notFound } from "../../core/errors.js";
 import { transferOwnership } from "../../domain/members.js";
 import { createOrganization, deleteOrganization, updateOrganization } from "../../domain/organizations.js";
-import { permissionOn, ruleOn } from "../targets.js";
+import { permissionOn, ruleOn } from "../mutation-scopes.js";
 import { organizationRules } from "../../core/rules.js";
 import { builder, PAGE_SIZES, prismaObjectRef, SortDirection } from "../builder.js";
 import { requireIdCursors, requireOffsetCursors } from "../cursors.js";

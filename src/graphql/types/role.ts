@@ -5,7 +5,7 @@ import { encodeGlobalID } from "@pothos/plugin-relay";
 import { ALL_PERMISSIONS, PERMISSIONS, type Permission } from "../../core/permissions.js";
 import { createRole, deleteRole, updateRole } from "../../domain/roles.js";
 import { builder, prismaObjectRef } from "../builder.js";
-import { permissionOn } from "../targets.js";
+import { permissionOn } from "../mutation-scopes.js";
 import type { RoleInOrganization } from "../loaders.js";
 import { EXPECTED_VERSION_DESCRIPTION } from "../common.js";
 import { visibleNodes } from "../node-loading.js";

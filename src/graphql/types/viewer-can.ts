@@ -6,7 +6,7 @@
 // owner counts from one loader call per page, so a page of members costs no statement per member.
 import type { Member, Role } from "../../generated/prisma/client.js";
 import { OWNER_ROLE_ID, type Permission } from "../../core/permissions.js";
-import { atLocation, type OrgAccess } from "../../auth/policy.js";
+import { atLocation, type StandingWithLocations } from "../../auth/policy.js";
 import {
   DENIAL_REASONS,
   deny,
@@ -27,7 +27,7 @@ import { builder } from "../builder.js";
 import type { Context } from "../context.js";
 import type { RoleInOrganization } from "../loaders.js";
 import { isPreloaded } from "../../db/queries/member-pages.js";
-import { allExplainedIn, explainedIn } from "../targets.js";
+import { allExplainedIn, explainedIn } from "../mutation-scopes.js";
 import { LocationNode } from "./location.js";
 import { MemberNode } from "./member.js";
 import { OrganizationNode } from "./organization.js";
@@ -169,7 +169,7 @@ async function targetAtLocation(context: Context, target: TargetMember, location
  * is decided at the location asked about (both standings, the caller's and the member's, there).
  */
 async function memberDecisions(context: Context, member: Member, locationId: string | null = null): Promise<Decisions<keyof typeof MEMBER_ACTIONS>> {
-  const [standing, target] = await Promise.all([context.policy.orgAccess(member.organizationId), targetMember(context, member)]);
+  const [standing, target] = await Promise.all([context.policy.standing(member.organizationId), targetMember(context, member)]);
   const standingThere = atLocation(standing, locationId);
   const targetThere = locationId ? await targetAtLocation(context, target, locationId) : target;
   const owners = await ownerCount(context, member.organizationId, target.roleId === OWNER_ROLE_ID);
@@ -189,13 +189,13 @@ async function memberDecisions(context: Context, member: Member, locationId: str
   });
 }
 
-function selfTarget(standing: OrgAccess): TargetMember | null {
+function selfTarget(standing: StandingWithLocations): TargetMember | null {
   if (!standing.memberId || !standing.roleId || !standing.status) return null;
   return { id: standing.memberId, roleId: standing.roleId, status: standing.status, rolePermissions: [...standing.permissions], userActive: true };
 }
 
 async function organizationDecisions(context: Context, organizationId: string): Promise<Decisions<keyof typeof ORGANIZATION_ACTIONS>> {
-  const standing = await context.policy.orgAccess(organizationId);
+  const standing = await context.policy.standing(organizationId);
   const owners = await ownerCount(context, organizationId, standing.roleId === OWNER_ROLE_ID);
   return allExplainedIn(context, organizationId, {
     update: organizationRules.update(standing),
@@ -216,7 +216,7 @@ const NOT_FOUND_ANYWHERE = deny("NOT_FOUND", "Pass organizationId to ask about a
 
 async function roleDecisions(context: Context, role: Role, organizationId: string | null): Promise<Decisions<keyof typeof ROLE_ACTIONS>> {
   if (!organizationId) return { update: NOT_FOUND_ANYWHERE, delete: NOT_FOUND_ANYWHERE, assign: NOT_FOUND_ANYWHERE };
-  const standing = await context.policy.orgAccess(organizationId);
+  const standing = await context.policy.standing(organizationId);
   return allExplainedIn(context, organizationId, {
     update: roleRules.update(standing, role),
     delete: roleRules.delete(standing, role),
@@ -264,7 +264,7 @@ builder.prismaObjectField("Location", "viewerCan", (t) =>
       const standing = await context.policy.standingAt(location.organizationId, location.id);
       return {
         update: locationRules.update(standing),
-        delete: locationRules.delete(await context.policy.orgAccess(location.organizationId)),
+        delete: locationRules.delete(await context.policy.standing(location.organizationId)),
         assignMembers: need(standing, "members:update"),
       };
     },
@@ -301,7 +301,7 @@ builder.prismaObjectField("Invitation", "viewerCan", (t) =>
     type: InvitationViewerCan,
     description: "What you may do with this invitation, by the same rules the mutations enforce",
     resolve: async (invitation, _args, context) => {
-      const [standing, role] = await Promise.all([context.policy.orgAccess(invitation.organizationId), context.loaders.roleById.load(invitation.roleId)]);
+      const [standing, role] = await Promise.all([context.policy.standing(invitation.organizationId), context.loaders.roleById.load(invitation.roleId)]);
       const missingRole = deny("NOT_FOUND", "Role not found");
       return allExplainedIn(context, invitation.organizationId, {
         revoke: invitationRules.revoke(standing, invitation),
@@ -321,7 +321,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, context) => {
       const [member, role] = await Promise.all([context.loaders.memberById.load(args.memberId.id), context.loaders.roleById.load(args.roleId.id)]);
       if (!member) return deny("NOT_FOUND", "Member not found");
-      const standing = await context.policy.orgAccess(member.organizationId);
+      const standing = await context.policy.standing(member.organizationId);
       if (standing.status === null) return deny("NOT_FOUND", "Member not found");
       if (!role || (role.organizationId !== null && role.organizationId !== member.organizationId)) return deny("NOT_FOUND", "Role not found");
       const target = await targetMember(context, member);
@@ -343,7 +343,7 @@ builder.queryFields((t) => ({
       const organizationId = args.organizationId.id;
       if (args.permissions.length > 50) throw invalid("permissions", "permissions takes at most 50 entries");
       validatePermissions(args.permissions);
-      const standing0 = await context.policy.orgAccess(organizationId);
+      const standing0 = await context.policy.standing(organizationId);
       // A location of an organization you are not in reads like the organization: NOT_FOUND per permission.
       const locationId = standing0.status === null ? null : await locationArg(context, organizationId, args.locationId);
       const standing = await context.policy.standingAt(organizationId, locationId);

@@ -1,11 +1,12 @@
-// Turns the global IDs a mutation receives (decoded: global-id-args.ts) into the organization the
-// mutation acts on, for its auth scope. After sign-in, an ID that is malformed or of another type
+// A mutation's auth scope: the global IDs it receives (decoded: global-id-args.ts) turned into
+// the organization it acts on. After sign-in, an ID that is malformed or of another type
 // is BAD_USER_INPUT (reading a RefusedGlobalId's id); one that is unknown, or belongs to an
 // organization the caller is not an active member of, is NOT_FOUND — the same answer, so a
 // probe learns nothing. Whether the caller's standing allows the change is decided by the rules
-// in core/rules.ts, and a refusal carries their reason code (the same viewerCan reports).
+// in core/rules.ts, and a refusal carries their reason code (the same viewerCan reports). (The
+// member a rule acts on is its TargetMember; here it is the organization a mutation acts on.)
 import type { Permission } from "../core/permissions.js";
-import type { OrgAccess } from "../auth/policy.js";
+import type { StandingWithLocations } from "../auth/policy.js";
 import { editableRole, enforce, explainOwnerless, need, type Decision } from "../core/rules.js";
 import { notFound, unauthenticated } from "../core/errors.js";
 import type { Context } from "./context.js";
@@ -40,7 +41,7 @@ async function targetOrganizationId(context: Context, typename: TargetType, targ
     }
   }
   if (!organizationId) throw notFound(typename);
-  const standing = await context.policy.orgAccess(organizationId);
+  const standing = await context.policy.standing(organizationId);
   // Not a member: the same answer as an unknown ID. A suspended member is told so.
   if (standing.status === null) throw notFound(typename);
   return organizationId;
@@ -56,7 +57,7 @@ export async function ruleOn(
   context: Context,
   typename: TargetType,
   target: GlobalId,
-  rule: (standing: OrgAccess) => Decision,
+  rule: (standing: StandingWithLocations) => Decision,
   /** Decide with the standing at this location (roles held there count). */
   locationId?: string | null,
 ) {
