@@ -29,6 +29,7 @@ import {
   roleRules,
   standingOf,
   withPermissions,
+  targetWithPermissions,
   type Decision,
   type DenialReason,
   type MembershipStatus,
@@ -355,6 +356,13 @@ describe("building blocks (not decisions)", () => {
     expect(withPermissions(S.suspendedAdmin, ["locations:update"])).toBe(S.suspendedAdmin);
     expect(withPermissions(S.pendingAdmin, ["locations:update"])).toBe(S.pendingAdmin);
     expect(withPermissions(S.outsider, ["locations:update"])).toBe(S.outsider);
+  });
+
+  it("targetWithPermissions adds the member's permissions at a location to their role's", () => {
+    const there = targetWithPermissions(T.member, ["locations:update", "members:read"]);
+    expect([...there.rolePermissions].sort()).toEqual([...SYSTEM_ROLES.member.permissions, "locations:update"].sort());
+    expect(T.member.rolePermissions).not.toContain("locations:update"); // the original is not mutated
+    expect(targetWithPermissions(T.member, ["members:read"])).toBe(T.member); // nothing new: same object
   });
 });
 

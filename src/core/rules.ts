@@ -93,6 +93,15 @@ export function withPermissions<S extends Standing>(standing: S, extra: Iterable
   return added.length === 0 ? standing : { ...standing, permissions: new Set([...standing.permissions, ...(added as Permission[])]) };
 }
 
+/**
+ * The member acted on, at a location: the permissions of their roles there add to their
+ * organization role's (as withPermissions does for the caller).
+ */
+export function targetWithPermissions(target: TargetMember, extra: Iterable<string>): TargetMember {
+  const added = [...extra].filter((permission) => !target.rolePermissions.includes(permission));
+  return added.length === 0 ? target : { ...target, rolePermissions: [...new Set([...target.rolePermissions, ...added])] };
+}
+
 /** An active membership: not a member reads as NOT_FOUND, a suspended one as SUSPENDED, one not accepted yet as NOT_ACCEPTED. */
 export function activeMember(standing: Standing): Decision {
   if (standing.status === null) return deny("NOT_FOUND", "Organization not found");

@@ -4,7 +4,7 @@
 // is one transaction that locks the organization, like every membership change.
 import type { Location, Member, PrismaClient, Role } from "../generated/prisma/client.js";
 import { OWNER_ROLE_ID } from "../core/permissions.js";
-import { enforce, locationRules, type TargetMember } from "../core/rules.js";
+import { enforce, locationRules, targetWithPermissions } from "../core/rules.js";
 import { actorAccess, actorStandingAt, asTarget, authorize, enforceInOrganization, lockOrganization, locationPermissions, memberInOrganization, type Tx } from "./access.js";
 import type { Actor } from "./actor.js";
 import { recordAudit } from "./audit.js";
@@ -194,8 +194,7 @@ export async function setMemberLocations(db: PrismaClient, actor: Actor, input: 
     const targetBase = asTarget(target);
     for (const locationId of changed) {
       const standing = await actorStandingAt(tx, access, locationId);
-      const extra = await locationPermissions(tx, target.id, locationId);
-      const targetThere: TargetMember = { ...targetBase, rolePermissions: [...new Set([...targetBase.rolePermissions, ...extra])] };
+      const targetThere = targetWithPermissions(targetBase, await locationPermissions(tx, target.id, locationId));
       const held = new Set(current.get(locationId) ?? []);
       const granted = (wanted.get(locationId) ?? []).filter((roleId) => !held.has(roleId)).map((roleId) => roleById.get(roleId)!);
       await enforceInOrganization(tx, organizationId, locationRules.assignAt(standing, targetThere, granted));

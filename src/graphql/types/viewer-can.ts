@@ -16,6 +16,7 @@ import {
   need,
   organizationRules,
   roleRules,
+  targetWithPermissions,
   type Decision,
   type DenialReason,
   type OwnerCount,
@@ -161,7 +162,7 @@ async function targetMember(context: Context, member: Member): Promise<TargetMem
 async function targetAtLocation(context: Context, target: TargetMember, locationId: string): Promise<TargetMember> {
   const here = (await context.loaders.memberLocations.load(target.id)).find((entry) => entry.locationId === locationId)?.roleIds ?? [];
   const extra = (await context.loaders.roleById.loadMany(here)).flatMap((r) => (r && !(r instanceof Error) ? r.permissions : []));
-  return extra.length === 0 ? target : { ...target, rolePermissions: [...new Set([...target.rolePermissions, ...extra])] };
+  return targetWithPermissions(target, extra);
 }
 
 /**
