@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { decodeBase64, decodeCursorChunk, encodeBase64, encodeCursorChunk } from "@pothos/core";
 import DataLoader from "dataloader";
-import { byShape, shapedCacheKey } from "./by-shape.js";
+import { byShape, pageFrom, shapedCacheKey } from "./by-shape.js";
 import { columnsOf, selectList } from "./columns.js";
 import type { AuditEvent, PrismaClient } from "../../generated/prisma/client.js";
 import { validatePageArgs } from "./member-pages.js";
@@ -92,27 +92,14 @@ export function createAuditPageLoaders(prisma: PrismaClient, limits: { maxPageSi
     }
     const pages = new Map<string, AuditPage>();
     for (const organizationId of organizationIds) {
-      const all = grouped.get(organizationId) ?? [];
-      const more = all.length > size;
-      const page = all.slice(0, size);
-      if (backward) page.reverse();
       // The cursor is encoded only when a client asks for it.
-      const edges = page.map((node) => ({
+      const page = pageFrom(grouped.get(organizationId) ?? [], size, backward, args, (node) => ({
         node,
         get cursor() {
           return encodeCursor(node.id);
         },
       }));
-      pages.set(organizationId, {
-        edges,
-        pageInfo: {
-          hasNextPage: backward ? args.before != null : more,
-          hasPreviousPage: backward ? more : args.after != null,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
-        },
-        countKey: auditCountKey(organizationId, args.action),
-      });
+      pages.set(organizationId, { ...page, countKey: auditCountKey(organizationId, args.action) });
     }
     return pages;
   };

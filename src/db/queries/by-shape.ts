@@ -1,6 +1,6 @@
-// How the lean lists batch: a DataLoader key is one organization and one shape of arguments
-// (page size, cursor, filter, order); keys of one shape share one statement for all their
-// organizations.
+// How the lean lists batch and page: a DataLoader key is one organization and one shape of
+// arguments (page size, cursor, filter, order); keys of one shape share one statement for all
+// their organizations, whose rows then become each organization's Relay page.
 
 export interface ShapedKey {
   organizationId: string;
@@ -34,5 +34,31 @@ export function byShape<K extends ShapedKey, T>(load: (organizationIds: string[]
       }),
     );
     return keys.map((key) => results.get(shapedCacheKey(key)) ?? missing(key));
+  };
+}
+
+/**
+ * One organization's page from the rows read for it (at most size + 1, in reading order): the
+ * extra row only tells that there is more, and a backward page was read in reverse.
+ */
+export function pageFrom<R, E extends { readonly cursor: string }>(
+  rows: readonly R[],
+  size: number,
+  backward: boolean,
+  args: { after?: string | null; before?: string | null },
+  edge: (row: R) => E,
+) {
+  const more = rows.length > size;
+  const page = rows.slice(0, size);
+  if (backward) page.reverse();
+  const edges = page.map(edge);
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: backward ? args.before != null : more,
+      hasPreviousPage: backward ? more : args.after != null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
   };
 }

@@ -9,7 +9,7 @@ import DataLoader from "dataloader";
 import type { Member, PrismaClient, Role, User } from "../../generated/prisma/client.js";
 import { invalid } from "../../core/errors.js";
 import { UUID_PATTERN, unstorableText } from "../../core/text.js";
-import { byShape, shapedCacheKey } from "./by-shape.js";
+import { byShape, pageFrom, shapedCacheKey } from "./by-shape.js";
 import { columnsOf, rowOf, selectList } from "./columns.js";
 
 export type MemberOrderField = "JOINED_AT" | "EMAIL" | "FIRST_NAME" | "LAST_NAME";
@@ -252,11 +252,7 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
     const roles = new Map<string, Role>();
     const pages = new Map<string, MemberPage>();
     for (const organizationId of organizationIds) {
-      const all = grouped.get(organizationId) ?? [];
-      const more = all.length > size;
-      const page = all.slice(0, size);
-      if (backward) page.reverse();
-      const edges = page.map((row) => {
+      const page = pageFrom(grouped.get(organizationId) ?? [], size, backward, args, (row) => {
         const node = toMember(row, roles);
         // The cursor is encoded only when a client asks for it.
         return {
@@ -266,16 +262,7 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
           },
         };
       });
-      pages.set(organizationId, {
-        totalCount: withCount ? (totals.get(organizationId) ?? 0) : null,
-        edges,
-        pageInfo: {
-          hasNextPage: backward ? args.before != null : more,
-          hasPreviousPage: backward ? more : args.after != null,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
-        },
-      });
+      pages.set(organizationId, { totalCount: withCount ? (totals.get(organizationId) ?? 0) : null, ...page });
     }
     return pages;
   };
