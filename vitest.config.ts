@@ -12,6 +12,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // dist/ for the suites that start the server as `npm start` does (test/fixtures/server-process.ts).
+    globalSetup: ["test/fixtures/build-once.ts"],
     pool: "forks",
     testTimeout: 60_000,
     hookTimeout: 120_000,

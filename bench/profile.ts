@@ -1,7 +1,10 @@
 // Profiles one scenario in-process: seeds the standard scale into a throwaway PostgreSQL
 // database, then runs the document N times through yoga.fetch and prints the mean time.
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts [q1|q2|q3|q4] [runs]
-// then open the .cpuprofile in Chrome DevTools (Performance tab) or speedscope.
+//   node --import tsx bench/profile.ts [q0|q1|q2|q3|q4] [runs] [profile.cpuprofile]
+// With a third argument it records a CPU profile of the timed runs only (not the seeding or the
+// start) into that file: open it in Chrome DevTools (Performance tab) or speedscope.
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { newSecret } from "../src/core/tokens.js";
 import { loadConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/client.js";
@@ -9,11 +12,12 @@ import { applyMigrations } from "../src/db/migrate.js";
 import { createThrowawayDatabase } from "../test/fixtures/throwaway.js";
 import { createLogger } from "../src/logger.js";
 import { createApp } from "../src/server.js";
-import { Q1, Q2, Q3, Q4 } from "./queries.js";
+import { Q0, Q1, Q2, Q3, Q4 } from "./queries.js";
 import { seedBench, VIEWER_ID_SQL } from "./seed.js";
 
-const [name = "q2", runsArg = "30"] = process.argv.slice(2);
+const [name = "q2", runsArg = "30", profileFile] = process.argv.slice(2);
 const documents: Record<string, [string, Record<string, unknown>]> = {
+  q0: [Q0, {}],
   q1: [Q1, { slug: "org-2" }],
   q2: [Q2, {}],
   q3: [Q3, { slug: "org-2", search: "user12" }],
@@ -42,9 +46,21 @@ try {
   };
   for (let i = 0; i < 3; i++) await run();
   const runs = Number(runsArg);
+  const session = profileFile ? new Session() : null;
+  if (session) {
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.start");
+  }
   const started = performance.now();
   for (let i = 0; i < runs; i++) await run();
-  console.log(`${name}: ${((performance.now() - started) / runs).toFixed(1)} ms per request (sequential, ${runs} runs)`);
+  const elapsed = performance.now() - started;
+  if (session) {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(profileFile!, JSON.stringify(profile));
+    session.disconnect();
+  }
+  console.log(`${name}: ${(elapsed / runs).toFixed(2)} ms per request (sequential, ${runs} runs)`);
 } finally {
   await db.close();
   await database.drop();

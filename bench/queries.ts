@@ -1,5 +1,8 @@
 // The benchmark's GraphQL documents, shared with test/query-count.test.ts, which guards their
 // SQL statement counts in CI.
+/** Authenticated `{ __typename }`: what every request pays before any field runs. */
+export const Q0 = `query Q0 { __typename }`;
+
 export const Q1 = `query Q1($slug: String!) {
   organization(slug: $slug) {
     id name
@@ -44,5 +47,10 @@ export const W2 = `mutation W2($input: UpdateMemberRoleInput!) {
   updateMemberRole(input: $input) { member { id role { key } } }
 }`;
 
-/** Most SQL statements each read may cost, at any data size (issue targets). */
-export const STATEMENT_BUDGET = { q1: 4, q2: 6, q3: 3, q4: 2 } as const;
+/**
+ * Most SQL statements each read may cost, at any data size. q0 is the token lookup alone. Every
+ * read that touches an organization adds one statement for the viewer's standing there (read
+ * lazily, for all the organizations the request touches at once; README, Performance), which is
+ * why q3 and q4 are one above the first benchmark's budgets (3 and 2).
+ */
+export const STATEMENT_BUDGET = { q0: 1, q1: 4, q2: 6, q3: 4, q4: 3 } as const;

@@ -1,9 +1,10 @@
 // npm run soak -- [--minutes 2] [--connections 20]        (or SOAK_MINUTES=0.5 npm run soak)
 //
 // A soak test: seeds a throwaway PostgreSQL database (the benchmark's standard data plus a few
-// soak users with tokens), starts the real server (`node --import tsx src/main.ts`, the same code
-// path as `npm start`) on a real socket, and drives a mixed workload — 70% reads, 30% writes, by
-// an owner, three admins and a plain member — over keep-alive connections for a set time.
+// soak users with tokens), starts the real server exactly as `npm start` does (dist/ built when
+// stale, then node with package.json's flags on dist/main.js: scripts/build.mjs) on a real socket,
+// and drives a mixed workload — 70% reads, 30% writes, by an owner, three admins and a plain
+// member — over keep-alive connections for a set time.
 // Every interval it prints requests, req/s, p50/p99, errors by code and the server's RSS; at the
 // end a VERDICT (no server errors, no RSS growth trend, p99 not rising). Exit code 0 on PASS.
 // Writes undo themselves (added members are removed, invitations revoked, roles flip back and
@@ -21,6 +22,7 @@ import { openDatabase } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrate.js";
 import { createThrowawayDatabase, type ThrowawayDatabase } from "../test/fixtures/throwaway.js";
 import { createApiToken } from "../src/domain/api-tokens.js";
+import { ensureBuilt, SERVER_NODE_ARGS } from "../scripts/build.mjs";
 import { seedBench, VIEWER_EMAIL } from "./seed.js";
 import { freePort } from "./free-port.js";
 
@@ -134,9 +136,10 @@ interface Server {
 }
 
 async function startServer(databaseUrl: string): Promise<Server> {
+  await ensureBuilt();
   const port = await freePort();
   const host = "127.0.0.1";
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, SERVER_NODE_ARGS, {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -578,7 +581,7 @@ async function main(): Promise<number> {
       }, { worker: 0, sequence: 0 });
       if (problems.length) throw new Error(`${operation.name} failed its check: ${problems.join("; ")}`);
     }
-    log(`checked ${operations.length} operations; server pid ${server.child.pid} on port ${server.port}`);
+    log(`checked ${operations.length} operations; server pid ${server.child.pid} on port ${server.port} (node ${SERVER_NODE_ARGS.join(" ")}, as npm start)`);
     notInterrupted();
 
     const totalWeight = operations.reduce((sum, operation) => sum + operation.weight, 0);

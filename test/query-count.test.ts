@@ -2,7 +2,7 @@
 // shape, not the amount of data. Same query, 10× more organizations and members: same count.
 import { prismaConnectionHelpers } from "@pothos/plugin-prisma";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Q1, Q2, Q3, Q4, STATEMENT_BUDGET } from "../bench/queries.js";
+import { Q0, Q1, Q2, Q3, Q4, STATEMENT_BUDGET } from "../bench/queries.js";
 import { builder } from "../src/graphql/builder.js";
 import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import { createTestApp, databaseKind, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
@@ -96,12 +96,13 @@ it("keeps the statement count flat when the data grows 10×", async () => {
   expect(small.max).toBeLessThanOrEqual(20);
 });
 
-it("keeps the benchmark's reads (q1-q4) within their statement budgets at both sizes", async () => {
+it("keeps the benchmark's reads (q0-q4) within their statement budgets at both sizes", async () => {
   const org = await t.db.prisma.organization.findUniqueOrThrow({ where: { slug: "org-0" } });
   const big = await t.db.prisma.organization.findUniqueOrThrow({ where: { slug: "org-19" } });
   const member = await t.db.prisma.member.findFirstOrThrow({ where: { organizationId: org.id, NOT: { userId: viewer.user.id } } });
   const memberId = Buffer.from(`Member:${member.id}`).toString("base64");
   const counts = {
+    q0: await statementsFor(Q0),
     q1: await statementsFor(Q1, { slug: "org-0" }),
     q1big: await statementsFor(Q1, { slug: big.slug }),
     q2: await statementsFor(Q2),
@@ -110,6 +111,7 @@ it("keeps the benchmark's reads (q1-q4) within their statement budgets at both s
     q4: await statementsFor(Q4, { id: memberId }),
   };
   console.log(`statements per request: ${Object.entries(counts).map(([name, c]) => `${name} ${c.max}`).join(", ")}`);
+  expect(counts.q0.max).toBeLessThanOrEqual(STATEMENT_BUDGET.q0);
   expect(counts.q1.max).toBeLessThanOrEqual(STATEMENT_BUDGET.q1);
   expect(counts.q1big.max).toBe(counts.q1.max);
   expect(counts.q2.max).toBeLessThanOrEqual(STATEMENT_BUDGET.q2);

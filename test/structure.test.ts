@@ -136,7 +136,7 @@ describe("the lean member list can't drift from the models", () => {
 
   it("a page from lean SQL holds every column of Member, User and Role, equal to what Prisma loads", async () => {
     const { createMemberPageLoaders, pageKey } = await import("../src/db/queries/member-pages.js");
-    const loaders = createMemberPageLoaders(t.db.prisma, { maxPageSize: 100, defaultPageSize: 20 });
+    const loaders = createMemberPageLoaders(t.db.query, { maxPageSize: 100, defaultPageSize: 20 });
     const page = await loaders.pages.load(pageKey(acme.organization.id, { first: 10 }));
     const plain = await t.db.prisma.member.findMany({ where: { organizationId: acme.organization.id }, include: { user: true, role: true }, orderBy: [{ joinedAt: "asc" }, { id: "asc" }] });
     expect(page.edges.map((edge) => edge.node)).toEqual(plain);

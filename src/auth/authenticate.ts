@@ -1,28 +1,21 @@
 // Who is calling: the Authorization header resolved to a user, through a personal access token
 // (`pat_…`) or a JWT from the configured identity provider. No header means anonymous; any
-// header that does not resolve to an active user is refused. Either way the user's memberships
-// and permissions are read from the database on every request, never taken from a token, so a
-// role change or a removal applies to the very next request.
+// header that does not resolve to an active user is refused. An access token costs one indexed
+// statement (token, user, verified addresses); the user's memberships and permissions are read
+// later, only for the organizations the request touches (auth/policy.ts), and always from the
+// database, never taken from a token or a cache, so a role change, a removal or a revocation
+// applies to the very next request on every instance.
 import type { PrismaClient, User } from "../generated/prisma/client.js";
+import type { Database } from "../db/client.js";
+import { columnsOf, rowOf, selectList } from "../db/queries/columns.js";
 import type { JwtConfig } from "../config.js";
 import { unauthenticated } from "../core/errors.js";
 import { isUniqueViolation } from "../domain/prisma-errors.js";
 import { recordAudit } from "../domain/audit.js";
 import { canonicalEmail, normalizeEmail } from "../domain/validate.js";
 import { accountInsteadOf, addPrimaryEmail, findUserByEmail, markEmailVerified, markPhoneVerified } from "../domain/contacts.js";
-import type { MembershipStatus } from "../core/rules.js";
 import { createJwtVerifier, looksLikeJwt, type JwtIdentity, type JwtVerifier } from "./jwt.js";
 import { hashesEqual, hashSecret, looksLikeToken } from "../core/tokens.js";
-
-export interface Membership {
-  organizationId: string;
-  memberId: string;
-  roleId: string;
-  status: MembershipStatus;
-  permissions: string[];
-  /** The permissions of the member's roles at each of their locations. */
-  locations: { locationId: string; permissions: string[] }[];
-}
 
 export interface Viewer {
   user: User;
@@ -30,95 +23,64 @@ export interface Viewer {
   emails: string[];
   /** The access token this request came with; null for JWTs and in-process callers such as the CLI. */
   tokenId: string | null;
-  /**
-   * Every membership of the user (active or suspended), read together with the user (so most
-   * requests need no separate permission query); null when there are more than MEMBERSHIPS_WITH_USER.
-   */
-  memberships?: Membership[] | null;
 }
-
-/** Up to this many memberships are read together with the user. */
-export const MEMBERSHIPS_WITH_USER = 200;
-/** Up to this many location roles per membership are read together with the user. */
-const LOCATION_ROLES_WITH_USER = 500;
 
 /** lastUsedAt is written at most this often per token, to keep reads read-only. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** What a membership row must hold to become a Membership (also used by the Policy's fallback loader). */
-export const MEMBERSHIP_SELECT = {
-  id: true,
-  organizationId: true,
-  roleId: true,
-  status: true,
-  role: { select: { permissions: true } },
-  // Not those of a pending membership: they grant nothing, and strangers can make those.
-  locationRoles: {
-    where: { member: { status: { not: "PENDING" } } },
-    select: { locationId: true, role: { select: { permissions: true } } },
-    take: LOCATION_ROLES_WITH_USER + 1,
-  },
-} as const;
-
-type MembershipRow = {
-  id: string;
-  organizationId: string;
-  roleId: string;
-  status: MembershipStatus;
-  role: { permissions: string[] };
-  locationRoles: { locationId: string; role: { permissions: string[] } }[];
-};
-
-export function membershipOf(m: MembershipRow): Membership {
-  return {
-    organizationId: m.organizationId,
-    memberId: m.id,
-    roleId: m.roleId,
-    status: m.status,
-    permissions: m.role.permissions,
-    locations: m.locationRoles.map((l) => ({ locationId: l.locationId, permissions: l.role.permissions })),
-  };
-}
-
-const WITH_MEMBERSHIPS = {
-  memberships: { select: MEMBERSHIP_SELECT, take: MEMBERSHIPS_WITH_USER + 1 },
+/** What a JWT sign-in reads with the user: the verified addresses (to verify new ones from the token). */
+const WITH_CONTACTS = {
   emails: { where: { isVerified: true }, select: { email: true } },
   phones: { where: { isVerified: true }, select: { phoneNumber: true } },
 } as const;
 
-type UserWithMemberships = User & { memberships: MembershipRow[]; emails: { email: string }[]; phones: { phoneNumber: string }[] };
+type UserWithContacts = User & { emails: { email: string }[]; phones: { phoneNumber: string }[] };
 
 function assertActive(user: User): void {
   if (user.status === "SUSPENDED") throw unauthenticated("This account is suspended");
   if (user.status !== "ACTIVE") throw unauthenticated("This account is not active");
 }
 
-function viewerOf(loaded: UserWithMemberships, tokenId: string | null): Viewer {
-  const { memberships, emails, phones: _phones, ...user } = loaded;
-  return {
-    user,
-    emails: [...new Set([user.email, ...emails.map((row) => row.email)])],
-    tokenId,
-    memberships:
-      memberships.length > MEMBERSHIPS_WITH_USER || memberships.some((m) => m.locationRoles.length > LOCATION_ROLES_WITH_USER)
-        ? null
-        : memberships.map(membershipOf),
-  };
+function viewerOf(user: User, verifiedEmails: readonly string[], tokenId: string | null): Viewer {
+  return { user, emails: [...new Set([user.email, ...verifiedEmails])], tokenId };
 }
 
-async function withAccessToken(prisma: PrismaClient, secret: string): Promise<Viewer> {
+const USER_COLUMNS = columnsOf("User");
+
+/**
+ * The token lookup: one statement over the unique index on tokenHash, with the token's user and
+ * their verified addresses. Read through the driver (Database.query), as the request's first and
+ * most frequent statement.
+ */
+const TOKEN_LOOKUP = `SELECT t.id AS "t_id", t."tokenHash" AS "t_tokenHash", t."revokedAt" AS "t_revokedAt", t."expiresAt" AS "t_expiresAt",
+  t."lastUsedAt" AS "t_lastUsedAt", ${selectList("u", USER_COLUMNS).join(", ")},
+  ARRAY(SELECT e.email FROM "UserEmail" e WHERE e."userId" = u.id AND e."isVerified") AS "t_verifiedEmails"
+FROM "ApiToken" t JOIN "User" u ON u.id = t."userId"
+WHERE t."tokenHash" = $1`;
+
+interface TokenRow {
+  t_id: string;
+  t_tokenHash: string;
+  t_revokedAt: Date | null;
+  t_expiresAt: Date | null;
+  t_lastUsedAt: Date | null;
+  t_verifiedEmails: string[];
+}
+
+async function withAccessToken(db: Pick<Database, "prisma" | "query">, secret: string): Promise<Viewer> {
   if (!looksLikeToken(secret)) throw unauthenticated("The access token is not valid");
   const hash = hashSecret(secret);
-  const token = await prisma.apiToken.findUnique({ where: { tokenHash: hash }, include: { user: { include: WITH_MEMBERSHIPS } } });
-  if (!token || !hashesEqual(token.tokenHash, hash)) throw unauthenticated("The access token is not valid");
-  if (token.revokedAt) throw unauthenticated("The access token has been revoked");
+  const [row] = await db.query<TokenRow & Record<string, unknown>>(TOKEN_LOOKUP, [hash]);
+  if (!row || !hashesEqual(row.t_tokenHash, hash)) throw unauthenticated("The access token is not valid");
+  if (row.t_revokedAt) throw unauthenticated("The access token has been revoked");
   const now = new Date();
-  if (token.expiresAt && token.expiresAt <= now) throw unauthenticated("The access token has expired");
-  assertActive(token.user);
-  if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-    await prisma.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: now } });
+  if (row.t_expiresAt && row.t_expiresAt <= now) throw unauthenticated("The access token has expired");
+  const user = rowOf<User>(row, USER_COLUMNS);
+  assertActive(user);
+  if (!row.t_lastUsedAt || now.getTime() - row.t_lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+    await db.prisma.apiToken.update({ where: { id: row.t_id }, data: { lastUsedAt: now } });
   }
-  return viewerOf(token.user, token.id);
+  return viewerOf(user, row.t_verifiedEmails, row.t_id);
 }
 
 /**
@@ -127,11 +89,11 @@ async function withAccessToken(prisma: PrismaClient, secret: string): Promise<Vi
  * a new user. An email the provider has not verified is never trusted: it would let anyone
  * with an unverified address pick up invitations sent to it.
  */
-async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requestId: string | null): Promise<UserWithMemberships> {
-  const linked = await prisma.user.findUnique({ where: { externalId: identity.subject }, include: WITH_MEMBERSHIPS });
+async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requestId: string | null): Promise<UserWithContacts> {
+  const linked = await prisma.user.findUnique({ where: { externalId: identity.subject }, include: WITH_CONTACTS });
   if (linked) {
     assertActive(linked);
-    return (await verifyFromToken(prisma, linked, identity, requestId)) ? prisma.user.findUniqueOrThrow({ where: { id: linked.id }, include: WITH_MEMBERSHIPS }) : linked;
+    return (await verifyFromToken(prisma, linked, identity, requestId)) ? prisma.user.findUniqueOrThrow({ where: { id: linked.id }, include: WITH_CONTACTS }) : linked;
   }
   if (!identity.email) throw unauthenticated("The first sign-in needs the token to carry an email claim");
   if (!identity.emailVerified) {
@@ -172,12 +134,12 @@ async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requ
         targetId: user.id,
         after: { externalId: identity.subject, email },
       });
-      return tx.user.findUniqueOrThrow({ where: { id: user.id }, include: WITH_MEMBERSHIPS });
+      return tx.user.findUniqueOrThrow({ where: { id: user.id }, include: WITH_CONTACTS });
     });
   } catch (error) {
     // Two first sign-ins at once: the other one linked or created the user; use it.
     if (isUniqueViolation(error)) {
-      const user = await prisma.user.findUnique({ where: { externalId: identity.subject }, include: WITH_MEMBERSHIPS });
+      const user = await prisma.user.findUnique({ where: { externalId: identity.subject }, include: WITH_CONTACTS });
       if (user) return user;
       throw unauthenticated("This email address is already linked to another sign-in identity");
     }
@@ -189,7 +151,7 @@ async function userForIdentity(prisma: PrismaClient, identity: JwtIdentity, requ
  * A later sign-in whose provider vouches for an email or phone number the user doesn't hold
  * verified yet verifies it (when no other user holds it verified). Returns whether anything changed.
  */
-async function verifyFromToken(prisma: PrismaClient, user: UserWithMemberships, identity: JwtIdentity, requestId: string | null): Promise<boolean> {
+async function verifyFromToken(prisma: PrismaClient, user: UserWithContacts, identity: JwtIdentity, requestId: string | null): Promise<boolean> {
   const email = identity.email && identity.emailVerified ? canonicalEmail(identity.email) : null;
   const phone = identity.phoneNumber && identity.phoneNumberVerified ? identity.phoneNumber : null;
   const newEmail = email !== null && !user.emails.some((row) => row.email === email);
@@ -213,7 +175,8 @@ async function verifyFromToken(prisma: PrismaClient, user: UserWithMemberships, 
 
 export type Authenticator = (authorization: string | null, requestId?: string | null) => Promise<Viewer | null>;
 
-export function createAuthenticator(prisma: PrismaClient, jwt: JwtConfig | null): Authenticator {
+export function createAuthenticator(db: Pick<Database, "prisma" | "query">, jwt: JwtConfig | null): Authenticator {
+  const { prisma } = db;
   const verify: JwtVerifier | null = jwt ? createJwtVerifier(jwt) : null;
   return async (authorization, requestId = null) => {
     if (authorization === null || authorization.trim() === "") return null;
@@ -222,11 +185,11 @@ export function createAuthenticator(prisma: PrismaClient, jwt: JwtConfig | null)
     const secret = match[1]!;
     if (looksLikeJwt(secret)) {
       if (!verify) throw unauthenticated("This service does not accept JWTs (JWT sign-in is not configured); use an access token");
-      const user = await userForIdentity(prisma, await verify(secret), requestId);
+      const { emails, phones: _phones, ...user } = await userForIdentity(prisma, await verify(secret), requestId);
       assertActive(user);
-      return viewerOf(user, null);
+      return viewerOf(user, emails.map((row) => row.email), null);
     }
-    return withAccessToken(prisma, secret);
+    return withAccessToken(db, secret);
   };
 }
 

@@ -3,10 +3,35 @@
 import DataLoader from "dataloader";
 import { NO_ROW } from "../core/text.js";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
-import { MEMBERSHIP_SELECT, membershipOf, type Membership, type Viewer } from "./authenticate.js";
+import type { Viewer } from "./authenticate.js";
+import type { Database } from "../db/client.js";
+import type { MembershipStatus } from "../core/rules.js";
 import { OPERATOR_READ, type Permission } from "../core/permissions.js";
 import { isOwnerStanding, standingOf, withPermissions, type Standing } from "../core/rules.js";
 
+/** One membership of the viewer as the standing loader reads it. */
+interface MembershipRow {
+  id: string;
+  organizationId: string;
+  roleId: string;
+  status: MembershipStatus;
+  permissions: string[];
+  /** The permissions of the member's roles at each of their locations (none while PENDING). */
+  locations: { locationId: string; permissions: string[] }[];
+}
+
+/**
+ * The viewer's memberships in a batch of organizations, with their role's permissions and the
+ * roles held at locations: one statement however many organizations a request touches. A
+ * pending membership's location roles are not read: they grant nothing, and strangers can make those.
+ */
+const MEMBERSHIPS_IN = `SELECT m.id, m."organizationId", m."roleId", m.status::text AS status, r.permissions,
+  CASE WHEN m.status = 'PENDING' THEN '[]'::json ELSE COALESCE(
+    (SELECT json_agg(json_build_object('locationId', l."locationId", 'permissions', lr.permissions))
+       FROM "MemberLocationRole" l JOIN "Role" lr ON lr.id = l."roleId" WHERE l."memberId" = m.id),
+    '[]'::json) END AS locations
+FROM "Member" m JOIN "Role" r ON r.id = m."roleId"
+WHERE m."userId" = $1::uuid AND m."organizationId" = ANY($2::uuid[])`;
 
 const OPERATOR_PERMISSIONS: ReadonlySet<Permission> = new Set(OPERATOR_READ);
 
@@ -21,14 +46,14 @@ const NO_ACCESS: StandingWithLocations = Object.freeze({
   locations: new Map<string, ReadonlySet<Permission>>(),
 });
 
-function accessOf(row: Membership): StandingWithLocations {
+function accessOf(row: MembershipRow): StandingWithLocations {
   const locations = new Map<string, Set<Permission>>();
   for (const { locationId, permissions } of row.locations) {
     const set = locations.get(locationId) ?? new Set<Permission>();
     for (const permission of permissions) set.add(permission as Permission);
     locations.set(locationId, set);
   }
-  return { ...standingOf(row, row.permissions), locations };
+  return { ...standingOf({ memberId: row.id, roleId: row.roleId, status: row.status }, row.permissions), locations };
 }
 
 /**
@@ -59,40 +84,48 @@ function then<T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R
 }
 
 /**
- * Per-request policy for one viewer. Organization access is batched: however many
- * organizations a request touches, their memberships are read in one statement per tick.
+ * Per-request policy for one viewer. Organization access is read lazily and batched: only the
+ * organizations a request touches, however many, in one statement per tick; once read, an
+ * organization's standing is answered synchronously for the rest of the request (a list of
+ * thousands of objects then costs no promises). Nothing is kept between requests.
  */
 export class Policy {
   private readonly access: DataLoader<string, StandingWithLocations>;
   private readonly visibleUsers: DataLoader<string, boolean>;
   private readonly privateUsers: DataLoader<string, boolean>;
   private readonly organizationExists: DataLoader<string, boolean>;
-  private known: Map<string, StandingWithLocations> | null;
+  /** Standings the loader has answered, for synchronous answers. */
+  private readonly known = new Map<string, StandingWithLocations>();
+  /** Counts forget() calls, so a read begun before one doesn't fill `known` after it. */
+  private generation = 0;
+  /** Objects a list has already authorized as a whole (vouchForMembers); their type check is free. */
+  private vouched = new WeakSet<object>();
   /** Users already known to be visible (the viewer, members of visible memberships). */
   private readonly seenUsers = new Set<string>();
 
   private readonly operator: boolean;
   private readonly operatorAudited = new Set<string>();
 
+  private readonly prisma: PrismaClient;
+
   constructor(
-    private readonly prisma: PrismaClient,
+    db: Pick<Database, "prisma" | "query">,
     readonly viewer: Viewer | null,
     private readonly requestId: string | null = null,
+    private readonly options: { vouching: boolean } = { vouching: true },
   ) {
+    const prisma = (this.prisma = db.prisma);
     this.operator = viewer?.user.status === "ACTIVE" && viewer.user.isOperator === true;
-    // Memberships read with the token are the whole truth for this request: standing() answers
-    // from them without a query; the loader below serves only when they are absent or forgotten.
-    this.known = viewer?.memberships ? new Map([...perOrganization(viewer.memberships)].map(([id, m]) => [id, accessOf(m)])) : null;
     this.access = new DataLoader(async (organizationIds) => {
       if (!viewer || viewer.user.status !== "ACTIVE") return organizationIds.map(() => NO_ACCESS);
-      const rows = await prisma.member.findMany({
-        where: { userId: viewer.user.id, organizationId: { in: [...organizationIds] } },
-        select: { ...MEMBERSHIP_SELECT, locationRoles: { where: MEMBERSHIP_SELECT.locationRoles.where, select: MEMBERSHIP_SELECT.locationRoles.select } },
-      });
-      const byOrg = perOrganization(rows);
+      const generation = this.generation;
+      const byOrg = perOrganization(await db.query<MembershipRow>(MEMBERSHIPS_IN, [viewer.user.id, [...organizationIds]]));
       return organizationIds.map((id) => {
         const row = byOrg.get(id);
-        return row ? accessOf(membershipOf(row)) : NO_ACCESS;
+        const access = row ? accessOf(row) : NO_ACCESS;
+        // Not if forget() came while this was read: it may predate the change that forgot it.
+        if (generation === this.generation) this.known.set(id, access);
+        return access;
       });
     });
     this.privateUsers = new DataLoader(async (userIds) => {
@@ -126,7 +159,9 @@ export class Policy {
 
   /** Drops everything cached for this request (after a change to memberships or roles). */
   forget(): void {
-    this.known = null;
+    this.generation++;
+    this.vouched = new WeakSet();
+    this.known.clear();
     this.access.clearAll();
     this.visibleUsers.clearAll();
     this.privateUsers.clearAll();
@@ -134,12 +169,11 @@ export class Policy {
   }
 
   /**
-   * The viewer's standing in an organization (active, suspended or none). Answered
-   * synchronously when the memberships came with the user (most requests): a list of
-   * thousands of objects then costs no promises.
+   * The viewer's standing in an organization (active, suspended or none): synchronously once
+   * this request has read it, else through the batched loader.
    */
   standing(organizationId: string): StandingWithLocations | Promise<StandingWithLocations> {
-    const access = this.known && this.viewer?.user.status === "ACTIVE" ? (this.known.get(organizationId) ?? NO_ACCESS) : this.access.load(organizationId);
+    const access = this.known.get(organizationId) ?? this.access.load(organizationId);
     if (!this.operator) return access;
     // An operator's read access needs the organization to exist: one batched look-up.
     return Promise.resolve(access).then((found) => (found.status === null ? this.operatorAccess(organizationId) : found));
@@ -210,6 +244,31 @@ export class Policy {
   canSeePrivateOf(userId: string): boolean | Promise<boolean> {
     if (userId === this.viewer?.user.id || this.operator) return true;
     return this.privateUsers.load(userId);
+  }
+
+  /**
+   * A list of one organization's members, read by a field that required members:read there, is
+   * authorized once, not per object: the rows (and the users of accepted ones, which seeing the
+   * membership shows) skip their type checks for this request. It vouches only when this request
+   * already knows the viewer holds members:read organization-wide there — exactly what each
+   * row's own check (canSeeMember) would ask — so a vouch can never grant what the check wouldn't.
+   */
+  vouchForMembers(organizationId: string, members: Iterable<{ userId: string; organizationId: string; status: string; user?: object }>): void {
+    if (!this.options.vouching || this.operator || !this.known.get(organizationId)?.permissions.has("members:read")) return;
+    for (const member of members) {
+      if (member.organizationId !== organizationId) continue;
+      this.vouched.add(member);
+      // A pending member's user stays unseen: the organization sees only a stand-in (Member.user).
+      if (member.status !== "PENDING") {
+        this.seenUsers.add(member.userId);
+        if (member.user) this.vouched.add(member.user);
+      }
+    }
+  }
+
+  /** Whether a list already authorized this object (see vouchForMembers). */
+  isVouched(value: unknown): boolean {
+    return typeof value === "object" && value !== null && this.vouched.has(value);
   }
 
   /**

@@ -2,12 +2,9 @@
 // PostgreSQL server through a bounded pg pool otherwise. Both give the same Prisma client.
 import fs from "node:fs";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
-import { NodeFS } from "@electric-sql/pglite/nodefs";
+import type { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { lockDataDir } from "./embedded-lock.js";
@@ -24,7 +21,14 @@ export interface Database {
   sqlRunner(): Promise<SqlRunner>;
   /** Resolves when the database answers a trivial query (PostgreSQL: on a new connection, within timeoutMs). */
   ping(timeoutMs?: number): Promise<void>;
-  /** SQL statements Prisma has sent since the database was opened (for tests and benchmarks). */
+  /**
+   * One statement through the driver itself, for the hot read paths (the token lookup, list
+   * pages): no Prisma query building or decoding. Timestamps come back as Dates, like Prisma's;
+   * enums should be selected as text. Counted, timed and traced like Prisma's statements. On the
+   * embedded database it goes through Prisma's raw query, which orders it among Prisma's own.
+   */
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** SQL statements sent since the database was opened (for tests and benchmarks). */
   statementCount(): number;
   /** Calls listener after each statement Prisma sends, with its duration (for metrics). */
   onStatement(listener: (durationMs: number) => void): () => void;
@@ -70,20 +74,48 @@ function socketOf(client: pg.Client | pg.PoolClient): { destroy(): void } | unde
   return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
 }
 
+/**
+ * Prisma's DateTime columns are `timestamp` without a time zone, holding UTC. pg would read them
+ * in the process's local time zone; these parsers read them as UTC, as Prisma's adapter does.
+ */
+const TIMESTAMP = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/;
+
+function parseUtcTimestamp(value: string): Date {
+  const m = TIMESTAMP.exec(value);
+  // Anything unusual (infinity, BC, years before 100 or past 9999) takes the general parser.
+  if (!m || m[1]! < "0100") return new Date(`${value.replace(" ", "T")}Z`);
+  const ms = m[7] ? Number(m[7].padEnd(3, "0").slice(0, 3)) : 0;
+  return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms));
+}
+
+const LEAN_TYPES = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === 1114 && format !== "binary") return parseUtcTimestamp;
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
 function redactUrl(url: string): string {
   const parsed = new URL(url);
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
 }
 
-function watchStatements(prisma: PrismaClient, trace: { width: number } | null | undefined): Pick<Database, "statementCount" | "onStatement"> {
+type Statements = Pick<Database, "statementCount" | "onStatement"> & {
+  /** Counts a statement sent past Prisma (Database.query). */
+  record(query: string, durationMs: number): void;
+};
+
+function watchStatements(prisma: PrismaClient, trace: { width: number } | null | undefined): Statements {
   let count = 0;
   const listeners = new Set<(durationMs: number) => void>();
-  prisma.$on("query" as never, (event: { query: string; duration: number }) => {
+  const record = (query: string, durationMs: number) => {
     count++;
-    for (const listener of listeners) listener(Number(event.duration));
-    if (trace) process.stderr.write(`[sql] ${event.query.replace(/\s+/g, " ").replace(/"public"\./g, "").replace(/SELECT .*? FROM/, "SELECT … FROM").slice(0, trace.width)}\n`);
-  });
+    for (const listener of listeners) listener(durationMs);
+    if (trace) process.stderr.write(`[sql] ${query.replace(/\s+/g, " ").replace(/"public"\./g, "").replace(/SELECT .*? FROM/, "SELECT … FROM").slice(0, trace.width)}\n`);
+  };
+  prisma.$on("query" as never, (event: { query: string; duration: number }) => record(event.query, Number(event.duration)));
   return {
+    record,
     statementCount: () => count,
     onStatement(listener) {
       listeners.add(listener);
@@ -93,32 +125,51 @@ function watchStatements(prisma: PrismaClient, trace: { width: number } | null |
 }
 
 /**
- * PGlite on a folder, with commits that reach the disk (README, "Embedded database durability").
- * PGlite's NodeFS hands PostgreSQL's writes straight to the files (fs.writeSync), so a commit is in
- * the OS when its query resolves and survives kill -9. But PGlite starts PostgreSQL with fsync off
- * (`-F`), and Emscripten's NODEFS has no fsync (fsync() is a no-op): nothing would reach the disk
- * before the OS flushes it, and a power loss could lose commits or corrupt the folder. So: NODEFS
- * gets a real fsync, and PostgreSQL runs with fsync on and wal_sync_method=fsync (fdatasync()
- * stays a no-op in Emscripten).
+ * The embedded database's modules (PGlite, its file system, its Prisma adapter), loaded when one
+ * opens: a service on a PostgreSQL server never loads them.
  */
-class FsyncingNodeFS extends NodeFS {
-  override async init(pg: PGlite, options: Parameters<NodeFS["init"]>[1]) {
-    const result = await super.init(pg, options);
-    const patchFsync = (mod: { NODEFS: unknown }) => {
-      const nodefs = mod.NODEFS as { stream_ops?: Record<string, unknown>; tryFSOperation?: (operation: () => void) => void };
-      if (!nodefs?.stream_ops || typeof nodefs.tryFSOperation !== "function") {
-        throw new Error("@electric-sql/pglite: Emscripten NODEFS has changed; createPGlite (src/db/client.ts) can't make fsync real");
-      }
-      // A failing fsync becomes an errno for PostgreSQL, which then stops rather than acknowledge.
-      nodefs.stream_ops.fsync ??= (stream: { nfd: number }) => {
-        nodefs.tryFSOperation!(() => fs.fsyncSync(stream.nfd));
-        return 0;
+async function loadEmbedded() {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { NodeFS } = await import("@electric-sql/pglite/nodefs");
+  const { PrismaPGlite } = await import("pglite-prisma-adapter");
+  /** The extensions the migrations use. */
+  const extensions = {
+    pg_trgm: (await import("@electric-sql/pglite/contrib/pg_trgm")).pg_trgm,
+    btree_gin: (await import("@electric-sql/pglite/contrib/btree_gin")).btree_gin,
+  };
+
+  /**
+   * PGlite on a folder, with commits that reach the disk (README, "Embedded database durability").
+   * PGlite's NodeFS hands PostgreSQL's writes straight to the files (fs.writeSync), so a commit is in
+   * the OS when its query resolves and survives kill -9. But PGlite starts PostgreSQL with fsync off
+   * (`-F`), and Emscripten's NODEFS has no fsync (fsync() is a no-op): nothing would reach the disk
+   * before the OS flushes it, and a power loss could lose commits or corrupt the folder. So: NODEFS
+   * gets a real fsync, and PostgreSQL runs with fsync on and wal_sync_method=fsync (fdatasync()
+   * stays a no-op in Emscripten).
+   */
+  class FsyncingNodeFS extends NodeFS {
+    override async init(pg: PGlite, options: Parameters<InstanceType<typeof NodeFS>["init"]>[1]) {
+      const result = await super.init(pg, options);
+      const patchFsync = (mod: { NODEFS: unknown }) => {
+        const nodefs = mod.NODEFS as { stream_ops?: Record<string, unknown>; tryFSOperation?: (operation: () => void) => void };
+        if (!nodefs?.stream_ops || typeof nodefs.tryFSOperation !== "function") {
+          throw new Error("@electric-sql/pglite: Emscripten NODEFS has changed; createPGlite (src/db/client.ts) can't make fsync real");
+        }
+        // A failing fsync becomes an errno for PostgreSQL, which then stops rather than acknowledge.
+        nodefs.stream_ops.fsync ??= (stream: { nfd: number }) => {
+          nodefs.tryFSOperation!(() => fs.fsyncSync(stream.nfd));
+          return 0;
+        };
       };
-    };
-    result.emscriptenOpts.preRun = [...(result.emscriptenOpts.preRun ?? []), patchFsync];
-    return result;
+      result.emscriptenOpts.preRun = [...(result.emscriptenOpts.preRun ?? []), patchFsync];
+      return result;
+    }
   }
+
+  return { PGlite, PrismaPGlite, FsyncingNodeFS, extensions };
 }
+let embedded: ReturnType<typeof loadEmbedded> | undefined;
+const embeddedModules = () => (embedded ??= loadEmbedded());
 
 /**
  * The options Config gives: the server's pool with its timeouts, or the CLI's two connections
@@ -133,12 +184,13 @@ export function databaseOptions(config: Config, use: "server" | "cli"): OpenOpti
 
 /** An embedded PostgreSQL with the extensions the migrations use: in memory, or durable in dataPath. */
 export async function createPGlite(dataPath?: string, template?: Blob): Promise<PGlite> {
-  if (!dataPath) return PGlite.create({ extensions: { pg_trgm }, ...(template ? { loadDataDir: template } : {}) });
+  const { PGlite, FsyncingNodeFS, extensions } = await embeddedModules();
+  if (!dataPath) return PGlite.create({ extensions, ...(template ? { loadDataDir: template } : {}) });
   const created = !fs.existsSync(path.join(dataPath, "PG_VERSION"));
   const pglite = await PGlite.create({
     dataDir: dataPath,
     fs: new FsyncingNodeFS(dataPath),
-    extensions: { pg_trgm },
+    extensions,
     startParams: [...PGlite.defaultStartParams.filter((param) => param !== "-F"), "-c", "wal_sync_method=fsync"],
   });
   // A new cluster is copied in from initdb's memory without fsync; PostgreSQL syncs only what it writes.
@@ -188,12 +240,18 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       doomed.delete(connection);
     });
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }], errorFormat: "minimal" });
-    const statements = watchStatements(prisma, options.traceSql);
+    const { record, ...statements } = watchStatements(prisma, options.traceSql);
     const max = options.poolSize ?? 10;
     return {
       kind: "postgresql",
       location: redactUrl(options.databaseUrl),
       prisma,
+      async query<Row>(sql: string, params: readonly unknown[] = []) {
+        const started = performance.now();
+        const result = await pool.query({ text: sql, values: params as unknown[], types: LEAN_TYPES });
+        record(sql, performance.now() - started);
+        return result.rows as Row[];
+      },
       sqlRunner: () => pgRunner(pool),
       async ping(timeoutMs = 1_000) {
         // On a connection of its own, not the pool's: a busy pool (every connection in use) is
@@ -235,6 +293,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     };
   }
 
+  const { PrismaPGlite } = await embeddedModules();
   const dataPath = options.inMemory ? undefined : path.join(options.dataDir, "pgdata");
   const unlock = options.inMemory ? () => {} : lockDataDir(options.dataDir);
   let pglite: PGlite;
@@ -245,12 +304,14 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     throw error;
   }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log: [{ emit: "event", level: "query" }], errorFormat: "minimal" });
-  const statements = watchStatements(prisma, options.traceSql);
+  const { record: _counted, ...statements } = watchStatements(prisma, options.traceSql);
   const runner = pgliteRunner(pglite);
   return {
     kind: "embedded",
     location: dataPath ?? "memory",
     prisma,
+    // Through Prisma (which counts it): PGlite has one session, which Prisma's transactions hold.
+    query: async <Row>(sql: string, params: readonly unknown[] = []) => (await prisma.$queryRawUnsafe(sql, ...params)) as Row[],
     sqlRunner: async () => runner,
     async ping() {
       await pglite.query("SELECT 1");

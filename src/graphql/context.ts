@@ -1,6 +1,7 @@
 // Per-request context: who is calling, what they may do, the batch loaders, the request id.
 import type { Config } from "../config.js";
 import type { PrismaClient } from "../generated/prisma/client.js";
+import type { Database } from "../db/client.js";
 import type { Viewer } from "../auth/authenticate.js";
 import { Policy } from "../auth/policy.js";
 import type { UserActor } from "../domain/actor.js";
@@ -24,8 +25,9 @@ export interface Context {
   actor(): UserActor;
 }
 
-export function createContext(prisma: PrismaClient, config: Config, requestId: string, viewer: Viewer | null, clientIp = "local"): Context {
-  const policy = new Policy(prisma, viewer, requestId);
+export function createContext(db: Pick<Database, "prisma" | "query">, config: Config, requestId: string, viewer: Viewer | null, clientIp = "local", plainPaths = false): Context {
+  const { prisma } = db;
+  const policy = new Policy(db, viewer, requestId, { vouching: !plainPaths });
   return {
     prisma,
     config,
@@ -33,7 +35,7 @@ export function createContext(prisma: PrismaClient, config: Config, requestId: s
     clientIp,
     viewer,
     policy,
-    loaders: createLoaders(prisma, config),
+    loaders: createLoaders(db, config),
     actor() {
       if (!viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
       policy.forget();

@@ -3,7 +3,8 @@
 // of the GraphQL query and not the number of rows.
 import { COUNTED_OWNERS } from "../domain/access.js";
 import DataLoader from "dataloader";
-import type { Invitation, Location, Member, Organization, PrismaClient, Role, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
+import type { Database } from "../db/client.js";
+import type { Invitation, Location, Member, Organization, Role, User, UserEmail, UserPhone } from "../generated/prisma/client.js";
 import { createAuditPageLoaders, type AuditPageLoaders } from "../db/queries/audit-pages.js";
 import { createMemberPageLoaders, type MemberPageLoaders } from "../db/queries/member-pages.js";
 
@@ -63,7 +64,8 @@ function byId<Row extends { id: string }>(ids: readonly string[], rows: Row[]): 
   return ids.map((id) => map.get(id) ?? null);
 }
 
-export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: number; defaultPageSize: number }): Loaders {
+export function createLoaders(db: Pick<Database, "prisma" | "query">, limits: { maxPageSize: number; defaultPageSize: number }): Loaders {
+  const { prisma } = db;
   const userById = new DataLoader<string, User | null>(async (ids) => byId(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } })));
 
   const roleById = new DataLoader<string, Role | null>(async (ids) => byId(ids, await prisma.role.findMany({ where: { id: { in: [...ids] } } })));
@@ -165,7 +167,7 @@ export function createLoaders(prisma: PrismaClient, limits: { maxPageSize: numbe
     invitationById,
     roleById,
     organizationRoles,
-    memberPages: createMemberPageLoaders(prisma, limits),
+    memberPages: createMemberPageLoaders(db.query, limits),
     auditPages: createAuditPageLoaders(prisma, limits),
     roleMemberCount,
   };

@@ -29,10 +29,12 @@ export interface RequestContextDeps {
   logger: Logger;
   /** Told when the database turned out unreachable (DatabaseHealth.reportUnavailable). */
   onDatabaseUnavailable: (cause: unknown) => void;
+  /** Every object's type check, also in lists authorized as a whole (AppOptions.plainPaths). */
+  plainPaths?: boolean;
 }
 
 /** Yoga's `context` option. */
-export function requestContext({ config, db, authenticate, limiter, logger, onDatabaseUnavailable }: RequestContextDeps) {
+export function requestContext({ config, db, authenticate, limiter, logger, onDatabaseUnavailable, plainPaths = false }: RequestContextDeps) {
   return async ({ request, ...serverContext }: { request: Request } & Record<string, unknown>): Promise<Context> => {
     const requestId = (serverContext as { requestId?: string }).requestId ?? randomUUID();
     const ip = clientIp(request, serverContext, config.rateLimits.trustProxy);
@@ -44,7 +46,7 @@ export function requestContext({ config, db, authenticate, limiter, logger, onDa
         throw error;
       });
       await limiter.request(viewer ? `user:${viewer.user.id}` : `ip:${ip}`);
-      return createContext(db.prisma, config, requestId, viewer, ip);
+      return createContext(db, config, requestId, viewer, ip, plainPaths);
     } catch (error) {
       throw toGraphQLError(error, logger, onDatabaseUnavailable);
     }

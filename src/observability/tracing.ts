@@ -1,15 +1,17 @@
 // OpenTelemetry tracing, off unless OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is
 // set: one trace per request, with spans for HTTP, GraphQL parse / validate / execute, the
 // resolvers that can do I/O (Pothos tracing plugin) and Prisma's SQL (@prisma/instrumentation).
+import { createRequire } from "node:module";
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import { PrismaInstrumentation, registerInstrumentations } from "@prisma/instrumentation";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Plugin } from "graphql-yoga";
 import type { TracingConfig } from "../config.js";
 import { factsOf } from "./request-facts.js";
+
+// The SDK, the OTLP exporter and Prisma's instrumentation load only when tracing starts; without
+// a collector only @opentelemetry/api (no-op spans) is in memory. require, not import(), keeps
+// startTracing synchronous, so it is on before the database opens (these packages are CommonJS).
+const require = createRequire(import.meta.url);
 
 const TRACER_NAME = "membership-graph";
 export const tracer = trace.getTracer(TRACER_NAME);
@@ -32,6 +34,11 @@ export interface Tracing {
  */
 export function startTracing(config: TracingConfig, options: { exporter?: SpanExporter } = {}): Tracing | null {
   if (!config.tracesUrl && !options.exporter) return null;
+  const { BatchSpanProcessor, SimpleSpanProcessor } = require("@opentelemetry/sdk-trace-base") as typeof import("@opentelemetry/sdk-trace-base");
+  const { NodeTracerProvider } = require("@opentelemetry/sdk-trace-node") as typeof import("@opentelemetry/sdk-trace-node");
+  const { resourceFromAttributes } = require("@opentelemetry/resources") as typeof import("@opentelemetry/resources");
+  const { PrismaInstrumentation, registerInstrumentations } = require("@prisma/instrumentation") as typeof import("@prisma/instrumentation");
+  const { OTLPTraceExporter } = require("@opentelemetry/exporter-trace-otlp-http") as typeof import("@opentelemetry/exporter-trace-otlp-http");
   const processor = options.exporter
     ? new SimpleSpanProcessor(options.exporter)
     : new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl! }));

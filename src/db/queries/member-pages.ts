@@ -6,7 +6,8 @@
 // "Performance").
 import { createHash } from "node:crypto";
 import DataLoader from "dataloader";
-import type { Member, PrismaClient, Role, User } from "../../generated/prisma/client.js";
+import type { Member, Role, User } from "../../generated/prisma/client.js";
+import type { Database } from "../client.js";
 import { invalid } from "../../core/errors.js";
 import { UUID_PATTERN, unstorableText } from "../../core/text.js";
 import { byShape, pageFrom, shapedCacheKey } from "./by-shape.js";
@@ -68,6 +69,19 @@ const SORT_KEYS: Record<MemberOrderField, { sql: string; cast: string }[]> = {
   LAST_NAME: [{ sql: `(${nameSeen("lastName")} IS NULL)`, cast: "boolean" }, { sql: `COALESCE(${nameSeen("lastName")}, '')`, cast: "text" }],
 };
 
+/**
+ * Joins the fields of a member's search text, "Member".search, which the database keeps (the
+ * migration member_search_column): the user's email, first and last name, or the pendingEmail
+ * while PENDING. A term without this character matches that text exactly when it matches one of
+ * the fields, as the search always has; for a term with it, filterSql() checks the fields too.
+ */
+const SEARCH_SEPARATOR = "\u001f";
+
+/** Whether filterSql() reads the member's user (`u`): only for a term the search text alone can't answer. */
+function searchReadsUser(filter: MemberFilterInput | null | undefined): boolean {
+  return Boolean(filter?.search?.trim().includes(SEARCH_SEPARATOR));
+}
+
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
@@ -94,10 +108,14 @@ function filterSql(filter: MemberFilterInput | null | undefined, params: Params)
   const search = filter.search?.trim();
   if (search) {
     const pattern = params.add(`%${escapeLike(search)}%`);
-    // Written as two disjuncts (not one CASE) so the trigram indexes on User still serve the first.
-    conditions.push(
-      `(((u.email ILIKE ${pattern} OR u."firstName" ILIKE ${pattern} OR u."lastName" ILIKE ${pattern}) AND NOT ${PENDING}) OR (${PENDING} AND m."pendingEmail" ILIKE ${pattern}))`,
-    );
+    // One scan of the index on ("organizationId", search) answers the page and the exact count.
+    conditions.push(`m.search ILIKE ${pattern}`);
+    if (search.includes(SEARCH_SEPARATOR)) {
+      // Such a term could match across two fields of the text: the fields themselves decide.
+      conditions.push(
+        `(((u.email ILIKE ${pattern} OR u."firstName" ILIKE ${pattern} OR u."lastName" ILIKE ${pattern}) AND NOT ${PENDING}) OR (${PENDING} AND m."pendingEmail" ILIKE ${pattern}))`,
+      );
+    }
   }
   return conditions;
 }
@@ -206,7 +224,7 @@ export interface MemberPageLoaders {
   counts: DataLoader<PageKey, number, string>;
 }
 
-export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageSize: number; defaultPageSize: number }): MemberPageLoaders {
+export function createMemberPageLoaders(query: Database["query"], limits: { maxPageSize: number; defaultPageSize: number }): MemberPageLoaders {
   const loadPages = async (organizationIds: string[], args: MemberPageArgs, withCount: boolean): Promise<Map<string, MemberPage>> => {
     const { backward, size } = validatePageArgs(args, limits.maxPageSize, limits.defaultPageSize);
     const params = new Params();
@@ -225,9 +243,10 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
     }
     const limit = params.add(size + 1);
     // The count (when asked for) is one aggregate per organization beside its page: it reads the
-    // index on "organizationId" (and users only when searching), never the rows of other pages.
+    // index on "organizationId" (or, searching, on it with the search text), never the rows of
+    // other pages, and users only for the rare term the search text can't answer alone.
     const count = withCount
-      ? `CROSS JOIN LATERAL (SELECT count(*)::int AS total FROM "Member" m${args.filter?.search ? ` JOIN "User" u ON u.id = m."userId"` : ""}
+      ? `CROSS JOIN LATERAL (SELECT count(*)::int AS total FROM "Member" m${searchReadsUser(args.filter) ? ` JOIN "User" u ON u.id = m."userId"` : ""}
            WHERE m."organizationId" = target.id${filters.map((c) => ` AND ${c}`).join("")}) c`
       : "";
     const sql = `SELECT target.id AS "targetId", ${withCount ? "c.total" : "NULL::int AS total"}, x.*
@@ -238,7 +257,7 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
          WHERE m."organizationId" = target.id${conditions.map((c) => ` AND ${c}`).join("")}
          ORDER BY ${keys.map((k) => `${k.sql} ${reverse ? "DESC" : "ASC"}`).join(", ")}
          LIMIT ${limit}) x ON true`;
-    const rows = (await prisma.$queryRawUnsafe(sql, ...params.values)) as Record<string, unknown>[];
+    const rows = await query(sql, params.values);
     const grouped = new Map<string, Record<string, unknown>[]>();
     const totals = new Map<string, number>();
     for (const row of rows) {
@@ -271,13 +290,13 @@ export function createMemberPageLoaders(prisma: PrismaClient, limits: { maxPageS
     const params = new Params();
     const orgs = params.add(organizationIds);
     const conditions = filterSql(args.filter, params);
-    const joinUser = args.filter?.search?.trim() ? `JOIN "User" u ON u.id = m."userId"` : "";
-    const rows = (await prisma.$queryRawUnsafe(
+    const joinUser = searchReadsUser(args.filter) ? `JOIN "User" u ON u.id = m."userId"` : "";
+    const rows = await query<{ organizationId: string; n: number }>(
       `SELECT m."organizationId", count(*)::int AS n FROM "Member" m ${joinUser}
         WHERE m."organizationId" = ANY(${orgs}::uuid[])${conditions.map((c) => ` AND ${c}`).join("")}
         GROUP BY m."organizationId"`,
-      ...params.values,
-    )) as { organizationId: string; n: number }[];
+      params.values,
+    );
     return new Map(rows.map((row) => [row.organizationId, Number(row.n)]));
   };
 
