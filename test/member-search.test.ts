@@ -6,11 +6,12 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import { applyMigrations, MIGRATIONS_DIR } from "../src/db/migrate.js";
 import type { Organization } from "../src/generated/prisma/client.js";
-import { addMembership, createTestApp, globalId, openTestDatabase, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
+import { addMembership, createTestApp, databaseKind, globalId, openTestDatabase, organizationOf, userWithToken, type TestApp, type TestUser } from "./helpers.js";
 
 const SEARCH_MIGRATION = "20261202120000_member_search_column";
 
@@ -178,6 +179,78 @@ describe("member search on the search column", () => {
     await expect(
       t.db.prisma.member.create({ data: { organizationId: org.id, userId: "00000000-0000-7000-8000-00000000dead", roleId: (await t.db.prisma.member.findFirstOrThrow()).roleId } }),
     ).rejects.toMatchObject({ code: "P2003" });
+  });
+});
+
+// Two sessions at once (PostgreSQL only: the embedded database has one): a change of the user's
+// email racing a membership that is created, accepted or moved to them never leaves a stale text.
+describe.runIf(databaseKind === "postgresql")("concurrent changes", () => {
+  async function session() {
+    const client = new pg.Client({ connectionString: t.url });
+    await client.connect();
+    return client;
+  }
+  const searchOf = async (memberId: string) =>
+    (await t.db.prisma.$queryRawUnsafe<{ search: string }[]>(`SELECT search FROM "Member" WHERE id = $1::uuid`, memberId))[0]!.search;
+
+  /** Runs `first` up to its commit, then `second` in another session, commits `first`, then `second`. */
+  async function interleave(first: string[], second: string[]) {
+    const [a, b] = [await session(), await session()];
+    try {
+      await a.query("BEGIN");
+      for (const statement of first) await a.query(statement);
+      await b.query("BEGIN");
+      const running = (async () => {
+        for (const statement of second) await b.query(statement);
+        await b.query("COMMIT");
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await a.query("COMMIT");
+      await running;
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  }
+
+  it("a membership made while the user's email changes", async () => {
+    const user = await t.db.prisma.user.create({ data: { email: "race1@search.example", firstName: "Race" } });
+    const id = "01900000-0000-7000-8000-0000000001a1";
+    const insert = `INSERT INTO "Member" (id, "organizationId", "userId", "roleId", "updatedAt") VALUES ('${id}', '${org.id}', '${user.id}', '${SYSTEM_ROLES.member.id}', now())`;
+    const rename = `UPDATE "User" SET email = 'race1.new@search.example', "firstName" = 'Raced' WHERE id = '${user.id}'`;
+    await interleave([rename], [insert]);
+    expect(await searchOf(id)).toBe("race1.new@search.example\u001fRaced");
+    await t.db.prisma.member.delete({ where: { id } });
+    await t.db.prisma.user.update({ where: { id: user.id }, data: { email: "race1@search.example", firstName: "Race" } });
+    await interleave([insert], [rename]);
+    expect(await searchOf(id)).toBe("race1.new@search.example\u001fRaced");
+  });
+
+  it("a membership accepted while the user's email changes", async () => {
+    const user = await t.db.prisma.user.create({ data: { email: "race2@search.example", lastName: "Two" } });
+    const member = await t.db.prisma.member.create({ data: { organizationId: org.id, userId: user.id, roleId: SYSTEM_ROLES.member.id, status: "PENDING", pendingEmail: "typed2@search.example" } });
+    const accept = `UPDATE "Member" SET status = 'ACTIVE', "pendingEmail" = '' WHERE id = '${member.id}'`;
+    const rename = `UPDATE "User" SET email = 'race2.new@search.example' WHERE id = '${user.id}'`;
+    await interleave([accept], [rename]);
+    expect(await searchOf(member.id)).toBe("race2.new@search.example\u001fTwo");
+    await t.db.prisma.member.update({ where: { id: member.id }, data: { status: "PENDING", pendingEmail: "typed2@search.example" } });
+    await t.db.prisma.user.update({ where: { id: user.id }, data: { email: "race2@search.example" } });
+    await interleave([rename], [accept]);
+    expect(await searchOf(member.id)).toBe("race2.new@search.example\u001fTwo");
+  });
+
+  it("a membership moved to a user whose email changes", async () => {
+    const from = await t.db.prisma.user.create({ data: { email: "race3.from@search.example" } });
+    const to = await t.db.prisma.user.create({ data: { email: "race3.to@search.example" } });
+    const member = await t.db.prisma.member.create({ data: { organizationId: org.id, userId: from.id, roleId: SYSTEM_ROLES.member.id } });
+    const move = `UPDATE "Member" SET "userId" = '${to.id}' WHERE id = '${member.id}'`;
+    const rename = `UPDATE "User" SET email = 'race3.new@search.example' WHERE id = '${to.id}'`;
+    await interleave([rename], [move]);
+    expect(await searchOf(member.id)).toBe("race3.new@search.example");
+    await t.db.prisma.member.update({ where: { id: member.id }, data: { userId: from.id } });
+    await t.db.prisma.user.update({ where: { id: to.id }, data: { email: "race3.to@search.example" } });
+    await interleave([move], [rename]);
+    expect(await searchOf(member.id)).toBe("race3.new@search.example");
   });
 });
 

@@ -18,15 +18,22 @@ CREATE FUNCTION "member_search_text"(email text, first_name text, last_name text
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   AS $$ SELECT concat_ws(E'\x1F', email, first_name, last_name) $$;
 
--- A member's text, on insert and on any change of what it depends on (or of the column itself,
--- so only this function decides it). PENDING: the address they were added with, nothing else.
+-- A member's text, on insert and on any change of what it depends on (or of the column itself:
+-- this function alone decides it). PENDING: the address they were added with, nothing else.
 -- A user that doesn't exist gives '', so the foreign key reports the insert, not NOT NULL.
+-- Under READ COMMITTED a concurrent change of the user's email or names could be missed, so the
+-- user's row is read FOR SHARE when the membership is new or moves to another user (that change
+-- then waits for this one, or this for it). A change of status needs no lock: the User trigger
+-- rewrites every membership of the user, so it waits for this row and recomputes it.
 CREATE FUNCTION "Member_set_search"() RETURNS trigger
   LANGUAGE plpgsql
   AS $$
 BEGIN
   IF NEW."status" = 'PENDING' THEN
     NEW."search" := NEW."pendingEmail";
+  ELSIF TG_OP = 'INSERT' OR NEW."userId" IS DISTINCT FROM OLD."userId" THEN
+    NEW."search" := COALESCE(
+      (SELECT "member_search_text"(u."email", u."firstName", u."lastName") FROM "User" AS u WHERE u."id" = NEW."userId" FOR SHARE), '');
   ELSE
     NEW."search" := COALESCE(
       (SELECT "member_search_text"(u."email", u."firstName", u."lastName") FROM "User" AS u WHERE u."id" = NEW."userId"), '');
@@ -35,13 +42,13 @@ BEGIN
 END
 $$;
 
--- A user's new email or name reaches the text of each of their accepted memberships.
+-- A user's new email or names reach each of their memberships: Member_set_search recomputes
+-- every one (pending ones too, since one may be being accepted right now).
 CREATE FUNCTION "User_update_member_search"() RETURNS trigger
   LANGUAGE plpgsql
   AS $$
 BEGIN
-  UPDATE "Member" SET "search" = "member_search_text"(NEW."email", NEW."firstName", NEW."lastName")
-   WHERE "userId" = NEW."id" AND "status" <> 'PENDING';
+  UPDATE "Member" SET "search" = "search" WHERE "userId" = NEW."id";
   RETURN NULL;
 END
 $$;
