@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { PGlite } from "@electric-sql/pglite";
+import { btree_gin } from "@electric-sql/pglite/contrib/btree_gin";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { createPGlite } from "./client.js";
 import { DataDirInUseError, lockDataDir } from "./embedded-lock.js";
@@ -257,7 +258,8 @@ export async function restoreEmbedded(options: RestoreOptions): Promise<RestoreS
         // recovery the copy needs; the shutdown checkpoint then leaves clean files.
         const loader = await PGlite.create({
           dataDir: staging,
-          extensions: { pg_trgm },
+          // The extensions the migrations use, as createPGlite loads them.
+          extensions: { pg_trgm, btree_gin },
           loadDataDir: new Blob([tar], { type: "application/x-tar" }),
         });
         await loader.close();
