@@ -6,7 +6,7 @@ import { GraphQLError } from "graphql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { createAuthenticator } from "./auth/authenticate.js";
 import type { Config } from "./config.js";
-import type { Database } from "./db/client.js";
+import { queryThroughPrisma, type Database } from "./db/client.js";
 import { createDatabaseHealth, type DatabaseHealth } from "./db/health.js";
 import { AppError } from "./core/errors.js";
 import type { Context } from "./graphql/context.js";
@@ -51,7 +51,7 @@ export interface AppOptions {
 
 export function createApp({ config, db: database, logger, isShuttingDown = () => false, metrics = config.metrics.enabled ? createMetrics(database) : null, health = createDatabaseHealth(database, { onChange: logHealthChange(logger) }), plainPaths = false }: AppOptions): App {
   checkPlannedQueries(config.nodeEnv !== "production");
-  const db: Database = plainPaths ? { ...database, query: async <Row>(sql: string, params: readonly unknown[] = []) => (await database.prisma.$queryRawUnsafe(sql, ...params)) as Row[] } : database;
+  const db: Database = plainPaths ? { ...database, query: queryThroughPrisma(database.prisma) } : database;
   const authenticate = createAuthenticator(db, config.jwt);
   const limiter = createRateLimiter(config.rateLimits, (error) => logger.warn({ err: error }, "rate-limit store unavailable; limits not applied"));
   return createYoga<Record<string, unknown>, Context>({

@@ -95,6 +95,11 @@ const LEAN_TYPES = {
   },
 } as pg.CustomTypesConfig;
 
+/** Database.query through Prisma's raw query (the embedded database's, and the plain path's in tests). */
+export function queryThroughPrisma(prisma: PrismaClient): Database["query"] {
+  return async <Row>(sql: string, params: readonly unknown[] = []) => (await prisma.$queryRawUnsafe(sql, ...params)) as Row[];
+}
+
 function redactUrl(url: string): string {
   const parsed = new URL(url);
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
@@ -311,7 +316,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     location: dataPath ?? "memory",
     prisma,
     // Through Prisma (which counts it): PGlite has one session, which Prisma's transactions hold.
-    query: async <Row>(sql: string, params: readonly unknown[] = []) => (await prisma.$queryRawUnsafe(sql, ...params)) as Row[],
+    query: queryThroughPrisma(prisma),
     sqlRunner: async () => runner,
     async ping() {
       await pglite.query("SELECT 1");
