@@ -62,8 +62,17 @@ export async function actorAccess(
   const member = await tx.member.findFirst({
     where: { organizationId, userId: actor.userId },
     orderBy: { pendingEmail: "asc" },
-    include: { role: true, user: { select: { status: true } } },
+    include: MEMBER_WITH_ROLE,
   });
+  return accessFrom(member, organizationId, allowSuspended);
+}
+
+/** A member row with what the rules read: its role, and its account's status. */
+const MEMBER_WITH_ROLE = { role: true, user: { select: { status: true } } } as const;
+type MemberWithRole = Member & { role: Role; user: { status: string } };
+
+/** actorAccess() from the actor's membership row (their accepted one, else a pending one, else none). */
+function accessFrom(member: MemberWithRole | null | undefined, organizationId: string, allowSuspended: boolean): ActorStanding {
   if (!member || member.user.status !== "ACTIVE") throw notFound("Organization");
   const { role, user: _user, ...plain } = member;
   const standing = standingOf({ memberId: member.id, roleId: member.roleId, status: member.status }, role.permissions);
@@ -160,9 +169,11 @@ export async function roleInOrganization(tx: Tx, organizationId: string, roleId:
 
 /** The organization's default role for new members: its own default custom role, else the system default. */
 export async function defaultRole(tx: Tx, organizationId: string): Promise<Role> {
-  const custom = await tx.role.findFirst({ where: { organizationId, isDefault: true } });
-  if (custom) return custom;
-  return tx.role.findFirstOrThrow({ where: { organizationId: null, isDefault: true } });
+  // Both in one statement: the organization's own sorts before the system one (organizationId null last).
+  return tx.role.findFirstOrThrow({
+    where: { isDefault: true, OR: [{ organizationId }, { organizationId: null }] },
+    orderBy: { organizationId: { sort: "asc", nulls: "last" } },
+  });
 }
 
 /** A member of this organization, with its role. Members of other organizations read as not found. */
@@ -170,26 +181,41 @@ export async function memberInOrganization(
   tx: Tx,
   memberId: string,
   organizationId?: string,
-): Promise<Member & { role: Role; user: { status: string } }> {
-  const member = await tx.member.findUnique({ where: { id: memberId }, include: { role: true, user: { select: { status: true } } } });
+): Promise<MemberWithRole> {
+  const member = await tx.member.findUnique({ where: { id: memberId }, include: MEMBER_WITH_ROLE });
   if (!member || (organizationId && member.organizationId !== organizationId)) throw notFound("Member");
   return member;
 }
 
 /**
- * For a change to one member: finds its organization, locks it and checks `permission`, then
- * reads the member again under the lock, so the rules and the version check see the state no
- * concurrent change can alter before this transaction commits.
+ * For a change to one member: finds and locks its organization, then reads the member and the
+ * actor's standing there under the lock and checks `permission` (as authorize() does), so the
+ * rules and the version check see the state no concurrent change can alter before this
+ * transaction commits.
  */
 export async function lockedMember(
   tx: Tx,
   actor: Actor,
   memberId: string,
   permission: Permission,
-): Promise<{ target: Awaited<ReturnType<typeof memberInOrganization>>; access: ActorStanding }> {
-  const { organizationId } = await memberInOrganization(tx, memberId);
-  const access = await authorize(tx, actor, organizationId, permission);
-  return { target: await memberInOrganization(tx, memberId, organizationId), access };
+): Promise<{ target: MemberWithRole; access: ActorStanding }> {
+  // Finds the member's organization and locks it, in one statement.
+  const rows = await tx.$queryRaw<{ id: string }[]>`SELECT o.id FROM "Member" m JOIN "Organization" o ON o.id = m."organizationId" WHERE m.id = ${memberId}::uuid FOR UPDATE OF o`;
+  if (rows.length === 0) throw notFound("Member");
+  const organizationId = rows[0]!.id;
+  if (!actor.userId) throw notFound("Organization");
+  // Under the lock, one statement reads the member and the actor's memberships there (as
+  // actorAccess() orders them: the accepted one first).
+  const rowsThere = await tx.member.findMany({
+    where: { organizationId, OR: [{ id: memberId }, { userId: actor.userId }] },
+    orderBy: { pendingEmail: "asc" },
+    include: MEMBER_WITH_ROLE,
+  });
+  const access = accessFrom(rowsThere.find((row) => row.userId === actor.userId), organizationId, false);
+  enforce(need(access.standing, permission));
+  const target = rowsThere.find((row) => row.id === memberId);
+  if (!target) throw notFound("Member");
+  return { target, access };
 }
 
 /**

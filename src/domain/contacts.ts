@@ -19,18 +19,32 @@ const USERNAME = /^[a-z0-9](?:[a-z0-9_.-]{1,30}[a-z0-9])$/;
 
 /** The user an email reaches: whoever holds it verified, else whoever has it as their primary. */
 export async function findUserByEmail(tx: Tx, email: string): Promise<User | null> {
-  const verified = await tx.userEmail.findUnique({ where: { verifiedEmail: email }, select: { user: true } });
-  return verified?.user ?? (await tx.user.findUnique({ where: { email } }));
+  // One statement for both candidates: whoever holds the address verified, else the account
+  // whose email it is (at most one of each, by the unique indexes).
+  const candidates = await tx.user.findMany({
+    where: { OR: [{ emails: { some: { verifiedEmail: email } } }, { email }] },
+    include: { emails: { where: { verifiedEmail: email }, select: { id: true } } },
+    take: 2,
+  });
+  const found = candidates.find((user) => user.emails.length > 0) ?? candidates.find((user) => user.email === email);
+  if (!found) return null;
+  const { emails: _emails, ...user } = found;
+  return user;
 }
 
-/** Gives a new user their primary UserEmail row (every path that creates a user calls this). */
-export async function addPrimaryEmail(tx: Tx, user: Pick<User, "id" | "email">, verified: boolean): Promise<void> {
+/**
+ * Gives a new user their primary UserEmail row (every path that creates a user calls this).
+ * `created`: the user was created by this transaction, so the row can't exist yet and is
+ * inserted in one statement; otherwise an existing row is kept.
+ */
+export async function addPrimaryEmail(tx: Tx, user: Pick<User, "id" | "email">, verified: boolean, { created = false }: { created?: boolean } = {}): Promise<void> {
   const now = new Date();
-  await tx.userEmail.upsert({
-    where: { userId_email: { userId: user.id, email: user.email } },
-    create: { userId: user.id, email: user.email, isPrimary: true, isVerified: verified, verifiedAt: verified ? now : null, verifiedEmail: verified ? user.email : null },
-    update: {},
-  });
+  const row = { userId: user.id, email: user.email, isPrimary: true, isVerified: verified, verifiedAt: verified ? now : null, verifiedEmail: verified ? user.email : null };
+  if (created) {
+    await tx.userEmail.create({ data: row, select: { id: true } });
+    return;
+  }
+  await tx.userEmail.upsert({ where: { userId_email: { userId: user.id, email: user.email } }, create: row, update: {} });
 }
 
 /** The email addresses a user holds verified (invitations and addMember match any of them). */

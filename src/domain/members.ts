@@ -76,11 +76,18 @@ export async function addMember(db: PrismaClient, actor: Actor, input: AddMember
     }
     if (!user) {
       user = await tx.user.create({ data: { email, status: "INVITED", isPlaceholder: true, invitedAt: new Date() } });
-      await addPrimaryEmail(tx, user, false);
+      await addPrimaryEmail(tx, user, false, { created: true });
     }
     // The same address again, whoever holds it now: the adder's own knowledge, whatever changed behind it.
-    const sameAddress = await tx.member.findFirst({ where: { organizationId: input.organizationId, status: "PENDING", pendingEmail: email } });
-    const accepted = sameAddress ?? (user.email === email ? await tx.member.findUnique({ where: membershipKey(input.organizationId, user.id) }) : null);
+    // One statement for both: a pending membership for this address, or (when the address is the
+    // account's own) the account's accepted one; the pending one first ("" sorts before it).
+    const accepted = await tx.member.findFirst({
+      where: {
+        organizationId: input.organizationId,
+        OR: [{ status: "PENDING", pendingEmail: email }, ...(user.email === email ? [{ userId: user.id, pendingEmail: "" }] : [])],
+      },
+      orderBy: { pendingEmail: "desc" },
+    });
     if (accepted) throw conflict(`${email} is already a member of this organization`, { field: "email", memberId: accepted.id });
     // Nobody chose this membership yet: it grants nothing until the person accepts it.
     const member = await tx.member.create({
