@@ -85,6 +85,10 @@ export interface RequestLimits {
   statementTimeoutMs: number;
   /** Longest a GraphQL execution may run before it is answered with TIMEOUT (0: none). */
   requestTimeoutMs: number;
+  /** Estimated fields from which a document is heavy (src/graphql/heavy-documents.ts). */
+  heavyQueryFields: number;
+  /** Heavy documents executing at once per process; the rest wait (0: no cap). */
+  heavyQueryConcurrency: number;
 }
 
 export interface TrustedDocumentsConfig {
@@ -298,6 +302,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxBatch: intVar(env, "GRAPHQL_MAX_BATCH", 0, 0, 100),
       statementTimeoutMs: intVar(env, "STATEMENT_TIMEOUT_MS", 5_000, 0, 3_600_000),
       requestTimeoutMs: intVar(env, "REQUEST_TIMEOUT_MS", 15_000, 0, 3_600_000),
+      heavyQueryFields: intVar(env, "HEAVY_QUERY_FIELDS", 10_000, 1, 1_000_000_000),
+      heavyQueryConcurrency: intVar(env, "HEAVY_QUERY_CONCURRENCY", 2, 0, 1_000),
     },
     corsOrigins: corsOrigins(env),
     databaseConnectTimeoutMs: intVar(env, "DATABASE_CONNECT_TIMEOUT_MS", 1_500, 100, 600_000),

@@ -11,6 +11,7 @@ import { createDatabaseHealth, type DatabaseHealth } from "./db/health.js";
 import { AppError } from "./core/errors.js";
 import type { Context } from "./graphql/context.js";
 import { argumentLimits } from "./graphql/argument-limits.js";
+import { ConcurrencyGate } from "./graphql/heavy-documents.js";
 import { toGraphQLError } from "./graphql/errors.js";
 import { DEFAULT_QUERY } from "./graphql/graphiql.js";
 import { schemaDiscovery } from "./graphql/introspection.js";
@@ -54,6 +55,9 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
   const db: Database = plainPaths ? { ...database, query: queryThroughPrisma(database.prisma) } : database;
   const authenticate = createAuthenticator(db, config.jwt);
   const limiter = createRateLimiter(config.rateLimits, (error) => logger.warn({ err: error }, "rate-limit store unavailable; limits not applied"));
+  const { heavyQueryFields, heavyQueryConcurrency, requestTimeoutMs } = config.limits;
+  const heavyGate = heavyQueryConcurrency > 0 ? new ConcurrencyGate(heavyQueryConcurrency) : null;
+  if (heavyGate) metrics?.observeHeavyDocuments(heavyGate);
   return createYoga<Record<string, unknown>, Context>({
     cors: corsOptions(config.corsOrigins),
     // Batched requests (a JSON array of operations) only when GRAPHQL_MAX_BATCH allows them.
@@ -97,9 +101,13 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
       requestLogging(logger),
       bodySizeLimit(config.limits.maxBodyBytes),
       ...documentLimits(config.limits),
-      ...(config.limits.requestTimeoutMs > 0 ? [executionTimeout(config.limits.requestTimeoutMs)] : []),
       rejectNulCharacters(),
-      argumentLimits({ maxPageSize: config.maxPageSize, maxNodes: config.maxNodes }),
+      // Before executionTimeout, which then counts a heavy document's wait for its slot.
+      argumentLimits(
+        { maxPageSize: config.maxPageSize, maxNodes: config.maxNodes, defaultPageSize: config.defaultPageSize },
+        heavyGate ? { heavyFields: heavyQueryFields, gate: heavyGate, timeoutMs: requestTimeoutMs } : undefined,
+      ),
+      ...(requestTimeoutMs > 0 ? [executionTimeout(requestTimeoutMs)] : []),
       ...schemaDiscovery(config.introspection),
       sensitiveFieldLimits(limiter, (context) => (context.viewer ? `user:${context.viewer.user.id}` : `ip:${context.clientIp}`)),
       { onDispose: () => limiter.store.close() },

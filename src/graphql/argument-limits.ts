@@ -2,7 +2,9 @@
 // list longer than MAX_NODES — nodes(ids:), _entities(representations:), a list argument or a
 // list field of an input object at any depth — answer BAD_USER_INPUT naming the limit before
 // anything runs. Judged on the values each field actually receives (a literal, a variable, or
-// the variable's default), coerced as execution will coerce them.
+// the variable's default), coerced as execution will coerce them. The same walk estimates how
+// many fields the operation resolves, which decides whether it is a heavy document
+// (heavy-documents.ts).
 import {
   GraphQLError,
   Kind,
@@ -13,7 +15,9 @@ import {
   getOperationAST,
   getVariableValues,
   isInputObjectType,
+  isInterfaceType,
   isListType,
+  isObjectType,
   visit,
   visitWithTypeInfo,
   type DocumentNode,
@@ -24,13 +28,17 @@ import {
   type GraphQLArgument,
   type GraphQLField,
   type GraphQLInputType,
+  type GraphQLNamedType,
   type GraphQLSchema,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import type { ConcurrencyGate } from "./heavy-documents.js";
 
 export interface ArgumentLimits {
   maxPageSize: number;
   maxNodes: number;
+  /** A connection's page size when neither first nor last is given (estimatedFields). */
+  defaultPageSize: number;
 }
 
 /** The first list under `value` longer than `maxNodes`, as a path of input names, or null. */
@@ -119,13 +127,68 @@ function idsLoaded(schema: GraphQLSchema, document: DocumentNode, operation: Ope
   return total;
 }
 
-/** Every field's argument values in the operation that runs (fragments included), checked against the limits. */
-function argumentLimitErrors(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, rawVariables: Record<string, unknown>, limits: ArgumentLimits): GraphQLError[] {
+/**
+ * How many fields the operation may resolve: each field once per object it is asked of, where a
+ * connection yields `first` (or `last`, or the default page size) objects and nodes/_entities one
+ * per id. Other lists count as one. heavy-documents.ts decides by it; it is an estimate of size,
+ * not a limit (GRAPHQL_MAX_COST is that).
+ */
+export function estimatedFields(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>, defaultPageSize: number): number {
+  const root = schema.getRootType(operation.operation);
+  if (!root) return 0;
+  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+  let total = 0;
+  // `page`: the page size of the connection `parent` is, applied to its edges and nodes.
+  const walk = (selections: SelectionSetNode, parent: GraphQLNamedType | undefined, times: number, within: ReadonlySet<string>, page = 1) => {
+    for (const selection of selections.selections) {
+      if (selection.kind === Kind.INLINE_FRAGMENT) {
+        walk(selection.selectionSet, selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent, times, within, page);
+      } else if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        const fragment = fragments.get(selection.name.value);
+        if (fragment && !within.has(fragment.name.value)) {
+          walk(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value), times, new Set([...within, fragment.name.value]), page);
+        }
+      } else {
+        total += times;
+        const field = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[selection.name.value] : undefined;
+        if (!field || !selection.selectionSet) continue;
+        const type = getNamedType(field.type);
+        const connection = type.name.endsWith("Connection");
+        if (!connection && !ID_LISTS[field.name]) {
+          walk(selection.selectionSet, type, field.name === "edges" || field.name === "nodes" ? times * page : times, within);
+          continue;
+        }
+        let values: Record<string, unknown> = {};
+        try {
+          values = getArgumentValues(field, selection, variables);
+        } catch {
+          // an invalid argument: execution answers it
+        }
+        const list = ID_LISTS[field.name] ? values[ID_LISTS[field.name]!] : undefined;
+        const size = Array.isArray(list) ? list.length : (values.first ?? values.last ?? defaultPageSize);
+        const count = typeof size === "number" && size > 0 ? size : 0;
+        if (connection) walk(selection.selectionSet, type, times, within, count);
+        else walk(selection.selectionSet, type, times * count, within);
+      }
+    }
+  };
+  walk(operation.selectionSet, root, 1, new Set());
+  return total;
+}
+
+interface ArgumentAnalysis {
+  errors: GraphQLError[];
+  /** estimatedFields() of the operation; 0 when it has errors. */
+  fields: number;
+}
+
+/** Every field's argument values in the operation that runs (fragments included), checked against the limits, and its estimated size. */
+function analyseArguments(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, rawVariables: Record<string, unknown>, limits: ArgumentLimits): ArgumentAnalysis {
   const operation = getOperationAST(document, operationName);
-  if (!operation) return [];
+  if (!operation) return { errors: [], fields: 0 };
   // Coerced with the operation's defaults, as execution will; invalid variables are execution's to report.
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables, { maxErrors: 1 });
-  if (coerced.errors) return [];
+  if (coerced.errors) return { errors: [], fields: 0 };
   const variables = coerced.coerced;
   const typeInfo = new TypeInfo(schema);
   const errors: GraphQLError[] = [];
@@ -156,14 +219,23 @@ function argumentLimitErrors(schema: GraphQLSchema, document: DocumentNode, oper
       );
     }
   }
-  return errors;
+  return { errors, fields: errors.length === 0 ? estimatedFields(schema, document, operation, variables, limits.defaultPageSize) : 0 };
 }
 
-export function argumentLimits(limits: ArgumentLimits): Plugin {
+/**
+ * Refuses arguments over the limits before anything runs; a document estimated at `heavy.heavyFields`
+ * or more executes through `heavy.gate` (heavy-documents.ts). Registered before executionTimeout,
+ * so the timeout counts the wait.
+ */
+export function argumentLimits(limits: ArgumentLimits, heavy?: { heavyFields: number; gate: ConcurrencyGate; timeoutMs: number }): Plugin {
   return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const errors = argumentLimitErrors(args.schema, args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>, limits);
-      if (errors.length > 0) setResultAndStopExecution({ errors });
+    onExecute({ args, executeFn, setExecuteFn, setResultAndStopExecution }) {
+      const { errors, fields } = analyseArguments(args.schema, args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>, limits);
+      if (errors.length > 0) return setResultAndStopExecution({ errors });
+      if (heavy && fields >= heavy.heavyFields) {
+        const deadline = heavy.timeoutMs > 0 ? performance.now() + heavy.timeoutMs : Number.POSITIVE_INFINITY;
+        setExecuteFn((executionArgs) => heavy.gate.run(() => executeFn(executionArgs), deadline));
+      }
     },
   };
 }

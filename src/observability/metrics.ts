@@ -17,11 +17,20 @@ const MAX_ANONYMOUS_OPERATION_NAMES = 50;
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const SQL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 
+/** Slots some work waits for: how many there are, in use and waited for. */
+interface Slots {
+  readonly limit: number;
+  readonly running: number;
+  readonly waiting: number;
+}
+
 export interface Metrics {
   registry: client.Registry;
   plugin: Plugin;
   /** The Prometheus text for GET /metrics. */
   render(): Promise<{ body: string; contentType: string }>;
+  /** Reports the app's heavy-document slots (src/graphql/heavy-documents.ts) as graphql_heavy_documents. */
+  observeHeavyDocuments(slots: Slots): void;
   /** Stops listening to the database (the app is disposed). */
   close(): void;
 }
@@ -144,9 +153,26 @@ export function createMetrics(db: Database): Metrics {
     },
   };
 
+  let heavyDocuments: Slots | null = null;
+  new client.Gauge({
+    name: "graphql_heavy_documents",
+    help: "Heavy documents (HEAVY_QUERY_FIELDS) executing (running) and waiting for a slot (waiting), and the slots (max)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      if (!heavyDocuments) return;
+      this.set({ state: "running" }, heavyDocuments.running);
+      this.set({ state: "waiting" }, heavyDocuments.waiting);
+      this.set({ state: "max" }, heavyDocuments.limit);
+    },
+  });
+
   return {
     registry,
     plugin,
+    observeHeavyDocuments(slots) {
+      heavyDocuments = slots;
+    },
     async render() {
       const both = client.Registry.merge([registry, processMetrics()]);
       return { body: await both.metrics(), contentType: registry.contentType };
