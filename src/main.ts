@@ -9,6 +9,9 @@ import { applyMigrations, MigrationError, pendingMigrations } from "./db/migrate
 import { DEMO_OWNER_EMAIL, seedDemo } from "./domain/seed.js";
 import { createApiToken } from "./domain/api-tokens.js";
 import { purgeExpiredIdempotencyKeys } from "./domain/idempotency.js";
+import { pruneEvents } from "./domain/events.js";
+import { createEventHub } from "./graphql/event-streams.js";
+import { attachWebSockets } from "./http/websocket.js";
 import { findOrCreateActiveUser } from "./domain/users.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, metricsServer } from "./observability/metrics.js";
@@ -88,20 +91,25 @@ async function main(): Promise<void> {
     );
   }
 
-  // Idempotency keys live 24 hours: purge expired ones now and every hour.
-  const purge = () =>
-    purgeExpiredIdempotencyKeys(db.prisma)
+  // Idempotency keys live 24 hours, change-feed events EVENT_RETENTION_DAYS: purge both now and every hour.
+  const purge = async () => {
+    await purgeExpiredIdempotencyKeys(db.prisma)
       .then((count) => count > 0 && logger.info({ count }, "purged expired idempotency keys"))
       .catch((error: unknown) => logger.warn({ err: error }, "could not purge expired idempotency keys"));
+    await pruneEvents(db.prisma, config.eventRetentionDays)
+      .then((count) => count > 0 && logger.info({ count, retentionDays: config.eventRetentionDays }, "pruned change-feed events past retention"))
+      .catch((error: unknown) => logger.warn({ err: error }, "could not prune change-feed events"));
+  };
   void purge();
   const purgeTimer = setInterval(purge, 60 * 60_000);
   purgeTimer.unref();
 
   let shuttingDown = false;
+  const eventHub = createEventHub(db, logger);
   const metrics = config.metrics.enabled ? createMetrics(db) : null;
   let app;
   try {
-    app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown, metrics, health });
+    app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown, metrics, health, eventHub });
   } catch (error) {
     // e.g. a trusted-documents manifest that can't be read: say which setting, not a stack.
     if (!(error instanceof ConfigError)) throw error;
@@ -111,6 +119,7 @@ async function main(): Promise<void> {
   }
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
+  const websockets = attachWebSockets(server, (request, serverContext) => app.fetch(request, serverContext), logger);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -145,6 +154,9 @@ async function main(): Promise<void> {
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     forced.unref();
+    // Subscriptions end first (their clients reconnect elsewhere with their last cursor), then sockets close.
+    await eventHub.close();
+    await websockets.close().catch((error: unknown) => logger.warn({ err: error }, "could not close websockets cleanly"));
     // The last resort: whatever hangs after the requests (a connection never given back, a
     // collector that doesn't answer), the process is gone before an orchestrator's grace ends.
     const deadline = setTimeout(() => {

@@ -12,6 +12,7 @@ import { AppError } from "./core/errors.js";
 import type { Context } from "./graphql/context.js";
 import { argumentLimits } from "./graphql/argument-limits.js";
 import { ConcurrencyGate } from "./graphql/heavy-documents.js";
+import { createEventHub, type EventHub } from "./graphql/event-streams.js";
 import { toGraphQLError } from "./graphql/errors.js";
 import { DEFAULT_QUERY } from "./graphql/graphiql.js";
 import { schemaDiscovery } from "./graphql/introspection.js";
@@ -48,9 +49,11 @@ export interface AppOptions {
    * driver, and every object's type check even in lists authorized as a whole.
    */
   plainPaths?: boolean;
+  /** What subscriptions wait on; main.ts passes its own to end every stream first when it shuts down. */
+  eventHub?: EventHub;
 }
 
-export function createApp({ config, db: database, logger, isShuttingDown = () => false, metrics = config.metrics.enabled ? createMetrics(database) : null, health = createDatabaseHealth(database, { onChange: logHealthChange(logger) }), plainPaths = false }: AppOptions): App {
+export function createApp({ config, db: database, logger, isShuttingDown = () => false, metrics = config.metrics.enabled ? createMetrics(database) : null, health = createDatabaseHealth(database, { onChange: logHealthChange(logger) }), plainPaths = false, eventHub = createEventHub(database, logger) }: AppOptions): App {
   checkPlannedQueries(config.nodeEnv !== "production");
   const db: Database = plainPaths ? { ...database, query: queryThroughPrisma(database.prisma) } : database;
   const authenticate = createAuthenticator(db, config.jwt);
@@ -58,6 +61,7 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
   const { heavyQueryFields, heavyQueryConcurrency, requestTimeoutMs } = config.limits;
   const heavyGate = heavyQueryConcurrency > 0 ? new ConcurrencyGate(heavyQueryConcurrency) : null;
   if (heavyGate) metrics?.observeHeavyDocuments(heavyGate);
+  const live = { db, hub: eventHub, maxPerUser: config.maxSubscriptionsPerUser };
   return createYoga<Record<string, unknown>, Context>({
     cors: corsOptions(config.corsOrigins),
     // Batched requests (a JSON array of operations) only when GRAPHQL_MAX_BATCH allows them.
@@ -96,6 +100,7 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
       healthRoutes(db, health, isShuttingDown),
       failFastWhileUnavailable(health),
       { onDispose: () => health.close() },
+      { onDispose: () => eventHub.close() },
       ...(metrics ? [metrics.plugin, { onDispose: () => metrics.close() }] : []),
       ...(metrics && config.metrics.port === null ? [metricsRoute(metrics)] : []),
       requestLogging(logger),
@@ -114,6 +119,6 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
       ...(config.corsOrigins.length > 0 ? [varyOnOrigin()] : []),
       ...(config.sqlStatementsHeader ? [sqlStatementsHeader(db)] : []),
     ],
-    context: requestContext({ config, db, authenticate, limiter, logger, plainPaths, onDatabaseUnavailable: (cause) => health.reportUnavailable(cause) }),
+    context: requestContext({ config, db, authenticate, limiter, logger, plainPaths, live, onDatabaseUnavailable: (cause) => health.reportUnavailable(cause) }),
   });
 }

@@ -112,6 +112,7 @@ const ADMIN_BEYOND_MANAGER = [
   "members:read_private",
   "roles:create",
   "audit:read",
+  "events:read",
   "locations:create",
   "locations:update",
   "locations:delete",

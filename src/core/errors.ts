@@ -9,6 +9,7 @@ export type ErrorCode =
   | "LAST_OWNER"
   | "INVITATION_EXPIRED"
   | "STALE_VERSION"
+  | "CURSOR_EXPIRED"
   | "SERVICE_UNAVAILABLE"
   | "RATE_LIMITED";
 

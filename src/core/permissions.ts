@@ -17,6 +17,7 @@ export const PERMISSIONS = {
   "invitations:create": "Invite people",
   "invitations:delete": "Revoke invitations",
   "audit:read": "Read the audit trail",
+  "events:read": "Read the change feed: Organization.events and the membershipEvents subscription",
   "locations:read": "List locations and who is assigned there",
   "locations:create": "Create locations",
   "locations:update": "Rename and edit locations",

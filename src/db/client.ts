@@ -39,6 +39,13 @@ export interface Database {
    * they may be dead without knowing it (a peer that vanished sends no reset). Returns how many.
    */
   discardConnectionsOpenedBefore(time: number): number;
+  /**
+   * Calls onMessage with the payload of every NOTIFY on `channel` (an identifier, not user input),
+   * on a connection of its own (PostgreSQL) that reconnects after a second when lost; onGap is
+   * called whenever listening (re)starts, since notifications sent meanwhile are gone. Returns a
+   * function that stops listening.
+   */
+  listen(channel: string, onMessage: (payload: string) => void, onGap?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -238,6 +245,53 @@ export async function createPGlite(dataPath?: string, template?: Blob): Promise<
   return pglite;
 }
 
+/** Database.listen on PostgreSQL: one client of its own, LISTENing, replaced a second after it is lost. */
+async function listenOnPostgres(
+  connectionString: string,
+  connectTimeoutMs: number,
+  channel: string,
+  onMessage: (payload: string) => void,
+  onGap: () => void = () => {},
+): Promise<() => Promise<void>> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const lost = (which: pg.Client) => {
+    if (stopped || which !== client) return;
+    client = null;
+    void which.end().catch(() => {});
+    retry ??= setTimeout(() => {
+      retry = undefined;
+      connect().catch(() => lost(client!));
+    }, 1_000);
+    retry.unref();
+  };
+  const connect = async () => {
+    const next = new pg.Client({ connectionString, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    client = next;
+    next.on("error", () => lost(next));
+    next.on("end", () => lost(next));
+    next.on("notification", (message) => {
+      if (message.channel === channel && message.payload !== undefined) onMessage(message.payload);
+    });
+    await next.connect();
+    await next.query(`LISTEN ${channel}`);
+    onGap();
+  };
+  try {
+    await connect();
+  } catch {
+    // Not reachable now: keep trying in the background (readers poll meanwhile).
+    if (client) lost(client);
+  }
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => {});
+  };
+}
+
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   if (options.databaseUrl) {
     const pool = new pg.Pool({
@@ -310,6 +364,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       },
       ...statements,
       poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+      listen: (channel, onMessage, onGap) => listenOnPostgres(options.databaseUrl!, options.connectTimeoutMs ?? 10_000, channel, onMessage, onGap),
       discardConnectionsOpenedBefore(time) {
         let count = 0;
         for (const [connection, at] of opened) {
@@ -359,6 +414,12 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     ...statements,
     poolStats: () => null,
     discardConnectionsOpenedBefore: () => 0,
+    async listen(channel, onMessage, onGap) {
+      // PGlite delivers the notifications of a committed transaction after the statement that committed it.
+      const stop = await pglite.listen(channel, onMessage);
+      onGap?.();
+      return stop;
+    },
     async close() {
       await prisma.$disconnect();
       await pglite.close();

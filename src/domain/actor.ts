@@ -3,6 +3,8 @@ export interface Actor {
   userId: string | null;
   tokenId: string | null;
   requestId: string | null;
+  /** Filled by recordAudit: the change-feed revision each organization reached through this actor's change. */
+  revisions?: Map<string, number>;
 }
 
 /** An actor who is a signed-in user (what the viewer's own changes need). */

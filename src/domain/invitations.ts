@@ -164,7 +164,16 @@ async function withPendingInvitation<T>(
       throw conflict(`This invitation is no longer pending (it is ${invitation.status})`, { status: invitation.status });
     }
     if (invitation.expiresAt <= new Date()) {
-      await tx.invitation.update({ where: { id: invitation.id }, data: { status: "EXPIRED" } });
+      const expired = await tx.invitation.update({ where: { id: invitation.id }, data: { status: "EXPIRED" } });
+      // Noticed, not done by anyone: no actor.
+      await recordAudit(tx, { userId: null, tokenId: null, requestId: actor.requestId }, {
+        organizationId: invitation.organizationId,
+        action: "invitation.expired",
+        targetType: "Invitation",
+        targetId: invitation.id,
+        before: snapshot(invitation),
+        after: snapshot(expired),
+      });
       return { expired: true };
     }
     return { value: await change(tx, invitation) };

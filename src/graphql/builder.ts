@@ -166,6 +166,7 @@ export function prismaObjectRef(model: keyof PrismaTypes) {
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 export const SortDirection = builder.enumType("SortDirection", {
   values: { ASC: { value: "asc" }, DESC: { value: "desc" } } as const,

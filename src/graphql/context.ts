@@ -7,6 +7,7 @@ import { Policy } from "../auth/policy.js";
 import type { UserActor } from "../domain/actor.js";
 import { unauthenticated } from "../core/errors.js";
 import { createLoaders, type Loaders } from "./loaders.js";
+import type { StreamDeps } from "./event-streams.js";
 
 export interface Context {
   prisma: PrismaClient;
@@ -23,11 +24,35 @@ export interface Context {
    * for this request: what the payload shows is checked against the state after the change.
    */
   actor(): UserActor;
+  /**
+   * The change-feed revision the latest mutation's change reached (null when it wrote no event:
+   * a replay, an organization deleted). Mutations run one at a time and each calls actor() first,
+   * so a payload reads its own mutation's revision.
+   */
+  revisionAfterChange(): number | null;
+  /** Authenticates the request's credential again, as now (long-lived subscriptions re-check with it). */
+  reauthenticate(): Promise<Viewer | null>;
+  /** What subscriptions stream from (event-streams.ts). */
+  live: StreamDeps;
 }
 
-export function createContext(db: Pick<Database, "prisma" | "query">, config: Config, requestId: string, viewer: Viewer | null, clientIp = "local", plainPaths = false): Context {
+export interface ContextOptions {
+  clientIp?: string;
+  plainPaths?: boolean;
+  reauthenticate?: () => Promise<Viewer | null>;
+  live: StreamDeps;
+}
+
+export function createContext(
+  db: Pick<Database, "prisma" | "query">,
+  config: Config,
+  requestId: string,
+  viewer: Viewer | null,
+  { clientIp = "local", plainPaths = false, reauthenticate = async () => viewer, live }: ContextOptions,
+): Context {
   const { prisma } = db;
   const policy = new Policy(db, viewer, requestId, { vouching: !plainPaths });
+  let revisions = new Map<string, number>();
   return {
     prisma,
     config,
@@ -39,7 +64,15 @@ export function createContext(db: Pick<Database, "prisma" | "query">, config: Co
     actor() {
       if (!viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
       policy.forget();
-      return { userId: viewer.user.id, tokenId: viewer.tokenId, requestId };
+      revisions = new Map();
+      return { userId: viewer.user.id, tokenId: viewer.tokenId, requestId, revisions };
+    },
+    reauthenticate,
+    live,
+    revisionAfterChange() {
+      let last: number | null = null;
+      for (const revision of revisions.values()) last = revision;
+      return last;
     },
   };
 }

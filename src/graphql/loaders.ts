@@ -1,6 +1,7 @@
 // Batch loaders for data that plugin-prisma can't fold into the parent query. Each turns
 // "one query per parent" into "one query per batch", so statement counts follow the shape
 // of the GraphQL query and not the number of rows.
+import { createEventPageLoader, type EventKey, type EventPage } from "../db/queries/event-pages.js";
 import { COUNTED_OWNERS } from "../domain/access.js";
 import DataLoader from "dataloader";
 import type { Database } from "../db/client.js";
@@ -46,6 +47,8 @@ export interface Loaders {
   memberPages: MemberPageLoaders;
   /** Pages of Organization.auditEvents and their counts, one statement per argument shape. */
   auditPages: AuditPageLoaders;
+  /** Pages of Organization.events, one statement per argument shape. */
+  eventPages: DataLoader<EventKey, EventPage, string>;
   /** Members holding a role in an organization; key `${organizationId}:${roleId}`. */
   roleMemberCount: DataLoader<string, number>;
   /** Active owners with active accounts per organization (what the last-owner rule counts). */
@@ -169,6 +172,7 @@ export function createLoaders(db: Pick<Database, "prisma" | "query">, limits: { 
     organizationRoles,
     memberPages: createMemberPageLoaders(db.query, limits),
     auditPages: createAuditPageLoaders(prisma, limits),
+    eventPages: createEventPageLoader(prisma),
     roleMemberCount,
   };
 }

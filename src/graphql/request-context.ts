@@ -10,6 +10,7 @@ import { createContext, type Context } from "./context.js";
 import { toGraphQLError } from "./errors.js";
 import type { Logger } from "../logger.js";
 import type { RateLimiter } from "./rate-limit.js";
+import type { StreamDeps } from "./event-streams.js";
 
 /** The caller's IP: the socket's peer, or with TRUST_PROXY the first X-Forwarded-For entry. */
 function clientIp(request: Request, serverContext: Record<string, unknown>, trustProxy: boolean): string {
@@ -31,10 +32,11 @@ export interface RequestContextDeps {
   onDatabaseUnavailable: (cause: unknown) => void;
   /** Every object's type check, also in lists authorized as a whole (AppOptions.plainPaths). */
   plainPaths?: boolean;
+  live: StreamDeps;
 }
 
 /** Yoga's `context` option. */
-export function requestContext({ config, db, authenticate, limiter, logger, onDatabaseUnavailable, plainPaths = false }: RequestContextDeps) {
+export function requestContext({ config, db, authenticate, limiter, logger, onDatabaseUnavailable, plainPaths = false, live }: RequestContextDeps) {
   return async ({ request, ...serverContext }: { request: Request } & Record<string, unknown>): Promise<Context> => {
     const requestId = (serverContext as { requestId?: string }).requestId ?? randomUUID();
     const ip = clientIp(request, serverContext, config.rateLimits.trustProxy);
@@ -46,7 +48,9 @@ export function requestContext({ config, db, authenticate, limiter, logger, onDa
         throw error;
       });
       await limiter.request(viewer ? `user:${viewer.user.id}` : `ip:${ip}`);
-      return createContext(db, config, requestId, viewer, ip, plainPaths);
+      // Without the rate limit: a subscription re-checks its caller every second.
+      const reauthenticate = () => authenticate(authorization, requestId);
+      return createContext(db, config, requestId, viewer, { clientIp: ip, plainPaths, reauthenticate, live });
     } catch (error) {
       throw toGraphQLError(error, logger, onDatabaseUnavailable);
     }

@@ -11,6 +11,7 @@ import "./types/organization.js";
 import "./types/invitation.js";
 import "./types/api-token.js";
 import "./types/audit-event.js";
+import "./types/membership-event.js";
 import "./types/location.js";
 import "./types/contacts.js";
 import "./types/viewer-can.js";

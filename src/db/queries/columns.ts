@@ -12,7 +12,7 @@ export interface ModelColumns {
   all: readonly string[];
 }
 
-type ModelName = "Member" | "User" | "Role" | "AuditEvent";
+type ModelName = "Member" | "User" | "Role" | "AuditEvent" | "MembershipEvent";
 
 export function columnsOf(model: ModelName): ModelColumns {
   const fields = getDatamodel().datamodel.models[model]!.fields;

@@ -22,7 +22,7 @@ const seesPeople = (context: Context, event: { organizationId: string | null }) 
  * not become a way around the permissions that guard them: members:read_private for members'
  * private metadata, org:update for the organization's own, members:read for people.
  */
-async function redacted(context: Context, event: { organizationId: string | null; targetType: string }, value: unknown): Promise<unknown> {
+export async function redacted(context: Context, event: { organizationId: string | null; targetType: string }, value: unknown): Promise<unknown> {
   if (!value || typeof value !== "object" || Array.isArray(value)) return value;
   let result = value as Record<string, unknown>;
   if ("privateMetadata" in result) {
@@ -45,6 +45,11 @@ const ANSWERED_AS_ADDRESS = new Set(["invitation.declined", "member.declined"]);
  * address to it).
  */
 const hidesActor = (event: Pick<AuditEvent, "action">) => event.action.startsWith("operator.") || ANSWERED_AS_ADDRESS.has(event.action);
+
+/** Who made a change (an audit or change-feed event), as this reader may see them: null when hidden or not visible. */
+export async function visibleActor(context: Context, event: { action: string; organizationId: string | null; actorUserId: string | null }) {
+  return hidesActor(event) || !(await seesPeople(context, event)) ? null : visibleUser(context, event.actorUserId);
+}
 
 /**
  * The actor's email, as the organization may know it: nothing without members:read; nothing for
@@ -78,8 +83,7 @@ const AuditEventObject = builder.prismaObject("AuditEvent", {
       type: UserNode,
       nullable: true,
       description: "Who did it (null for operator actions, or when you can't see that user: it needs members:read here)",
-      resolve: async (event, _args, context) =>
-        hidesActor(event) || !(await seesPeople(context, event)) ? null : visibleUser(context, event.actorUserId),
+      resolve: (event, _args, context) => visibleActor(context, event),
     }),
     actorEmail: t.string({
       nullable: true,

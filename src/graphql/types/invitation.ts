@@ -20,7 +20,7 @@ import { OrganizationNode } from "./organization.js";
 import { RoleNode } from "./role.js";
 import { UserNode, visibleUser } from "./user.js";
 
-const InvitationNode = builder.prismaNode("Invitation", {
+export const InvitationNode = builder.prismaNode("Invitation", {
   id: { field: "id" },
   nullable: true,
   authScopes: (invitation) => ({

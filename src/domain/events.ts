@@ -1,0 +1,18 @@
+// Change-feed retention: events older than EVENT_RETENTION_DAYS are deleted in the background, a
+// batch at a time so no statement holds many rows. Readers notice the gap by the oldest revision
+// kept (db/queries/event-pages.ts) and refuse older cursors with CURSOR_EXPIRED.
+import type { PrismaClient } from "../generated/prisma/client.js";
+
+const BATCH = 5_000;
+
+/** Deletes events older than `days` days; returns how many. */
+export async function pruneEvents(db: PrismaClient, days: number, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - days * 86_400_000);
+  let total = 0;
+  for (;;) {
+    const deleted = await db.$executeRaw`
+      DELETE FROM "MembershipEvent" WHERE "id" IN (SELECT "id" FROM "MembershipEvent" WHERE "occurredAt" < ${cutoff} LIMIT ${BATCH})`;
+    total += deleted;
+    if (deleted < BATCH) return total;
+  }
+}
