@@ -31,7 +31,9 @@ export interface Config {
   /** How long change-feed events are kept; older ones are pruned, and a cursor before them fails with CURSOR_EXPIRED. */
   eventRetentionDays: number;
   /** Subscriptions one user may hold open on one server process (SSE and WebSocket together). */
-  maxSubscriptionsPerUser: number;
+  subscriptionsPerUser: number;
+  /** Events a subscription holds for a consumer that doesn't read them; one more ends it with SLOW_CONSUMER. */
+  subscriptionBuffer: number;
   /** Most items any list argument (nodes(ids:), _entities, input lists) may hold; longer is refused. */
   maxNodes: number;
   /** Who may query __schema/__type: everyone, signed-in callers only, or nobody (and suggestions are hidden unless "true"). */
@@ -291,7 +293,8 @@ export function loadConfig(env: Env = process.env): Config {
     defaultPageSize,
     maxNodes: intVar(env, "MAX_NODES", 100, 1, 10_000),
     eventRetentionDays: intVar(env, "EVENT_RETENTION_DAYS", 30, 1, 36_500),
-    maxSubscriptionsPerUser: intVar(env, "MAX_SUBSCRIPTIONS_PER_USER", 20, 1, 10_000),
+    subscriptionsPerUser: intVar(env, "SUBSCRIPTIONS_PER_USER", 20, 1, 10_000),
+    subscriptionBuffer: intVar(env, "SUBSCRIPTION_BUFFER", 1_000, 1, 1_000_000),
     introspection: introspectionVar(env, production),
     sqlStatementsHeader: boolVar(env, "SQL_STATEMENTS_HEADER", false),
     traceSql: boolVar(env, "TRACE_SQL", false) ? { width: intVar(env, "TRACE_SQL_WIDTH", 400, 40, 100_000) } : null,

@@ -61,7 +61,8 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
   const { heavyQueryFields, heavyQueryConcurrency, requestTimeoutMs } = config.limits;
   const heavyGate = heavyQueryConcurrency > 0 ? new ConcurrencyGate(heavyQueryConcurrency) : null;
   if (heavyGate) metrics?.observeHeavyDocuments(heavyGate);
-  const live = { db, hub: eventHub, maxPerUser: config.maxSubscriptionsPerUser };
+  const live = { db, hub: eventHub, maxPerUser: config.subscriptionsPerUser, buffer: config.subscriptionBuffer };
+  metrics?.observeSubscriptions(eventHub.stats);
   return createYoga<Record<string, unknown>, Context>({
     cors: corsOptions(config.corsOrigins),
     // Batched requests (a JSON array of operations) only when GRAPHQL_MAX_BATCH allows them.

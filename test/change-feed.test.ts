@@ -32,10 +32,18 @@ interface EventNode {
   changes: { before: Record<string, unknown> | null; after: Record<string, unknown> | null };
 }
 
+type FeedOrganization = { revision: number; events: { edges: { cursor: string; node: EventNode }[]; pageInfo: Record<string, unknown> } };
+
+/** One page when `first` is given; else every page from `after` on (the last page's result and pageInfo). */
 async function feed(fx: OrgFixture, token = fx.owner.token, args: Record<string, unknown> = {}) {
-  const result = await t.gql(EVENTS, { id: fx.orgGid, first: 100, ...args }, token);
-  const organization = result.data?.node as { revision: number; events: { edges: { cursor: string; node: EventNode }[]; pageInfo: Record<string, unknown> } } | null;
-  return { result, organization, events: organization?.events.edges.map((edge) => edge.node) ?? [] };
+  const events: EventNode[] = [];
+  for (let after = (args.after ?? null) as string | null; ; ) {
+    const result = await t.gql(EVENTS, { id: fx.orgGid, first: 100, ...args, after }, token);
+    const organization = result.data?.node as FeedOrganization | null;
+    events.push(...(organization?.events.edges.map((edge) => edge.node) ?? []));
+    if (args.first !== undefined || !organization?.events.pageInfo.hasNextPage) return { result, organization, events };
+    after = organization.events.pageInfo.endCursor as string;
+  }
 }
 
 beforeAll(async () => {
@@ -93,22 +101,35 @@ describe("the change feed", () => {
     expect((await feed(acme)).organization!.revision).toBe(before!.revision + 1);
   });
 
-  it("assigns revisions without gaps or repeats under concurrent writes, in commit order", async () => {
+  it("assigns revisions without gaps or repeats under a burst of 200 concurrent writes, in commit order", async () => {
     const { organization: before } = await feed(acme);
     const writes = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
+      Array.from({ length: 200 }, (_, i) =>
         t.gql(UPDATE_MEMBER, { input: { memberId: acme.admin.memberGid, publicMetadata: { n: i } } }, acme.owner.token),
       ),
     );
     for (const write of writes) expect(write.errors).toBeUndefined();
     const revisions = writes.map((write) => write.data.updateMember.revision as number).sort((a, b) => a - b);
-    expect(revisions).toEqual(Array.from({ length: 12 }, (_, i) => before!.revision + 1 + i));
-    const { events } = await feed(acme, acme.owner.token, { first: 100 });
+    expect(revisions).toEqual(Array.from({ length: 200 }, (_, i) => before!.revision + 1 + i));
+    const { events } = await feed(acme);
     const numbers = events.map((event) => event.revision);
     expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => i + 1));
+    expect(numbers.at(-1)).toBe(before!.revision + 200);
     // The last event is the last committed write: its metadata is what the member holds now.
     const member = await t.db.prisma.member.findUniqueOrThrow({ where: { id: acme.admin.memberId } });
     expect(events.at(-1)!.changes.after).toMatchObject({ publicMetadata: member.publicMetadata });
+  });
+
+  it("writes one event when two writes race for the same unique key (the loser rolls back)", async () => {
+    const { organization: before } = await feed(acme);
+    const CREATE_ROLE = `mutation($input: CreateRoleInput!) { createRole(input: $input) { revision role { id } } }`;
+    const input = { organizationId: acme.orgGid, name: "Racer", key: "racer", permissions: ["org:read"] };
+    const results = await Promise.all([0, 1, 2].map(() => t.gql(CREATE_ROLE, { input }, acme.owner.token)));
+    expect(results.filter((result) => !result.errors).length).toBe(1);
+    expect(results.flatMap((result) => codes(result)).sort()).toEqual(["CONFLICT", "CONFLICT"]);
+    const after = await feed(acme, acme.owner.token, { after: Buffer.from(`ev:${acme.organization.id}:${before!.revision}`).toString("base64url") });
+    expect(after.events.map((event) => event.type)).toEqual(["ROLE_CREATED"]);
+    expect(after.organization!.revision).toBe(before!.revision + 1);
   });
 
   it("pages forward with cursors and filters by type without renumbering", async () => {

@@ -18,7 +18,10 @@ import { suspendUser } from "../src/domain/operators.js";
 import { attachWebSockets, type WebSockets } from "../src/http/websocket.js";
 import { createLogger } from "../src/logger.js";
 import { createApp, type App } from "../src/server.js";
-import { createEventHub } from "../src/graphql/event-streams.js";
+import { createEventHub, membershipEventStream } from "../src/graphql/event-streams.js";
+import { createAuthenticator } from "../src/auth/authenticate.js";
+import { createContext } from "../src/graphql/context.js";
+import type { AppError } from "../src/core/errors.js";
 import { loadConfig } from "../src/config.js";
 import { addMembership, createTestApp, orgWithPeople, roleGid, userWithToken, type OrgFixture, type TestApp } from "./helpers.js";
 
@@ -119,7 +122,7 @@ async function listen(app: App): Promise<{ server: http.Server; sockets: WebSock
 }
 
 beforeAll(async () => {
-  t = await createTestApp({ MAX_SUBSCRIPTIONS_PER_USER: "5" });
+  t = await createTestApp({ SUBSCRIPTIONS_PER_USER: "5" });
   acme = await orgWithPeople(t.db, "live-acme");
   ({ server, sockets, base } = await listen(t.app));
 });
@@ -157,6 +160,24 @@ describe.each([
     await stream.until(() => stream.revisions.includes(c));
     expect(stream.revisions).toEqual([a, b, c]);
     await stream.stop();
+  });
+
+  it("resumes after a disconnect from its last cursor: nothing lost, nothing twice", async () => {
+    const first = open(acme.owner.token, { organizationId: acme.orgGid });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const early = [await touch(acme, 60), await touch(acme, 61)];
+    await first.until(() => first.revisions.length >= 2);
+    await first.stop();
+    const lastCursor = first.results.at(-1)!.data!.membershipEvents!.cursor;
+    // Changes while nobody listens.
+    const missed = [await touch(acme, 62), await touch(acme, 63), await touch(acme, 64)];
+    const second = open(acme.owner.token, { organizationId: acme.orgGid, after: lastCursor });
+    await second.until(() => second.revisions.length >= 3);
+    const live = await touch(acme, 65);
+    await second.until(() => second.revisions.includes(live));
+    expect(first.revisions).toEqual(early);
+    expect(second.revisions).toEqual([...missed, live]);
+    await second.stop();
   });
 
   it("ends with FORBIDDEN within 2 s when the subscriber loses events:read, and sends nothing committed after", async () => {
@@ -202,6 +223,19 @@ describe.each([
 });
 
 describe("membershipEvents", () => {
+  it("gives a stream's slot back as soon as its client goes away, over either transport", async () => {
+    const open = async () => Number(/^graphql_subscriptions_open (\d+)/m.exec(await (await t.app.fetch("http://localhost/metrics")).text())?.[1]);
+    const before = await open();
+    for (const transport of [sse, ws]) {
+      const stream = transport(acme.owner.token, { organizationId: acme.orgGid });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await open()).toBe(before + 1);
+      await stream.stop();
+      for (const began = Date.now(); (await open()) !== before && Date.now() - began < 2_000; ) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await open()).toBe(before);
+    }
+  });
+
   it("takes the WebSocket credential from the upgrade request's Authorization header too", async () => {
     const stream = ws(acme.owner.token, { organizationId: acme.orgGid }, true);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -258,12 +292,16 @@ describe("membershipEvents", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const revision = await touch(acme, 40);
     let text = "";
-    while (!text.includes(`"revision":${revision}`)) text += new TextDecoder().decode((await reader.read()).value);
+    while (!text.includes(`"revision":${revision}`)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
     expect(text).toMatch(/event: next\ndata: \{"data":\{"membershipEvents":\{"revision":\d+/);
     controller.abort();
   });
 
-  it("limits the subscriptions one user holds open (MAX_SUBSCRIPTIONS_PER_USER)", async () => {
+  it("limits the subscriptions one user holds open (SUBSCRIPTIONS_PER_USER)", async () => {
     const person = await userWithToken(t.db, "many@live-acme.example");
     await addMembership(t.db, acme.organization, person.user, "admin");
     const open = Array.from({ length: 5 }, () => sse(person.token, { organizationId: acme.orgGid }));
@@ -278,6 +316,71 @@ describe("membershipEvents", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(again.done).toBe(false);
     await again.stop();
+  });
+
+  it("never gives a subscriber of one organization another's events (several organizations, random changes)", async () => {
+    const orgs = await Promise.all([0, 1, 2].map((i) => orgWithPeople(t.db, `live-fuzz-${i}`)));
+    const SUBSCRIBE_WITH_ORG = `subscription($organizationId: ID!) { membershipEvents(organizationId: $organizationId) { revision organizationId } }`;
+    const streams = orgs.map((fx, i) => {
+      const client =
+        i % 2 === 0
+          ? createSseClient({ url: `${base}/graphql`, headers: { authorization: `Bearer ${fx.owner.token}` }, retryAttempts: 0 })
+          : createWsClient({ url: `${base.replace("http", "ws")}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${fx.owner.token}` }, retryAttempts: 0 });
+      return new Collector(client.iterate({ query: SUBSCRIBE_WITH_ORG, variables: { organizationId: fx.orgGid } }) as AsyncIterableIterator<Result>);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const made = new Map<number, number[]>(orgs.map((_, i) => [i, []]));
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    await Promise.all(
+      Array.from({ length: 24 }, async () => {
+        const i = Math.floor(random() * orgs.length);
+        made.get(i)!.push(await touch(orgs[i]!, Math.floor(random() * 1000)));
+      }),
+    );
+    for (const [i, stream] of streams.entries()) {
+      const expected = made.get(i)!.sort((a, b) => a - b);
+      await stream.until(() => stream.revisions.length >= expected.length);
+      expect(stream.revisions).toEqual(expected);
+      const ids = new Set(stream.results.map((result) => (result.data?.membershipEvents as { organizationId?: string } | undefined)?.organizationId));
+      expect([...ids]).toEqual([orgs[i]!.orgGid]);
+      await stream.stop();
+    }
+  });
+
+  it("reports open streams and delivery lag in /metrics", async () => {
+    const stream = sse(acme.owner.token, { organizationId: acme.orgGid });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const revision = await touch(acme, 70);
+    await stream.until(() => stream.revisions.includes(revision));
+    const metrics = await (await t.app.fetch("http://localhost/metrics")).text();
+    expect(Number(/^graphql_subscriptions_open (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^change_feed_delivery_lag_seconds_count (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    await stream.stop();
+  });
+
+  it("ends a stream whose consumer stops reading with SLOW_CONSUMER after its buffer, resumable with after", async () => {
+    const fx = await orgWithPeople(t.db, "live-slow");
+    const hub = createEventHub(t.db, createLogger("silent", "stderr"));
+    const context = createContext(t.db, t.config, "slow-consumer-test", await createAuthenticator(t.db, null)(`Bearer ${fx.owner.token}`), {
+      reauthenticate: () => createAuthenticator(t.db, null)(`Bearer ${fx.owner.token}`),
+      live: { db: t.db, hub, maxPerUser: 5, buffer: 3 },
+    });
+    const stream = (await membershipEventStream(context.live, context, { organizationId: fx.organization.id, after: null, actions: null }))[Symbol.asyncIterator]();
+    const made = [];
+    for (let n = 0; n < 6; n++) made.push(await touch(fx, n));
+    // Nobody has read yet: three are held, the rest were more than the buffer.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const read: unknown[] = [];
+    for (;;) {
+      const next = await stream.next();
+      if (next.done) break;
+      read.push(next.value);
+    }
+    expect(read.slice(0, 3).map((event) => (event as { revision: number }).revision)).toEqual(made.slice(0, 3));
+    expect(read).toHaveLength(4);
+    expect((read[3] as AppError).code).toBe("SLOW_CONSUMER");
+    await hub.close();
   });
 
   it("holds TRUSTED_DOCUMENTS=require on WebSocket too: only manifest documents run", async () => {

@@ -11,7 +11,8 @@ export type ErrorCode =
   | "STALE_VERSION"
   | "CURSOR_EXPIRED"
   | "SERVICE_UNAVAILABLE"
-  | "RATE_LIMITED";
+  | "RATE_LIMITED"
+  | "SLOW_CONSUMER";
 
 export class AppError extends Error {
   override name = "AppError";

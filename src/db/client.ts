@@ -268,7 +268,14 @@ async function listenOnPostgres(
     retry.unref();
   };
   const connect = async () => {
-    const next = new pg.Client({ connectionString, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    const next = new pg.Client({
+      connectionString,
+      connectionTimeoutMillis: connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      // Named, so an operator (or a test) can find it in pg_stat_activity.
+      application_name: `membership-graph-listen-${process.pid}`,
+    });
     client = next;
     next.on("error", () => lost(next));
     next.on("end", () => lost(next));

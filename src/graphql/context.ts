@@ -32,6 +32,8 @@ export interface Context {
   revisionAfterChange(): number | null;
   /** Authenticates the request's credential again, as now (long-lived subscriptions re-check with it). */
   reauthenticate(): Promise<Viewer | null>;
+  /** A hash of the request's credential (null without one): streams with the same credential share its re-check. */
+  credentialKey(): string | null;
   /** What subscriptions stream from (event-streams.ts). */
   live: StreamDeps;
 }
@@ -40,6 +42,7 @@ export interface ContextOptions {
   clientIp?: string;
   plainPaths?: boolean;
   reauthenticate?: () => Promise<Viewer | null>;
+  credentialKey?: () => string | null;
   live: StreamDeps;
 }
 
@@ -48,7 +51,7 @@ export function createContext(
   config: Config,
   requestId: string,
   viewer: Viewer | null,
-  { clientIp = "local", plainPaths = false, reauthenticate = async () => viewer, live }: ContextOptions,
+  { clientIp = "local", plainPaths = false, reauthenticate = async () => viewer, credentialKey = () => null, live }: ContextOptions,
 ): Context {
   const { prisma } = db;
   const policy = new Policy(db, viewer, requestId, { vouching: !plainPaths });
@@ -68,6 +71,7 @@ export function createContext(
       return { userId: viewer.user.id, tokenId: viewer.tokenId, requestId, revisions };
     },
     reauthenticate,
+    credentialKey,
     live,
     revisionAfterChange() {
       let last: number | null = null;

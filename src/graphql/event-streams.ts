@@ -6,9 +6,13 @@
 //
 // Access is re-checked every second and before each delivery: the caller's credential is
 // authenticated again (revoked, expired, user suspended) and their events:read in the
-// organization read afresh. The events are read first and the check made after, so an event
-// committed after access was lost is never delivered; the stream ends with the refusal instead.
-import { Repeater } from "@repeaterjs/repeater";
+// organization read afresh. The events are read first and the check started after the read has
+// answered, so an event committed after access was lost is never delivered; the stream ends with
+// the refusal instead.
+//
+// Streams at the same place share their work: one read per organization, position and filter,
+// one credential check per credential and one standing check per user and organization, each
+// reused only by streams that asked for it after it started (so the ordering above holds for each).
 import type { Viewer } from "../auth/authenticate.js";
 import { Policy } from "../auth/policy.js";
 import { AppError } from "../core/errors.js";
@@ -24,6 +28,8 @@ import type { Logger } from "../logger.js";
 interface Subscriber {
   viewer: Viewer | null;
   requestId: string;
+  /** Identifies the credential the request came with (its hash), so streams with the same one share its re-check. */
+  credentialKey(): string | null;
   policy: Pick<Policy, "can" | "forget">;
   reauthenticate(): Promise<Viewer | null>;
 }
@@ -33,29 +39,61 @@ const RECHECK_MS = 1_000;
 /** Events read per statement while a stream catches up. */
 const BATCH = 100;
 
+/** Results shared by callers that ask for the same thing; one reuses a result only if it started no earlier than `notBefore`. */
+class Shared {
+  private readonly entries = new Map<string, { startedAt: number; promise: Promise<unknown> }>();
+
+  run<T>(key: string, notBefore: number, work: () => Promise<T>): Promise<T> {
+    const entry = this.entries.get(key);
+    if (entry && entry.startedAt >= notBefore) return entry.promise as Promise<T>;
+    const startedAt = performance.now();
+    const promise = work();
+    this.entries.set(key, { startedAt, promise });
+    const forget = () => setTimeout(() => this.entries.get(key)?.promise === promise && this.entries.delete(key), RECHECK_MS).unref();
+    promise.then(forget, forget);
+    return promise;
+  }
+}
+
+/**
+ * What the app's streams share: the LISTEN connection and its wake-ups, the shared reads and
+ * checks, the per-user count, and the figures /metrics reports.
+ */
 export interface EventHub {
   /** A stream's wake-up: resolves on a notification for the organization, after `ms`, or when the hub closes. */
   wait(organizationId: string, ms: number): { promise: Promise<void>; cancel(): void };
   /** Starts listening (once); streams poll until it has. */
   start(): void;
   readonly closing: boolean;
-  /** Open streams per user (MAX_SUBSCRIPTIONS_PER_USER). */
+  /** Registers an open stream of a user (SUBSCRIPTIONS_PER_USER); returns its release. */
   open(userId: string): () => void;
   openCount(userId: string): number;
+  readonly shared: Shared;
+  /** Open streams, and the lag of each delivered event (commit to hand-over, ms), for /metrics. */
+  readonly stats: { open: number; onDelivered: Set<(lagMs: number) => void> };
+  delivered(event: MembershipEvent): void;
   /** Ends every stream (SERVICE_UNAVAILABLE: reconnect elsewhere with the last cursor) and stops listening. */
   close(): Promise<void>;
 }
 
 export function createEventHub(db: Pick<Database, "listen">, logger: Logger): EventHub {
   const waiters = new Map<string, Set<() => void>>();
-  const everyone = new Set<() => void>();
   const perUser = new Map<string, number>();
+  const onDelivered = new Set<(lagMs: number) => void>();
+  let open = 0;
   let stopListening: Promise<() => Promise<void>> | null = null;
   let closing = false;
   const wakeAll = () => {
     for (const set of waiters.values()) for (const wake of [...set]) wake();
   };
   return {
+    shared: new Shared(),
+    stats: {
+      get open() {
+        return open;
+      },
+      onDelivered,
+    },
     get closing() {
       return closing;
     },
@@ -82,8 +120,9 @@ export function createEventHub(db: Pick<Database, "listen">, logger: Logger): Ev
       const promise = new Promise<void>((resolve) => {
         wake = () => {
           clearTimeout(timer);
-          waiters.get(organizationId)?.delete(wake);
-          everyone.delete(wake);
+          const set = waiters.get(organizationId);
+          set?.delete(wake);
+          if (set?.size === 0) waiters.delete(organizationId);
           resolve();
         };
       });
@@ -92,36 +131,100 @@ export function createEventHub(db: Pick<Database, "listen">, logger: Logger): Ev
         let set = waiters.get(organizationId);
         if (!set) waiters.set(organizationId, (set = new Set()));
         set.add(wake);
-        everyone.add(wake);
         timer = setTimeout(wake, ms);
       }
-      return {
-        promise,
-        cancel: () => {
-          wake();
-          if (waiters.get(organizationId)?.size === 0) waiters.delete(organizationId);
-        },
-      };
+      return { promise, cancel: wake };
     },
     open(userId) {
       perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
-      let closed = false;
+      open++;
+      let released = false;
       return () => {
-        if (closed) return;
-        closed = true;
+        if (released) return;
+        released = true;
+        open--;
         const left = (perUser.get(userId) ?? 1) - 1;
         if (left > 0) perUser.set(userId, left);
         else perUser.delete(userId);
       };
     },
     openCount: (userId) => perUser.get(userId) ?? 0,
+    delivered(event) {
+      if (onDelivered.size === 0) return;
+      const lag = Date.now() - event.occurredAt.getTime();
+      for (const listener of onDelivered) listener(lag);
+    },
     async close() {
       closing = true;
-      for (const wake of [...everyone]) wake();
+      wakeAll();
       const stop = await stopListening;
       await stop?.();
     },
   };
+}
+
+/**
+ * A stream's queue towards its consumer: items wait here until the transport pulls them, at most
+ * `limit` of them. The last item (why the stream ended) always fits.
+ */
+class Outbox<T> implements AsyncIterableIterator<T> {
+  private queue: T[] = [];
+  private pulling: ((result: IteratorResult<T>) => void) | null = null;
+  private finished = false;
+  closed = false;
+  private closedSignal!: () => void;
+  /** Resolves when the consumer has gone (returned) or has read everything after finish(). */
+  readonly whenClosed = new Promise<void>((resolve) => (this.closedSignal = resolve));
+
+  constructor(private readonly limit: number) {}
+
+  /** Queues an item; false when the consumer already has `limit` unread. */
+  offer(item: T): boolean {
+    if (this.finished) return false;
+    if (this.pulling) {
+      const pull = this.pulling;
+      this.pulling = null;
+      pull({ value: item, done: false });
+      return true;
+    }
+    if (this.queue.length >= this.limit) return false;
+    this.queue.push(item);
+    return true;
+  }
+
+  /** Ends the stream after what is queued (or instead of it), with `last` as its final item. */
+  finish(last?: T, dropQueued = false): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (dropQueued) this.queue = [];
+    if (last !== undefined) this.queue.push(last);
+    if (this.pulling) {
+      const pull = this.pulling;
+      this.pulling = null;
+      void this.next().then(pull);
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const item = this.queue.shift();
+    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (this.finished) return this.return();
+    return new Promise((resolve) => (this.pulling = resolve));
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.finished = true;
+    this.closed = true;
+    this.queue = [];
+    this.pulling?.({ value: undefined, done: true });
+    this.pulling = null;
+    this.closedSignal();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
 }
 
 const COLUMNS = columnsOf("MembershipEvent");
@@ -159,6 +262,8 @@ export interface StreamDeps {
   db: Pick<Database, "prisma" | "query">;
   hub: EventHub;
   maxPerUser: number;
+  /** Events a stream holds for a consumer that doesn't read them (SUBSCRIPTION_BUFFER); one more ends it with SLOW_CONSUMER. */
+  buffer: number;
 }
 
 export interface StreamInput {
@@ -167,102 +272,95 @@ export interface StreamInput {
   actions: EventAction[] | null;
 }
 
-const forbidden = () => new AppError("FORBIDDEN", "You no longer hold events:read in this organization; the stream has ended");
+const noEventsRead = () => new AppError("FORBIDDEN", "Reading this organization's events needs events:read");
 
-/** Whether the caller may still read the feed: their credential again, then their standing afresh. */
-async function stillAllowed(deps: StreamDeps, context: Subscriber, organizationId: string): Promise<AppError | null> {
+/**
+ * Whether the caller may still read the feed, as of a moment after `notBefore`: their credential
+ * authenticated again, then their standing read afresh.
+ */
+async function stillAllowed(deps: StreamDeps, subscriber: Subscriber, organizationId: string, notBefore: number): Promise<AppError | null> {
+  const { shared } = deps.hub;
+  const userId = subscriber.viewer!.user.id;
   let viewer: Viewer | null;
   try {
-    viewer = await context.reauthenticate();
+    viewer = await shared.run(`credential:${subscriber.credentialKey() ?? subscriber.requestId}`, notBefore, () => subscriber.reauthenticate());
   } catch (error) {
     if (error instanceof AppError) return error;
     throw error;
   }
-  if (!viewer || viewer.user.id !== context.viewer?.user.id) return new AppError("UNAUTHENTICATED", "Sign in again: the stream's credential no longer signs you in");
-  const policy = new Policy(deps.db, viewer, context.requestId);
-  return (await policy.can(organizationId, "events:read")) ? null : forbidden();
+  if (!viewer || viewer.user.id !== userId) return new AppError("UNAUTHENTICATED", "Sign in again: the stream's credential no longer signs you in");
+  const allowed = await shared.run(`standing:${userId}:${organizationId}`, notBefore, () =>
+    Promise.resolve(new Policy(deps.db, viewer, subscriber.requestId).can(organizationId, "events:read")),
+  );
+  return allowed ? null : new AppError("FORBIDDEN", "You no longer hold events:read in this organization; the stream has ended");
 }
 
 /**
  * The stream of one subscription: checked and positioned before it starts (UNAUTHENTICATED,
- * FORBIDDEN, BAD_USER_INPUT for a cursor, CURSOR_EXPIRED), then the events after the cursor (or
- * from now), live, each once, in revision order; it ends with an AppError as its last item when
- * access is lost or the server shuts down.
+ * FORBIDDEN, BAD_USER_INPUT for a cursor, CURSOR_EXPIRED, RATE_LIMITED), then the events after the
+ * cursor (or from now), live, each once, in revision order. Its last item, when it ends on its
+ * own, is an error saying why: access lost, SLOW_CONSUMER, the organization deleted, shutdown.
  */
-export async function membershipEventStream(deps: StreamDeps, context: Subscriber, input: StreamInput): Promise<AsyncIterable<MembershipEvent | Error>> {
+export async function membershipEventStream(deps: StreamDeps, subscriber: Subscriber, input: StreamInput): Promise<AsyncIterable<MembershipEvent | Error>> {
   const { hub, db } = deps;
-  const viewer = context.viewer;
+  const viewer = subscriber.viewer;
   if (!viewer) throw new AppError("UNAUTHENTICATED", "Sign in first: send an Authorization: Bearer <token> header (WebSocket: connectionParams.authorization)");
-  const { organizationId } = input;
-  if (!(await context.policy.can(organizationId, "events:read"))) throw new AppError("FORBIDDEN", "Reading this organization's events needs events:read");
+  const { organizationId, actions } = input;
+  if (!(await subscriber.policy.can(organizationId, "events:read"))) throw noEventsRead();
   const start = revisionAfter(input.after, organizationId);
-  const first = await readEvents(db, organizationId, start, input.actions);
-  if (!first) throw new AppError("FORBIDDEN", "Reading this organization's events needs events:read");
+  const first = await readEvents(db, organizationId, start, actions);
+  if (!first) throw noEventsRead();
   if (input.after != null && expiredAfter(start, first.oldest, first.latest)) throw cursorExpired(start, first.oldest ?? first.latest + 1);
   if (hub.openCount(viewer.user.id) >= deps.maxPerUser) {
-    throw new AppError("RATE_LIMITED", `At most ${deps.maxPerUser} subscriptions per user may be open on one server; close one first`, { limit: deps.maxPerUser });
+    throw new AppError("RATE_LIMITED", `At most ${deps.maxPerUser} subscriptions per user may be open on one server (SUBSCRIPTIONS_PER_USER); close one first`, {
+      limit: deps.maxPerUser,
+    });
   }
   const release = hub.open(viewer.user.id);
   hub.start();
+  const outbox = new Outbox<MembershipEvent | Error>(deps.buffer);
 
-  return new Repeater<MembershipEvent | Error>(async (push, stop) => {
-    let ended = false;
-    let waiting: { cancel(): void } | null = null;
-    void stop.then(() => {
-      ended = true;
-      waiting?.cancel();
-    });
+  const run = async () => {
     // Without a cursor: from the revision the organization has now.
     let last = input.after == null ? first.latest : start;
-    let pending: MembershipEvent[] | null = input.after == null ? [] : first.events;
-    let caughtUp = input.after == null || first.events.length < BATCH;
-    if (input.after != null && caughtUp) last = Math.max(last, first.latest);
-    try {
-      while (!ended) {
-        if (hub.closing) {
-          await push(new AppError("SERVICE_UNAVAILABLE", "The server is shutting down; subscribe again with the last event's cursor as `after`"));
-          break;
+    let pending: Snapshot | null = input.after == null ? null : first;
+    let readAt = performance.now();
+    while (!outbox.closed) {
+      if (hub.closing) return outbox.finish(new AppError("SERVICE_UNAVAILABLE", "The server is shutting down; subscribe again with the last event's cursor as `after`"));
+      const wokeAt = performance.now();
+      const snapshot = pending ?? (await hub.shared.run(`events:${organizationId}:${last}:${actions?.join(",") ?? "*"}`, wokeAt, () => readEvents(db, organizationId, last, actions)));
+      pending = null;
+      if (snapshot !== first) readAt = performance.now();
+      if (!snapshot) return outbox.finish(new AppError("NOT_FOUND", "The organization no longer exists; the stream has ended"));
+      // The events first, then the check: nothing committed after a loss of access goes out.
+      const refusal = await stillAllowed(deps, subscriber, organizationId, readAt);
+      if (refusal) return outbox.finish(refusal, true);
+      // Field resolvers (redaction, subjects) see the standing as it is now.
+      if (snapshot.events.length > 0) subscriber.policy.forget();
+      for (const event of snapshot.events) {
+        if (event.revision <= last) continue;
+        if (!outbox.offer(event)) {
+          return outbox.finish(
+            new AppError("SLOW_CONSUMER", `More than ${deps.buffer} events waited for this stream to read them; subscribe again with the last event's cursor as \`after\``, {
+              buffer: deps.buffer,
+            }),
+          );
         }
-        // The events first, then the check: nothing committed after a loss of access goes out.
-        let events: MembershipEvent[] = [];
-        if (pending) {
-          events = pending;
-          pending = null;
-        } else {
-          const snapshot = await readEvents(db, organizationId, last, input.actions);
-          if (!snapshot) {
-            await push(new AppError("NOT_FOUND", "The organization no longer exists; the stream has ended"));
-            break;
-          }
-          events = snapshot.events;
-          caughtUp = events.length < BATCH;
-          // With a type filter, revisions in between are the other types': skip them.
-          if (caughtUp) last = Math.max(last, snapshot.latest);
-        }
-        const refusal = await stillAllowed(deps, context, organizationId);
-        if (refusal) {
-          await push(refusal);
-          break;
-        }
-        // Field resolvers (redaction, subjects) see the standing as it is now.
-        if (events.length > 0) context.policy.forget();
-        for (const event of events) {
-          if (ended) break;
-          await push(event);
-          last = Math.max(last, event.revision);
-        }
-        if (!caughtUp || ended) continue;
-        const wake = hub.wait(organizationId, RECHECK_MS);
-        waiting = wake;
-        await wake.promise;
-        waiting = null;
+        last = event.revision;
+        hub.delivered(event);
       }
-    } catch (error) {
-      // e.g. the database went away: the stream ends with the (masked) error as its last result.
-      if (!ended) await push(error instanceof Error ? error : new Error(String(error)));
-    } finally {
-      release();
-      stop();
+      const caughtUp = snapshot.events.length < BATCH;
+      if (!caughtUp) continue;
+      // With a type filter, revisions in between are the other types': skip them.
+      last = Math.max(last, snapshot.latest);
+      const wake = hub.wait(organizationId, RECHECK_MS);
+      await Promise.race([wake.promise, outbox.whenClosed]);
+      wake.cancel();
     }
-  });
+  };
+  // e.g. the database went away: the stream ends with the (masked) error as its last result.
+  run()
+    .catch((error: unknown) => outbox.finish(error instanceof Error ? error : new Error(String(error))))
+    .finally(release);
+  return outbox;
 }

@@ -1,7 +1,7 @@
 // The context of each GraphQL request, made before any field runs: the caller's address, the
 // rate limits that come before and after authentication, the caller (access token or JWT), and
 // the per-request context (graphql/context.ts). Refusals here answer the whole request.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Authenticator } from "../auth/authenticate.js";
 import type { Config } from "../config.js";
 import type { Database } from "../db/client.js";
@@ -50,7 +50,8 @@ export function requestContext({ config, db, authenticate, limiter, logger, onDa
       await limiter.request(viewer ? `user:${viewer.user.id}` : `ip:${ip}`);
       // Without the rate limit: a subscription re-checks its caller every second.
       const reauthenticate = () => authenticate(authorization, requestId);
-      return createContext(db, config, requestId, viewer, { clientIp: ip, plainPaths, reauthenticate, live });
+      const credentialKey = () => (authorization ? createHash("sha256").update(authorization).digest("hex") : null);
+      return createContext(db, config, requestId, viewer, { clientIp: ip, plainPaths, reauthenticate, credentialKey, live });
     } catch (error) {
       throw toGraphQLError(error, logger, onDatabaseUnavailable);
     }

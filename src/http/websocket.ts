@@ -30,10 +30,12 @@ const PLACEHOLDER_DOCUMENT = parse("{ bridged }");
 const FORWARDED = ["x-forwarded-for", "x-request-id", "user-agent", "origin"];
 
 /** The events of a text/event-stream body: each `next` result, until `complete`. */
-async function* sseResults(body: ReadableStream<Uint8Array>): AsyncGenerator<ExecutionResult> {
+async function* sseResults(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<ExecutionResult> {
   const decoder = new TextDecoder();
   let buffer = "";
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  for (;;) {
+    const { value: chunk, done } = await reader.read();
+    if (done) return;
     buffer += decoder.decode(chunk, { stream: true });
     let end: number;
     while ((end = buffer.indexOf("\n\n")) >= 0) {
@@ -63,7 +65,12 @@ function asSendable(result: ExecutionResult): ExecutionResult {
 function bridge(fetch: Fetch, { payload, extra, authorization }: Bridged): AsyncIterable<ExecutionResult> {
   return new Repeater<ExecutionResult>(async (push, stop) => {
     const controller = new AbortController();
-    void stop.then(() => controller.abort());
+    let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+    // The client completed or went away: cancelling the body is what ends the app's stream.
+    void stop.then(() => {
+      controller.abort();
+      void reader?.cancel().catch(() => {});
+    });
     const headers = new Headers({ "content-type": "application/json", accept: "text/event-stream" });
     if (authorization) headers.set("authorization", authorization);
     for (const name of FORWARDED) {
@@ -85,7 +92,8 @@ function bridge(fetch: Fetch, { payload, extra, authorization }: Bridged): Async
         // Refused before it ran (a limit, an untrusted document): the app's JSON answer.
         await push(asSendable((await response.json()) as ExecutionResult));
       } else {
-        for await (const result of sseResults(response.body)) await push(asSendable(result));
+        reader = response.body.getReader();
+        for await (const result of sseResults(reader)) await push(asSendable(result));
       }
     } catch (error) {
       if (!controller.signal.aborted) throw error;

@@ -24,6 +24,12 @@ interface Slots {
   readonly waiting: number;
 }
 
+/** The app's subscriptions (src/graphql/event-streams.ts EventHub.stats). */
+interface Streams {
+  readonly open: number;
+  readonly onDelivered: Set<(lagMs: number) => void>;
+}
+
 export interface Metrics {
   registry: client.Registry;
   plugin: Plugin;
@@ -31,6 +37,8 @@ export interface Metrics {
   render(): Promise<{ body: string; contentType: string }>;
   /** Reports the app's heavy-document slots (src/graphql/heavy-documents.ts) as graphql_heavy_documents. */
   observeHeavyDocuments(slots: Slots): void;
+  /** Reports open subscriptions (graphql_subscriptions_open) and each event's commit-to-delivery lag (change_feed_delivery_lag_seconds). */
+  observeSubscriptions(streams: Streams): void;
   /** Stops listening to the database (the app is disposed). */
   close(): void;
 }
@@ -167,11 +175,33 @@ export function createMetrics(db: Database): Metrics {
     },
   });
 
+  let streams: Streams | null = null;
+  new client.Gauge({
+    name: "graphql_subscriptions_open",
+    help: "Open membershipEvents subscriptions on this process (SSE and WebSocket)",
+    registers: [registry],
+    collect() {
+      if (streams) this.set(streams.open);
+    },
+  });
+  const lag = new client.Histogram({
+    name: "change_feed_delivery_lag_seconds",
+    help: "From an event's commit to its hand-over to a subscriber's transport",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const observeLag = (lagMs: number) => lag.observe(Math.max(0, lagMs) / 1000);
+
   return {
     registry,
     plugin,
     observeHeavyDocuments(slots) {
       heavyDocuments = slots;
+    },
+    observeSubscriptions(observed) {
+      streams?.onDelivered.delete(observeLag);
+      streams = observed;
+      observed.onDelivered.add(observeLag);
     },
     async render() {
       const both = client.Registry.merge([registry, processMetrics()]);
@@ -179,6 +209,7 @@ export function createMetrics(db: Database): Metrics {
     },
     close() {
       stopWatching();
+      streams?.onDelivered.delete(observeLag);
     },
   };
 }
