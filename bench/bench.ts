@@ -1,4 +1,4 @@
-// npm run bench -- [--scale standard|large|all] [--duration 10] [--connections 10] [--embedded] [--json] [--peer postgraphile]
+// npm run bench -- [--scale standard|large|all] [--duration 10] [--connections 10] [--embedded] [--json] [--peer postgraphile] [--only q2,s1]
 //
 // Seeds a throwaway database at each scale, starts the real server exactly as `npm start` does
 // (scripts/build.mjs: build dist/ when stale, then `node <SERVER_NODE_ARGS>`) and a hand-written
@@ -25,6 +25,7 @@ import { createThrowawayDatabase } from "../test/fixtures/throwaway.js";
 import { Q0, Q1, Q2, Q3, Q4, STATEMENT_BUDGET, W1, W2 } from "./queries.js";
 import { SHAPES, seedBench, VIEWER_ID_SQL, type Scale } from "./seed.js";
 import { freePort } from "./free-port.js";
+import { LIVE, liveSubscribers, runLive, type LiveResult } from "./live.js";
 import { installPostGraphile, PEER, startPostGraphile, type PeerInstall } from "./peer-postgraphile.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -63,7 +64,13 @@ const GOAL = {
   q2RssGrowth: 0.05,
   vsPeer: { q1: 1.5, q2: 2 } as Record<string, number>,
   embeddedStartMs: 5_000,
+  /** s1: commit-to-delivery p99, and RSS per 1,000 subscribers. */
+  liveP99Ms: 250,
+  liveRssPerThousandMb: 100,
 };
+
+/** s1 runs in this organization (org-4: the read scenarios don't use it). */
+const LIVE_ORG = 4;
 
 interface Proc {
   child: ChildProcess;
@@ -200,7 +207,7 @@ async function measure(url: string, token: string, query: string, variables: () 
   return result;
 }
 
-async function prepareDatabase(scale: Scale): Promise<{ env: Record<string, string>; token: string; cleanup: () => Promise<void> }> {
+async function prepareDatabase(scale: Scale): Promise<{ env: Record<string, string>; token: string; liveTokens: string[]; cleanup: () => Promise<void> }> {
   let label = "embedded";
   let env: Record<string, string>;
   let cleanup: () => Promise<void>;
@@ -219,6 +226,7 @@ async function prepareDatabase(scale: Scale): Promise<{ env: Record<string, stri
   }
   const sql = await db.sqlRunner();
   const secret = newSecret();
+  let liveTokens: string[] = [];
   try {
     await applyMigrations(sql);
     log(`seeding ${scale} (${label})`);
@@ -228,11 +236,12 @@ async function prepareDatabase(scale: Scale): Promise<{ env: Record<string, stri
       `INSERT INTO "ApiToken" (id, "userId", name, "tokenHash", prefix, "createdAt") VALUES (gen_random_uuid(), ${VIEWER_ID_SQL}, 'bench', $1, $2, now())`,
       [secret.hash, secret.displayPrefix],
     );
+    if (runsLive(scale)) liveTokens = await liveSubscribers(sql, `md5('o${LIVE_ORG}')::uuid`, LIVE.users);
   } finally {
     sql.release();
     await db.close();
   }
-  return { env, token: secret.token, cleanup };
+  return { env, token: secret.token, liveTokens, cleanup };
 }
 
 /** w1's answers differ only in the new member's id and the address given: compare them without. */
@@ -243,8 +252,11 @@ const w1Shape = (text: string) => {
   return JSON.stringify(parsed);
 };
 
-async function runScale(scale: Scale, peerInstall: PeerInstall | null): Promise<{ rows: Row[]; memory: ScaleMemory }> {
-  const { env, token, cleanup } = await prepareDatabase(scale);
+/** s1 needs two server processes on one PostgreSQL: the standard scale, not --embedded. */
+const runsLive = (scale: Scale) => scale === "standard" && !args.embedded && (!only || only.has("s1"));
+
+async function runScale(scale: Scale, peerInstall: PeerInstall | null): Promise<{ rows: Row[]; memory: ScaleMemory; live: LiveResult | null }> {
+  const { env, token, liveTokens, cleanup } = await prepareDatabase(scale);
   // One benchmark user sends thousands of requests a minute: rate limits would measure themselves.
   const serverEnv = { ...env, NODE_ENV: "production", LOG_LEVEL: "warn", SQL_STATEMENTS_HEADER: "1", RATE_LIMITS: "false" };
   const server = await startServer(serverEnv);
@@ -252,6 +264,7 @@ async function runScale(scale: Scale, peerInstall: PeerInstall | null): Promise<
   let baseline: Proc | null = null;
   let peer: Awaited<ReturnType<typeof startPostGraphile>> | null = null;
   const rows: Row[] = [];
+  let live: LiveResult | null = null;
   try {
     if (!args.embedded) baseline = await startProcess(["--import", "tsx", "bench/baseline.ts"], { DATABASE_URL: env.DATABASE_URL! }, "/");
     if (peerInstall) {
@@ -384,13 +397,34 @@ async function runScale(scale: Scale, peerInstall: PeerInstall | null): Promise<
         }
       }
     }
+    if (runsLive(scale)) {
+      // A second server on the same database: half of the subscribers on each.
+      await baseline?.stop();
+      await peer?.stop();
+      const second = await startServer(serverEnv);
+      try {
+        await settle([server.child.pid!, second.child.pid!]);
+        live = await runLive({
+          urls: [server.url, second.url],
+          pids: [server.child.pid!, second.child.pid!],
+          tokens: liveTokens,
+          ownerToken: token,
+          org: orgGid(LIVE_ORG),
+          seconds: duration,
+          rssMb,
+          log,
+        });
+      } finally {
+        await second.stop();
+      }
+    }
   } finally {
     await server.stop();
     await baseline?.stop();
     await peer?.stop();
     await cleanup();
   }
-  return { rows, memory };
+  return { rows, memory, live };
 }
 
 /** The global ID of org-N: seeded organization ids are md5('o' || N) read as a UUID. */
@@ -426,7 +460,7 @@ interface Target {
   met: boolean | null;
 }
 
-function evaluateTargets(rows: Row[], memory: Record<string, ScaleMemory>, startMs: number): { targets: Target[]; q3BigOverSmall: number | null } {
+function evaluateTargets(rows: Row[], memory: Record<string, ScaleMemory>, startMs: number, live: LiveResult | null): { targets: Target[]; q3BigOverSmall: number | null } {
   const targets: Target[] = [];
   const find = (scale: Scale, name: string) => rows.find((row) => row.scale === scale && (row.name === name || row.name.startsWith(`${name} `)));
   const percent = (value: number) => `${Math.round(value * 100)}%`;
@@ -486,6 +520,11 @@ function evaluateTargets(rows: Row[], memory: Record<string, ScaleMemory>, start
     met: q3BigOverSmall === null ? null : q3BigOverSmall <= GOAL.q3BigOverSmall,
   });
   targets.push({ target: `embedded npm start, second start: /readyz within ${GOAL.embeddedStartMs / 1000} s`, scale: null, measured: `${startMs} ms`, met: startMs <= GOAL.embeddedStartMs });
+  if (live) {
+    targets.push({ target: `s1: commit-to-delivery p99 < ${GOAL.liveP99Ms} ms (${live.subscribers.toLocaleString("en-US")} subscribers)`, scale: "standard", measured: `p50 ${live.p50Ms} ms, p99 ${live.p99Ms} ms`, met: live.p99Ms < GOAL.liveP99Ms });
+    targets.push({ target: "s1: no event lost or duplicated", scale: "standard", measured: `${live.events} events; ${live.incomplete} incomplete streams, ${live.duplicates} duplicates`, met: live.events > 0 && live.incomplete === 0 && live.duplicates === 0 });
+    targets.push({ target: `s1: RSS < ${GOAL.liveRssPerThousandMb} MB per 1,000 subscribers`, scale: "standard", measured: `${live.rssPerThousandMb} MB (${live.rssBeforeMb.join(" + ")} → ${live.rssAfterMb.join(" + ")} MB)`, met: live.rssPerThousandMb < GOAL.liveRssPerThousandMb });
+  }
   return { targets, q3BigOverSmall: q3BigOverSmall === null ? null : Math.round(q3BigOverSmall * 100) / 100 };
 }
 
@@ -500,13 +539,15 @@ await ensureBuilt();
 const peerInstall = args.peer ? installPostGraphile(log) : null;
 const all: Row[] = [];
 const memory: Record<string, ScaleMemory> = {};
+let live: LiveResult | null = null;
 for (const scale of scales) {
   const result = await runScale(scale, peerInstall);
   all.push(...result.rows);
   memory[scale] = result.memory;
+  live ??= result.live;
 }
 const startMs = await embeddedSecondStart();
-const { targets, q3BigOverSmall } = evaluateTargets(all, memory, startMs);
+const { targets, q3BigOverSmall } = evaluateTargets(all, memory, startMs, live);
 const peerInfo = peerInstall
   ? { name: peerInstall.name, version: peerInstall.version, node: peerInstall.nodeVersion, authentication: false, note: "PostGraphile runs with no authentication or authorization: it checks no token and no permission" }
   : null;
@@ -522,6 +563,7 @@ if (args.json) {
       rssMbAfterSecondQ2: memory[last]!.afterQ2Mb[1],
       q3BigOverSmall,
       embeddedSecondStartMs: startMs,
+      live,
       peer: peerInfo,
       targets,
       server: `node ${SERVER_NODE_ARGS.join(" ")}`,
@@ -562,6 +604,11 @@ if (args.json) {
   }
   if (q3BigOverSmall !== null) console.log(`q3: the 50-member organization answers ${q3BigOverSmall.toFixed(1)}× as many req/s as the 100,000-member one`);
   console.log(`embedded database, second start: /readyz answered ${startMs} ms after launch`);
+  if (live) {
+    console.log(
+      `s1: ${live.subscribers.toLocaleString("en-US")} SSE subscribers (${LIVE.users} users) on two servers, ${LIVE.mutationsPerSecond} mutations/s for ${duration} s: ${live.events} events, commit-to-delivery p50 ${live.p50Ms} ms, p99 ${live.p99Ms} ms; ${live.incomplete} incomplete streams, ${live.duplicates} duplicates; RSS ${live.rssBeforeMb.join(" + ")} → ${live.rssAfterMb.join(" + ")} MB (${live.rssPerThousandMb} MB per 1,000 subscribers)`,
+    );
+  }
   if (peerInfo) console.log(`PostGraphile checks no token and no permission (no auth in its schema): it does less per request than the service and the baseline.`);
   console.log("\nTargets\n");
   const targetLines = targets.map((t) => [t.target, t.scale ?? "both", t.measured, t.met === null ? "not measured" : t.met ? "met" : "not met"]);

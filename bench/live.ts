@@ -1,0 +1,173 @@
+// Benchmark scenario s1 (npm run bench, PostgreSQL): 1,000 SSE subscribers to one organization,
+// spread over two server processes, while 20 mutations a second go through a third connection
+// for `seconds`. Reports commit-to-delivery p50/p99 (from the event's occurredAt, written just
+// before its commit, to its arrival at the subscriber: a little more than the true lag), whether
+// any subscriber missed or received an event twice, and the servers' RSS per 1,000 subscribers.
+//
+// The subscribers are 50 admins of the organization with 20 streams each (SUBSCRIPTIONS_PER_USER's
+// default), so the credential and standing checks are those of 50 users, not of one.
+import { newSecret } from "../src/core/tokens.js";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
+import type { SqlRunner } from "../src/db/sql.js";
+
+export const LIVE = { subscribers: 1_000, users: 50, mutationsPerSecond: 20 };
+
+const SUBSCRIBE = `subscription($org: ID!) { membershipEvents(organizationId: $org) { revision occurredAt } }`;
+const MUTATE = `mutation($input: UpdateOrganizationInput!) { updateOrganization(input: $input) { revision } }`;
+
+export interface LiveResult {
+  subscribers: number;
+  events: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Subscribers that missed an event, or got one twice or out of order. */
+  incomplete: number;
+  duplicates: number;
+  rssPerThousandMb: number;
+  rssBeforeMb: number[];
+  rssAfterMb: number[];
+}
+
+/** Makes `users` members of the organization admins, each with a token (they hold events:read). */
+export async function liveSubscribers(sql: SqlRunner, organizationIdSql: string, users: number): Promise<string[]> {
+  const rows = await sql.query<{ userId: string }>(
+    `UPDATE "Member" SET "roleId" = $1 WHERE id IN (
+       SELECT m.id FROM "Member" m WHERE m."organizationId" = ${organizationIdSql} AND m."roleId" <> $2 AND m.status = 'ACTIVE' ORDER BY m.id LIMIT $3)
+     RETURNING "userId"`,
+    [SYSTEM_ROLES.admin.id, SYSTEM_ROLES.owner.id, users],
+  );
+  const tokens: string[] = [];
+  for (const { userId } of rows) {
+    const secret = newSecret();
+    await sql.query(`INSERT INTO "ApiToken" (id, "userId", name, "tokenHash", prefix, "createdAt") VALUES (gen_random_uuid(), $1, 'bench live', $2, $3, now())`, [
+      userId,
+      secret.hash,
+      secret.displayPrefix,
+    ]);
+    tokens.push(secret.token);
+  }
+  return tokens;
+}
+
+interface Subscriber {
+  revisions: number[];
+  lags: number[];
+  controller: AbortController;
+}
+
+/** One SSE stream read by hand (no client library: a thousand of them in one benchmark process). */
+function subscribe(url: string, token: string, org: string, opened: () => void): Subscriber {
+  const subscriber: Subscriber = { revisions: [], lags: [], controller: new AbortController() };
+  void (async () => {
+    const response = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: SUBSCRIBE, variables: { org } }),
+      signal: subscriber.controller.signal,
+    });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let first = true;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      if (first) {
+        first = false;
+        opened();
+      }
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split("\n").find((line) => line.startsWith("data: {"));
+        if (!data) continue;
+        const event = (JSON.parse(data.slice(6)) as { data?: { membershipEvents?: { revision: number; occurredAt: string } } }).data?.membershipEvents;
+        if (!event) continue;
+        subscriber.revisions.push(event.revision);
+        subscriber.lags.push(Date.now() - Date.parse(event.occurredAt));
+      }
+    }
+  })().catch(() => {});
+  return subscriber;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runLive(options: {
+  urls: [string, string];
+  pids: [number, number];
+  tokens: string[];
+  ownerToken: string;
+  org: string;
+  seconds: number;
+  rssMb: (pid: number) => number;
+  log: (message: string) => void;
+}): Promise<LiveResult> {
+  const { urls, pids, tokens, ownerToken, org, seconds, rssMb, log } = options;
+  const rssBeforeMb = pids.map(rssMb);
+  let opened = 0;
+  const subscribers: Subscriber[] = [];
+  for (let i = 0; i < LIVE.subscribers; i++) {
+    subscribers.push(subscribe(urls[i % 2]!, tokens[i % tokens.length]!, org, () => opened++));
+    if (i % 100 === 99) await sleep(50);
+  }
+  for (const began = Date.now(); opened < LIVE.subscribers; await sleep(100)) {
+    if (Date.now() - began > 60_000) throw new Error(`s1: only ${opened} of ${LIVE.subscribers} subscriptions opened`);
+  }
+  // Give every stream its first read (the revision it starts from) before changing anything.
+  await sleep(1_500);
+  log(`s1: ${LIVE.subscribers} subscribers open on two servers; ${LIVE.mutationsPerSecond} mutations/s for ${seconds} s`);
+  const made: number[] = [];
+  const interval = 1_000 / LIVE.mutationsPerSecond;
+  const started = Date.now();
+  let n = 0;
+  const inFlight: Promise<void>[] = [];
+  while (Date.now() - started < seconds * 1_000) {
+    const due = started + n * interval;
+    if (Date.now() < due) await sleep(due - Date.now());
+    n++;
+    inFlight.push(
+      fetch(`${urls[n % 2]}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ownerToken}` },
+        body: JSON.stringify({ query: MUTATE, variables: { input: { organizationId: org, name: `Live ${n}` } } }),
+      })
+        .then((response) => response.json() as Promise<{ data?: { updateOrganization?: { revision: number } } }>)
+        .then((body) => {
+          const revision = body.data?.updateOrganization?.revision;
+          if (typeof revision === "number") made.push(revision);
+        }),
+    );
+  }
+  await Promise.all(inFlight);
+  made.sort((a, b) => a - b);
+  // Let the last events arrive.
+  for (const began = Date.now(); Date.now() - began < 5_000 && subscribers.some((s) => s.revisions.length < made.length); ) await sleep(100);
+  const rssAfterMb = pids.map(rssMb);
+  for (const subscriber of subscribers) subscriber.controller.abort();
+  const expected = made.join(",");
+  let incomplete = 0;
+  let duplicates = 0;
+  const lags: number[] = [];
+  for (const subscriber of subscribers) {
+    if (subscriber.revisions.join(",") !== expected) incomplete++;
+    duplicates += subscriber.revisions.length - new Set(subscriber.revisions).size;
+    lags.push(...subscriber.lags);
+  }
+  lags.sort((a, b) => a - b);
+  const grown = rssAfterMb.reduce((a, b) => a + b, 0) - rssBeforeMb.reduce((a, b) => a + b, 0);
+  return {
+    subscribers: LIVE.subscribers,
+    events: made.length,
+    p50Ms: percentile(lags, 50),
+    p99Ms: percentile(lags, 99),
+    incomplete,
+    duplicates,
+    rssPerThousandMb: Math.round((grown / LIVE.subscribers) * 1_000),
+    rssBeforeMb,
+    rssAfterMb,
+  };
+}
