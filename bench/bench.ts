@@ -1,4 +1,4 @@
-// npm run bench -- [--scale standard|large|all] [--duration 10] [--connections 10] [--embedded] [--json] [--peer postgraphile] [--only q2,s1]
+// npm run bench -- [--scale standard|large|all] [--duration 10] [--connections 10] [--embedded] [--json] [--peer postgraphile] [--only q2,s1] [--subscribers 1000]
 //
 // Seeds a throwaway database at each scale, starts the real server exactly as `npm start` does
 // (scripts/build.mjs: build dist/ when stale, then `node <SERVER_NODE_ARGS>`) and a hand-written
@@ -38,6 +38,7 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "10" },
     peer: { type: "string" },
     only: { type: "string" },
+    subscribers: { type: "string" },
   },
 });
 /** --only q2,w2: time only these scenarios (every one is still checked once). */
@@ -411,6 +412,7 @@ async function runScale(scale: Scale, peerInstall: PeerInstall | null): Promise<
           ownerToken: token,
           org: orgGid(LIVE_ORG),
           seconds: duration,
+          subscribers: args.subscribers ? Number(args.subscribers) : LIVE.subscribers,
           rssMb,
           log,
         });
@@ -521,7 +523,7 @@ function evaluateTargets(rows: Row[], memory: Record<string, ScaleMemory>, start
   });
   targets.push({ target: `embedded npm start, second start: /readyz within ${GOAL.embeddedStartMs / 1000} s`, scale: null, measured: `${startMs} ms`, met: startMs <= GOAL.embeddedStartMs });
   if (live) {
-    targets.push({ target: `s1: commit-to-delivery p99 < ${GOAL.liveP99Ms} ms (${live.subscribers.toLocaleString("en-US")} subscribers)`, scale: "standard", measured: `p50 ${live.p50Ms} ms, p99 ${live.p99Ms} ms`, met: live.p99Ms < GOAL.liveP99Ms });
+    targets.push({ target: `s1: commit-to-delivery p99 < ${GOAL.liveP99Ms} ms (${live.subscribers.toLocaleString("en-US")} subscribers${live.subscribers === LIVE.subscribers ? "" : `; the target is for ${LIVE.subscribers.toLocaleString("en-US")}`})`, scale: "standard", measured: `p50 ${live.p50Ms} ms, p99 ${live.p99Ms} ms`, met: live.p99Ms < GOAL.liveP99Ms });
     targets.push({ target: "s1: no event lost or duplicated", scale: "standard", measured: `${live.events} events; ${live.incomplete} incomplete streams, ${live.duplicates} duplicates`, met: live.events > 0 && live.incomplete === 0 && live.duplicates === 0 });
     targets.push({ target: `s1: RSS < ${GOAL.liveRssPerThousandMb} MB per 1,000 subscribers`, scale: "standard", measured: `${live.rssPerThousandMb} MB (${live.rssBeforeMb.join(" + ")} → ${live.rssAfterMb.join(" + ")} MB)`, met: live.rssPerThousandMb < GOAL.liveRssPerThousandMb });
   }
@@ -606,7 +608,7 @@ if (args.json) {
   console.log(`embedded database, second start: /readyz answered ${startMs} ms after launch`);
   if (live) {
     console.log(
-      `s1: ${live.subscribers.toLocaleString("en-US")} SSE subscribers (${LIVE.users} users) on two servers, ${LIVE.mutationsPerSecond} mutations/s for ${duration} s: ${live.events} events, commit-to-delivery p50 ${live.p50Ms} ms, p99 ${live.p99Ms} ms; ${live.incomplete} incomplete streams, ${live.duplicates} duplicates; RSS ${live.rssBeforeMb.join(" + ")} → ${live.rssAfterMb.join(" + ")} MB (${live.rssPerThousandMb} MB per 1,000 subscribers)`,
+      `s1: ${live.subscribers.toLocaleString("en-US")} SSE subscribers (${live.users} users) on two servers, ${LIVE.mutationsPerSecond} mutations/s for ${duration} s: ${live.events} events, commit-to-delivery p50 ${live.p50Ms} ms, p99 ${live.p99Ms} ms; ${live.incomplete} incomplete streams, ${live.duplicates} duplicates; RSS ${live.rssBeforeMb.join(" + ")} → ${live.rssAfterMb.join(" + ")} MB (${live.rssPerThousandMb} MB per 1,000 subscribers)`,
     );
   }
   if (peerInfo) console.log(`PostGraphile checks no token and no permission (no auth in its schema): it does less per request than the service and the baseline.`);

@@ -4,8 +4,9 @@
 // before its commit, to its arrival at the subscriber: a little more than the true lag), whether
 // any subscriber missed or received an event twice, and the servers' RSS per 1,000 subscribers.
 //
-// The subscribers are 50 admins of the organization with 20 streams each (SUBSCRIPTIONS_PER_USER's
+// The subscribers are the organization's (up to) 50 active members made admins, ≈ 20 streams each, half on each server (SUBSCRIPTIONS_PER_USER's
 // default), so the credential and standing checks are those of 50 users, not of one.
+import fs from "node:fs";
 import { newSecret } from "../src/core/tokens.js";
 import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import type { SqlRunner } from "../src/db/sql.js";
@@ -17,6 +18,8 @@ const MUTATE = `mutation($input: UpdateOrganizationInput!) { updateOrganization(
 
 export interface LiveResult {
   subscribers: number;
+  /** The users holding them. */
+  users: number;
   events: number;
   p50Ms: number;
   p99Ms: number;
@@ -32,7 +35,8 @@ export interface LiveResult {
 export async function liveSubscribers(sql: SqlRunner, organizationIdSql: string, users: number): Promise<string[]> {
   const rows = await sql.query<{ userId: string }>(
     `UPDATE "Member" SET "roleId" = $1 WHERE id IN (
-       SELECT m.id FROM "Member" m WHERE m."organizationId" = ${organizationIdSql} AND m."roleId" <> $2 AND m.status = 'ACTIVE' ORDER BY m.id LIMIT $3)
+       SELECT m.id FROM "Member" m JOIN "User" u ON u.id = m."userId"
+        WHERE m."organizationId" = ${organizationIdSql} AND m."roleId" <> $2 AND m.status = 'ACTIVE' AND u.status = 'ACTIVE' ORDER BY m.id LIMIT $3)
      RETURNING "userId"`,
     [SYSTEM_ROLES.admin.id, SYSTEM_ROLES.owner.id, users],
   );
@@ -50,6 +54,8 @@ export async function liveSubscribers(sql: SqlRunner, organizationIdSql: string,
 }
 
 interface Subscriber {
+  /** extensions.code of errors the stream answered with (it ended). */
+  errors: string[];
   revisions: number[];
   lags: number[];
   controller: AbortController;
@@ -57,7 +63,7 @@ interface Subscriber {
 
 /** One SSE stream read by hand (no client library: a thousand of them in one benchmark process). */
 function subscribe(url: string, token: string, org: string, opened: () => void): Subscriber {
-  const subscriber: Subscriber = { revisions: [], lags: [], controller: new AbortController() };
+  const subscriber: Subscriber = { errors: [], revisions: [], lags: [], controller: new AbortController() };
   void (async () => {
     const response = await fetch(`${url}/graphql`, {
       method: "POST",
@@ -83,7 +89,9 @@ function subscribe(url: string, token: string, org: string, opened: () => void):
         buffer = buffer.slice(end + 2);
         const data = block.split("\n").find((line) => line.startsWith("data: {"));
         if (!data) continue;
-        const event = (JSON.parse(data.slice(6)) as { data?: { membershipEvents?: { revision: number; occurredAt: string } } }).data?.membershipEvents;
+        const result = JSON.parse(data.slice(6)) as { data?: { membershipEvents?: { revision: number; occurredAt: string } }; errors?: { extensions?: { code?: string } }[] };
+        for (const error of result.errors ?? []) subscriber.errors.push(error.extensions?.code ?? "unknown");
+        const event = result.data?.membershipEvents;
         if (!event) continue;
         subscriber.revisions.push(event.revision);
         subscriber.lags.push(Date.now() - Date.parse(event.occurredAt));
@@ -103,24 +111,41 @@ export async function runLive(options: {
   ownerToken: string;
   org: string;
   seconds: number;
+  /** How many streams (LIVE.subscribers unless `npm run bench -- --subscribers N`). */
+  subscribers: number;
   rssMb: (pid: number) => number;
   log: (message: string) => void;
 }): Promise<LiveResult> {
-  const { urls, pids, tokens, ownerToken, org, seconds, rssMb, log } = options;
+  const { urls, pids, tokens, ownerToken, org, seconds, subscribers: count, rssMb, log } = options;
   const rssBeforeMb = pids.map(rssMb);
   let opened = 0;
   const subscribers: Subscriber[] = [];
-  for (let i = 0; i < LIVE.subscribers; i++) {
-    subscribers.push(subscribe(urls[i % 2]!, tokens[i % tokens.length]!, org, () => opened++));
+  const perUser = Math.ceil(count / tokens.length);
+  // SUBSCRIPTIONS_PER_USER (20) counts per process: a user holds at most 20 on each server.
+  if (perUser > 40) throw new Error(`s1: ${tokens.length} subscribing users can't hold ${count} streams at 20 per server each (SUBSCRIPTIONS_PER_USER)`);
+  for (let i = 0; i < count; i++) {
+    // Each user's streams alternate between the two servers.
+    subscribers.push(subscribe(urls[i % 2]!, tokens[Math.floor(i / perUser)]!, org, () => opened++));
     if (i % 100 === 99) await sleep(50);
   }
-  for (const began = Date.now(); opened < LIVE.subscribers; await sleep(100)) {
-    if (Date.now() - began > 60_000) throw new Error(`s1: only ${opened} of ${LIVE.subscribers} subscriptions opened`);
+  for (const began = Date.now(); opened < count; await sleep(100)) {
+    if (Date.now() - began > 60_000) throw new Error(`s1: only ${opened} of ${count} subscriptions opened`);
   }
   // Give every stream its first read (the revision it starts from) before changing anything.
   await sleep(1_500);
-  log(`s1: ${LIVE.subscribers} subscribers open on two servers; ${LIVE.mutationsPerSecond} mutations/s for ${seconds} s`);
+  log(`s1: ${count} subscribers open on two servers; ${LIVE.mutationsPerSecond} mutations/s for ${seconds} s`);
+  const statements = async () =>
+    Promise.all(urls.map(async (url) => Number(/^db_statements_total (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN)));
+  const statementsBefore = await statements();
+  const cpu = () => pids.map((pid) => {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  });
+  const cpuBefore = cpu();
+  const ownBefore = process.cpuUsage();
   const made: number[] = [];
+  /** Mutations that didn't answer with a revision: their error codes. */
+  const failed: string[] = [];
   const interval = 1_000 / LIVE.mutationsPerSecond;
   const started = Date.now();
   let n = 0;
@@ -135,38 +160,58 @@ export async function runLive(options: {
         headers: { "content-type": "application/json", authorization: `Bearer ${ownerToken}` },
         body: JSON.stringify({ query: MUTATE, variables: { input: { organizationId: org, name: `Live ${n}` } } }),
       })
-        .then((response) => response.json() as Promise<{ data?: { updateOrganization?: { revision: number } } }>)
+        .then((response) => response.json() as Promise<{ data?: { updateOrganization?: { revision: number } }; errors?: { message: string; extensions?: { code?: string } }[] }>)
         .then((body) => {
           const revision = body.data?.updateOrganization?.revision;
           if (typeof revision === "number") made.push(revision);
+          else failed.push(body.errors?.[0]?.extensions?.code ?? body.errors?.[0]?.message ?? "no answer");
         }),
     );
   }
   await Promise.all(inFlight);
   made.sort((a, b) => a - b);
+  if (failed.length > 0) log(`s1: ${failed.length} of ${n} mutations failed: ${[...new Set(failed)].join(", ")}`);
   // Let the last events arrive.
   for (const began = Date.now(); Date.now() - began < 5_000 && subscribers.some((s) => s.revisions.length < made.length); ) await sleep(100);
   const rssAfterMb = pids.map(rssMb);
+  const statementsAfter = await statements();
+  const cpuAfter = cpu();
+  const own = process.cpuUsage(ownBefore);
+  log(`s1: CPU while it ran: servers ${cpuAfter.map((after, i) => `${Math.round(((after - cpuBefore[i]!) / seconds) * 100)}%`).join(", ")}, this benchmark's subscribers ${Math.round(((own.user + own.system) / 1e6 / seconds) * 100)}%`);
+  log(`s1: SQL statements per second on each server while it ran: ${statementsAfter.map((after, i) => Math.round((after - statementsBefore[i]!) / seconds)).join(", ")}`);
   for (const subscriber of subscribers) subscriber.controller.abort();
   const expected = made.join(",");
   let incomplete = 0;
   let duplicates = 0;
   const lags: number[] = [];
+  const madeSet = new Set(made);
+  let shown = 0;
   for (const subscriber of subscribers) {
-    if (subscriber.revisions.join(",") !== expected) incomplete++;
+    if (subscriber.revisions.join(",") !== expected) {
+      incomplete++;
+      if (shown++ < 3) {
+        const got = new Set(subscriber.revisions);
+        const missing = made.filter((revision) => !got.has(revision));
+        const extra = subscriber.revisions.filter((revision) => !madeSet.has(revision));
+        log(
+          `s1: a stream got ${subscriber.revisions.length} of ${made.length} events (missing ${missing.slice(0, 10).join(",")}${missing.length > 10 ? "…" : ""}${extra.length ? `; not made here ${extra.slice(0, 5).join(",")}` : ""})${subscriber.errors.length ? `; it ended with ${subscriber.errors.join(", ")}` : ""}`,
+        );
+      }
+    }
     duplicates += subscriber.revisions.length - new Set(subscriber.revisions).size;
     lags.push(...subscriber.lags);
   }
   lags.sort((a, b) => a - b);
   const grown = rssAfterMb.reduce((a, b) => a + b, 0) - rssBeforeMb.reduce((a, b) => a + b, 0);
   return {
-    subscribers: LIVE.subscribers,
+    subscribers: count,
+    users: tokens.length,
     events: made.length,
     p50Ms: percentile(lags, 50),
     p99Ms: percentile(lags, 99),
     incomplete,
     duplicates,
-    rssPerThousandMb: Math.round((grown / LIVE.subscribers) * 1_000),
+    rssPerThousandMb: Math.round((grown / count) * 1_000),
     rssBeforeMb,
     rssAfterMb,
   };

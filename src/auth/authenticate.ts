@@ -9,7 +9,7 @@ import type { PrismaClient, User } from "../generated/prisma/client.js";
 import type { Database } from "../db/client.js";
 import { columnsOf, rowOf, selectList } from "../db/queries/columns.js";
 import type { JwtConfig } from "../config.js";
-import { unauthenticated } from "../core/errors.js";
+import { unauthenticated, type AppError } from "../core/errors.js";
 import { isUniqueViolation } from "../domain/prisma-errors.js";
 import { recordAudit } from "../domain/audit.js";
 import { canonicalEmail, normalizeEmail } from "../domain/validate.js";
@@ -36,9 +36,37 @@ const WITH_CONTACTS = {
 
 type UserWithContacts = User & { emails: { email: string }[]; phones: { phoneNumber: string }[] };
 
+/** Why an account may not sign in (null: it may). */
+function inactive(status: User["status"]): AppError | null {
+  if (status === "SUSPENDED") return unauthenticated("This account is suspended");
+  if (status !== "ACTIVE") return unauthenticated("This account is not active");
+  return null;
+}
+
 function assertActive(user: User): void {
-  if (user.status === "SUSPENDED") throw unauthenticated("This account is suspended");
-  if (user.status !== "ACTIVE") throw unauthenticated("This account is not active");
+  const refusal = inactive(user.status);
+  if (refusal) throw refusal;
+}
+
+/** Why a found access token no longer signs anyone in (null: it still does). */
+function tokenRefusal(revokedAt: Date | null, expiresAt: Date | null, now: Date): AppError | null {
+  if (revokedAt) return unauthenticated("The access token has been revoked");
+  if (expiresAt && expiresAt <= now) return unauthenticated("The access token has expired");
+  return null;
+}
+
+/**
+ * Whether access tokens that signed in earlier still do, by id, in one statement (a process's
+ * subscriptions re-check theirs together every second): the same refusals as a sign-in with
+ * them (revoked, expired, account not active, token gone).
+ */
+export async function recheckTokens(db: Pick<Database, "query">, tokenIds: readonly string[], now = new Date()): Promise<Map<string, AppError | null>> {
+  const rows = await db.query<{ id: string; revokedAt: Date | null; expiresAt: Date | null; status: User["status"] }>(
+    `SELECT t.id, t."revokedAt", t."expiresAt", u.status::text AS status FROM "ApiToken" t JOIN "User" u ON u.id = t."userId" WHERE t.id = ANY($1::uuid[])`,
+    [tokenIds],
+  );
+  const byId = new Map(rows.map((row) => [row.id, tokenRefusal(row.revokedAt, row.expiresAt, now) ?? inactive(row.status)]));
+  return new Map(tokenIds.map((id) => [id, byId.has(id) ? byId.get(id)! : unauthenticated("The access token is not valid")]));
 }
 
 function viewerOf(user: User, verifiedEmails: readonly string[], tokenId: string | null): Viewer {
@@ -72,9 +100,9 @@ async function withAccessToken(db: Pick<Database, "prisma" | "query">, secret: s
   const hash = hashSecret(secret);
   const [row] = await db.query<TokenRow & Record<string, unknown>>(TOKEN_LOOKUP, [hash]);
   if (!row || !hashesEqual(row.t_tokenHash, hash)) throw unauthenticated("The access token is not valid");
-  if (row.t_revokedAt) throw unauthenticated("The access token has been revoked");
   const now = new Date();
-  if (row.t_expiresAt && row.t_expiresAt <= now) throw unauthenticated("The access token has expired");
+  const refusal = tokenRefusal(row.t_revokedAt, row.t_expiresAt, now);
+  if (refusal) throw refusal;
   const user = rowOf<User>(row, USER_COLUMNS);
   assertActive(user);
   if (!row.t_lastUsedAt || now.getTime() - row.t_lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {

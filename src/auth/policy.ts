@@ -33,6 +33,12 @@ const MEMBERSHIPS_IN = `SELECT m.id, m."organizationId", m."roleId", m.status::t
 FROM "Member" m JOIN "Role" r ON r.id = m."roleId"
 WHERE m."userId" = $1::uuid AND m."organizationId" = ANY($2::uuid[])`;
 
+/** MEMBERSHIPS_IN for many users in one organization (the same columns, and the user's id). */
+const MEMBERSHIPS_OF_USERS = MEMBERSHIPS_IN.replace(
+  `WHERE m."userId" = $1::uuid AND m."organizationId" = ANY($2::uuid[])`,
+  `WHERE m."userId" = ANY($1::uuid[]) AND m."organizationId" = $2::uuid`,
+).replace("SELECT m.id,", `SELECT m."userId", m.id,`);
+
 const OPERATOR_PERMISSIONS: ReadonlySet<Permission> = new Set(OPERATOR_READ);
 
 /** A viewer's standing in one organization (see rules.ts), with what their roles at each location add. */
@@ -76,6 +82,24 @@ function perOrganization<T extends { organizationId: string; status: string }>(r
     if (!seen || (seen.status === "PENDING" && row.status !== "PENDING")) chosen.set(row.organizationId, row);
   }
   return chosen;
+}
+
+/**
+ * The standings of many active users in one organization, in one statement (a process's
+ * subscriptions re-check theirs together every second), by the same rows and rules as a
+ * Policy's own loader. Operators' read access from outside is not included (it holds no
+ * events:read, what the re-checks ask about).
+ */
+export async function standingsIn(db: Pick<Database, "query">, organizationId: string, userIds: readonly string[]): Promise<Map<string, StandingWithLocations>> {
+  const rows = await db.query<MembershipRow & { userId: string }>(MEMBERSHIPS_OF_USERS, [userIds, organizationId]);
+  const byUser = new Map<string, (MembershipRow & { userId: string })[]>();
+  for (const row of rows) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), row]);
+  return new Map(
+    userIds.map((userId) => {
+      const row = perOrganization(byUser.get(userId) ?? []).get(organizationId);
+      return [userId, row ? accessOf(row) : NO_ACCESS];
+    }),
+  );
 }
 
 /** Applies `next` now for a plain value, or when the promise settles. */
@@ -166,6 +190,16 @@ export class Policy {
     this.visibleUsers.clearAll();
     this.privateUsers.clearAll();
     this.seenUsers.clear();
+  }
+
+  /**
+   * Drops everything cached, then takes `organizationId`'s standing as standingsIn has just read
+   * it (a subscription's re-check): what the next fields see is that fresh standing, without
+   * reading it again.
+   */
+  refreshWith(organizationId: string, standing: StandingWithLocations): void {
+    this.forget();
+    if (this.viewer?.user.status === "ACTIVE" && !this.operator) this.known.set(organizationId, standing);
   }
 
   /**

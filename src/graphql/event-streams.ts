@@ -14,7 +14,9 @@
 // one credential check per credential and one standing check per user and organization, each
 // reused only by streams that asked for it after it started (so the ordering above holds for each).
 import type { Viewer } from "../auth/authenticate.js";
-import { Policy } from "../auth/policy.js";
+import DataLoader from "dataloader";
+import { recheckTokens } from "../auth/authenticate.js";
+import { standingsIn, type Policy, type StandingWithLocations } from "../auth/policy.js";
 import { AppError } from "../core/errors.js";
 import type { EventAction } from "../core/events.js";
 import type { Database } from "../db/client.js";
@@ -30,7 +32,7 @@ interface Subscriber {
   requestId: string;
   /** Identifies the credential the request came with (its hash), so streams with the same one share its re-check. */
   credentialKey(): string | null;
-  policy: Pick<Policy, "can" | "forget">;
+  policy: Pick<Policy, "can" | "refreshWith">;
   reauthenticate(): Promise<Viewer | null>;
 }
 
@@ -60,8 +62,12 @@ class Shared {
  * checks, the per-user count, and the figures /metrics reports.
  */
 export interface EventHub {
-  /** A stream's wake-up: resolves on a notification for the organization, after `ms`, or when the hub closes. */
-  wait(organizationId: string, ms: number): { promise: Promise<void>; cancel(): void };
+  /**
+   * A stream's wake-up: resolves on a notification for the organization, at the hub's next
+   * one-second tick, or when the hub closes, with the moment it was woken (the same for every
+   * stream woken together, so they can share the read that follows).
+   */
+  wait(organizationId: string): { promise: Promise<number>; cancel(): void };
   /** Starts listening (once); streams poll until it has. */
   start(): void;
   readonly closing: boolean;
@@ -69,6 +75,8 @@ export interface EventHub {
   open(userId: string): () => void;
   openCount(userId: string): number;
   readonly shared: Shared;
+  /** The re-checks streams ask for in the same tick, batched: one statement for all their access tokens, one per organization for their standings. */
+  readonly checks: { token: DataLoader<string, AppError | null>; standing: DataLoader<{ organizationId: string; userId: string }, StandingWithLocations, string> };
   /** Open streams, and the lag of each delivered event (commit to hand-over, ms), for /metrics. */
   readonly stats: { open: number; onDelivered: Set<(lagMs: number) => void> };
   delivered(event: MembershipEvent): void;
@@ -76,18 +84,42 @@ export interface EventHub {
   close(): Promise<void>;
 }
 
-export function createEventHub(db: Pick<Database, "listen">, logger: Logger): EventHub {
-  const waiters = new Map<string, Set<() => void>>();
+export function createEventHub(db: Pick<Database, "listen" | "query">, logger: Logger): EventHub {
+  const waiters = new Map<string, Set<(at: number) => void>>();
   const perUser = new Map<string, number>();
   const onDelivered = new Set<(lagMs: number) => void>();
   let open = 0;
   let stopListening: Promise<() => Promise<void>> | null = null;
   let closing = false;
+  let ticker: NodeJS.Timeout | null = null;
   const wakeAll = () => {
-    for (const set of waiters.values()) for (const wake of [...set]) wake();
+    const at = performance.now();
+    for (const set of waiters.values()) for (const wake of [...set]) wake(at);
+  };
+  // Not cached: each batch is read after every stream in it has read its events.
+  const checks = {
+    token: new DataLoader<string, AppError | null>(
+      async (tokenIds) => {
+        const found = await recheckTokens(db, tokenIds);
+        return tokenIds.map((id) => found.get(id) ?? null);
+      },
+      { cache: false },
+    ),
+    standing: new DataLoader<{ organizationId: string; userId: string }, StandingWithLocations, string>(
+      async (keys) => {
+        const byOrganization = new Map<string, string[]>();
+        for (const { organizationId, userId } of keys) byOrganization.set(organizationId, [...(byOrganization.get(organizationId) ?? []), userId]);
+        const read = new Map(
+          await Promise.all([...byOrganization].map(async ([organizationId, userIds]) => [organizationId, await standingsIn(db, organizationId, [...new Set(userIds)])] as const)),
+        );
+        return keys.map(({ organizationId, userId }) => read.get(organizationId)!.get(userId)!);
+      },
+      { cache: false },
+    ),
   };
   return {
     shared: new Shared(),
+    checks,
     stats: {
       get open() {
         return open;
@@ -99,12 +131,16 @@ export function createEventHub(db: Pick<Database, "listen">, logger: Logger): Ev
     },
     start() {
       if (stopListening || closing) return;
+      // One tick for all streams: each re-checks access and looks for events every second, together.
+      ticker = setInterval(wakeAll, RECHECK_MS);
+      ticker.unref();
       stopListening = db
         .listen(
           EVENTS_CHANNEL,
           (payload) => {
             const organizationId = payload.split(":")[0]!;
-            for (const wake of [...(waiters.get(organizationId) ?? [])]) wake();
+            const at = performance.now();
+            for (const wake of [...(waiters.get(organizationId) ?? [])]) wake(at);
           },
           // Listening (again): what was sent meanwhile is lost, so every stream looks now.
           wakeAll,
@@ -114,26 +150,23 @@ export function createEventHub(db: Pick<Database, "listen">, logger: Logger): Ev
           return async () => {};
         });
     },
-    wait(organizationId, ms) {
-      let wake!: () => void;
-      let timer: NodeJS.Timeout | undefined;
-      const promise = new Promise<void>((resolve) => {
-        wake = () => {
-          clearTimeout(timer);
+    wait(organizationId) {
+      let wake!: (at: number) => void;
+      const promise = new Promise<number>((resolve) => {
+        wake = (at) => {
           const set = waiters.get(organizationId);
           set?.delete(wake);
           if (set?.size === 0) waiters.delete(organizationId);
-          resolve();
+          resolve(at);
         };
       });
-      if (closing) wake();
+      if (closing) wake(performance.now());
       else {
         let set = waiters.get(organizationId);
         if (!set) waiters.set(organizationId, (set = new Set()));
         set.add(wake);
-        timer = setTimeout(wake, ms);
       }
-      return { promise, cancel: wake };
+      return { promise, cancel: () => wake(performance.now()) };
     },
     open(userId) {
       perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
@@ -156,6 +189,7 @@ export function createEventHub(db: Pick<Database, "listen">, logger: Logger): Ev
     },
     async close() {
       closing = true;
+      if (ticker) clearInterval(ticker);
       wakeAll();
       const stop = await stopListening;
       await stop?.();
@@ -184,7 +218,10 @@ class Outbox<T> implements AsyncIterableIterator<T> {
     if (this.pulling) {
       const pull = this.pulling;
       this.pulling = null;
-      pull({ value: item, done: false });
+      // In a macrotask of its own: a burst to hundreds of streams (each executing and writing its
+      // result) then lets I/O in between, so the database answers of transactions holding an
+      // organization's lock are not kept waiting behind the whole burst.
+      setImmediate(() => pull({ value: item, done: false }));
       return true;
     }
     if (this.queue.length >= this.limit) return false;
@@ -207,7 +244,7 @@ class Outbox<T> implements AsyncIterableIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     const item = this.queue.shift();
-    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (item !== undefined) return new Promise((resolve) => setImmediate(() => resolve({ value: item, done: false })));
     if (this.finished) return this.return();
     return new Promise((resolve) => (this.pulling = resolve));
   }
@@ -248,6 +285,8 @@ interface Snapshot {
   latest: number;
   oldest: number | null;
   events: MembershipEvent[];
+  /** When the read had answered: an access check started after it comes after the read's snapshot. */
+  doneAt: number;
 }
 
 async function readEvents(db: Pick<Database, "query">, organizationId: string, after: number, actions: EventAction[] | null): Promise<Snapshot | null> {
@@ -255,7 +294,7 @@ async function readEvents(db: Pick<Database, "query">, organizationId: string, a
   if (rows.length === 0) return null;
   const events: MembershipEvent[] = [];
   for (const { o_latest: _latest, o_oldest: _oldest, ...event } of rows) if (event.id !== null) events.push(event);
-  return { latest: Number(rows[0]!.o_latest), oldest: rows[0]!.o_oldest === null ? null : Number(rows[0]!.o_oldest), events };
+  return { latest: Number(rows[0]!.o_latest), oldest: rows[0]!.o_oldest === null ? null : Number(rows[0]!.o_oldest), events, doneAt: performance.now() };
 }
 
 export interface StreamDeps {
@@ -275,24 +314,31 @@ export interface StreamInput {
 const noEventsRead = () => new AppError("FORBIDDEN", "Reading this organization's events needs events:read");
 
 /**
- * Whether the caller may still read the feed, as of a moment after `notBefore`: their credential
- * authenticated again, then their standing read afresh.
+ * Whether the caller may still read the feed, as of a moment after `notBefore`: their access
+ * token checked again (or, for a JWT, the credential authenticated again), then their standing
+ * read afresh. Batched with the other streams that ask in the same tick.
  */
 async function stillAllowed(deps: StreamDeps, subscriber: Subscriber, organizationId: string, notBefore: number): Promise<AppError | null> {
-  const { shared } = deps.hub;
-  const userId = subscriber.viewer!.user.id;
-  let viewer: Viewer | null;
-  try {
-    viewer = await shared.run(`credential:${subscriber.credentialKey() ?? subscriber.requestId}`, notBefore, () => subscriber.reauthenticate());
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
+  const { hub } = deps;
+  const viewer = subscriber.viewer!;
+  if (viewer.tokenId) {
+    const refusal = await hub.checks.token.load(viewer.tokenId);
+    if (refusal) return refusal;
+  } else {
+    let again: Viewer | null;
+    try {
+      again = await hub.shared.run(`credential:${subscriber.credentialKey() ?? subscriber.requestId}`, notBefore, () => subscriber.reauthenticate());
+    } catch (error) {
+      if (error instanceof AppError) return error;
+      throw error;
+    }
+    if (!again || again.user.id !== viewer.user.id) return new AppError("UNAUTHENTICATED", "Sign in again: the stream's credential no longer signs you in");
   }
-  if (!viewer || viewer.user.id !== userId) return new AppError("UNAUTHENTICATED", "Sign in again: the stream's credential no longer signs you in");
-  const allowed = await shared.run(`standing:${userId}:${organizationId}`, notBefore, () =>
-    Promise.resolve(new Policy(deps.db, viewer, subscriber.requestId).can(organizationId, "events:read")),
-  );
-  return allowed ? null : new AppError("FORBIDDEN", "You no longer hold events:read in this organization; the stream has ended");
+  const standing = await hub.checks.standing.load({ organizationId, userId: viewer.user.id });
+  if (!standing.permissions.has("events:read")) return new AppError("FORBIDDEN", "You no longer hold events:read in this organization; the stream has ended");
+  // Field resolvers (redaction, subjects, the type's own check) see this standing, as it is now.
+  subscriber.policy.refreshWith(organizationId, standing);
+  return null;
 }
 
 /**
@@ -324,19 +370,15 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
     // Without a cursor: from the revision the organization has now.
     let last = input.after == null ? first.latest : start;
     let pending: Snapshot | null = input.after == null ? null : first;
-    let readAt = performance.now();
+    let wokeAt = performance.now();
     while (!outbox.closed) {
       if (hub.closing) return outbox.finish(new AppError("SERVICE_UNAVAILABLE", "The server is shutting down; subscribe again with the last event's cursor as `after`"));
-      const wokeAt = performance.now();
       const snapshot = pending ?? (await hub.shared.run(`events:${organizationId}:${last}:${actions?.join(",") ?? "*"}`, wokeAt, () => readEvents(db, organizationId, last, actions)));
       pending = null;
-      if (snapshot !== first) readAt = performance.now();
       if (!snapshot) return outbox.finish(new AppError("NOT_FOUND", "The organization no longer exists; the stream has ended"));
-      // The events first, then the check: nothing committed after a loss of access goes out.
-      const refusal = await stillAllowed(deps, subscriber, organizationId, readAt);
+      // The events first, then the check (started after the read answered): nothing committed after a loss of access goes out.
+      const refusal = await stillAllowed(deps, subscriber, organizationId, snapshot.doneAt);
       if (refusal) return outbox.finish(refusal, true);
-      // Field resolvers (redaction, subjects) see the standing as it is now.
-      if (snapshot.events.length > 0) subscriber.policy.forget();
       for (const event of snapshot.events) {
         if (event.revision <= last) continue;
         if (!outbox.offer(event)) {
@@ -350,11 +392,14 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
         hub.delivered(event);
       }
       const caughtUp = snapshot.events.length < BATCH;
-      if (!caughtUp) continue;
+      if (!caughtUp) {
+        wokeAt = performance.now();
+        continue;
+      }
       // With a type filter, revisions in between are the other types': skip them.
       last = Math.max(last, snapshot.latest);
-      const wake = hub.wait(organizationId, RECHECK_MS);
-      await Promise.race([wake.promise, outbox.whenClosed]);
+      const wake = hub.wait(organizationId);
+      wokeAt = (await Promise.race([wake.promise, outbox.whenClosed])) ?? performance.now();
       wake.cancel();
     }
   };
