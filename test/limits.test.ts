@@ -139,6 +139,37 @@ describe("statement_timeout", () => {
   });
 });
 
+describe("a pool with no connection free", () => {
+  it.runIf(!!TEST_DATABASE_URL)("answers a transaction that can't start in time as SERVICE_UNAVAILABLE (DATABASE_BUSY), not as an internal error", async () => {
+    const { openDatabase } = await import("../src/db/client.js");
+    const { createThrowawayDatabase } = await import("./helpers.js");
+    const { toGraphQLError } = await import("../src/graphql/errors.js");
+    const { createLogger } = await import("../src/logger.js");
+    const throwaway = await createThrowawayDatabase(TEST_DATABASE_URL!);
+    const db = await openDatabase({ databaseUrl: throwaway.url, dataDir: "", poolSize: 1 });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const holder = db.prisma.$transaction(async (tx) => {
+        await tx.$queryRaw`SELECT 1`;
+        await held;
+      }, { timeout: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const error = await db.prisma.$transaction(async (tx) => tx.$queryRaw`SELECT 1`, { maxWait: 100 }).then(() => null, (e: unknown) => e);
+      release();
+      await holder;
+      expect(error).not.toBeNull();
+      let reported = false;
+      const answered = toGraphQLError(error, createLogger("silent"), () => (reported = true));
+      expect(answered.extensions).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "DATABASE_BUSY" });
+      expect(reported).toBe(false); // busy is no outage: the service doesn't fail fast for it
+    } finally {
+      await db.close();
+      await throwaway.drop();
+    }
+  });
+});
+
 describe("errors never leak internals", () => {
   it("an unexpected failure is INTERNAL_SERVER_ERROR with the request id, and nothing else", async () => {
     const broken = await createTestApp();

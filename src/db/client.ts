@@ -299,6 +299,9 @@ async function listenOnPostgres(
   };
 }
 
+/** How long a transaction waits for a connection before it fails with SERVICE_UNAVAILABLE (DATABASE_BUSY). */
+const TRANSACTION_MAX_WAIT_MS = 10_000;
+
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   if (options.databaseUrl) {
     const pool = new pg.Pool({
@@ -340,7 +343,15 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       inUse.delete(connection);
       doomed.delete(connection);
     });
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }], errorFormat: "minimal" });
+    const prisma = new PrismaClient({
+      adapter: new PrismaPg(pool),
+      log: [{ emit: "event", level: "query" }],
+      errorFormat: "minimal",
+      // A burst of writes to one organization queues for its lock, each holding a connection: a
+      // transaction waits for one up to this long (Prisma's default, 2 s, failed bursts of 200)
+      // instead of failing; REQUEST_TIMEOUT_MS still bounds the request.
+      transactionOptions: { maxWait: TRANSACTION_MAX_WAIT_MS },
+    });
     const { record, ...statements } = watchStatements(prisma, options.traceSql);
     const max = options.poolSize ?? 10;
     return {

@@ -81,6 +81,16 @@ export function toGraphQLError(error: unknown, logger: Logger, onDatabaseUnavail
       extensions: { code: original.code === "P2025" ? "NOT_FOUND" : "CONFLICT" },
     });
   }
+  // Every connection busy for longer than a transaction may wait for one (a burst): retriable,
+  // but no outage, so the service doesn't fail fast for it.
+  if (original instanceof Prisma.PrismaClientKnownRequestError && original.code === "P2028" && /Unable to start a transaction/.test(original.message)) {
+    logger.warn({ path: error instanceof GraphQLError ? error.path : undefined }, "no database connection free for a transaction");
+    return new GraphQLError("The database is busy right now; retry shortly", {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      extensions: { code: "SERVICE_UNAVAILABLE", reason: "DATABASE_BUSY", http: { status: 503, headers: { "retry-after": "1" } } },
+    });
+  }
   // The database could not be reached or dropped the connection: retriable, and the service
   // fails fast until a ping answers again (DatabaseHealth).
   if (isDatabaseUnavailable(original)) {
