@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   }
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
-  const websockets = attachWebSockets(server, (request, serverContext) => app.fetch(request, serverContext), logger);
+  const websockets = attachWebSockets(server, (request, serverContext) => app.fetch(request, serverContext), logger, { maxPayload: config.limits.maxBodyBytes });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

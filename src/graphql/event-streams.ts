@@ -372,20 +372,22 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
     let pending: Snapshot | null = input.after == null ? null : first;
     let wokeAt = performance.now();
     while (!outbox.closed) {
-      if (hub.closing) return outbox.finish(new AppError("SERVICE_UNAVAILABLE", "The server is shutting down; subscribe again with the last event's cursor as `after`"));
+      if (hub.closing) return outbox.finish(new AppError("SERVICE_UNAVAILABLE", "The server is shutting down; subscribe again with the last event's cursor as `after`"), true);
       const snapshot = pending ?? (await hub.shared.run(`events:${organizationId}:${last}:${actions?.join(",") ?? "*"}`, wokeAt, () => readEvents(db, organizationId, last, actions)));
       pending = null;
-      if (!snapshot) return outbox.finish(new AppError("NOT_FOUND", "The organization no longer exists; the stream has ended"));
+      if (!snapshot) return outbox.finish(new AppError("NOT_FOUND", "The organization no longer exists; the stream has ended"), true);
       // The events first, then the check (started after the read answered): nothing committed after a loss of access goes out.
       const refusal = await stillAllowed(deps, subscriber, organizationId, snapshot.doneAt);
       if (refusal) return outbox.finish(refusal, true);
       for (const event of snapshot.events) {
         if (event.revision <= last) continue;
         if (!outbox.offer(event)) {
+          // What waits unread is dropped with it: nothing is delivered without a check after it.
           return outbox.finish(
             new AppError("SLOW_CONSUMER", `More than ${deps.buffer} events waited for this stream to read them; subscribe again with the last event's cursor as \`after\``, {
               buffer: deps.buffer,
             }),
+            true,
           );
         }
         last = event.revision;
@@ -404,8 +406,8 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
     }
   };
   // e.g. the database went away: the stream ends with the (masked) error as its last result.
-  run()
-    .catch((error: unknown) => outbox.finish(error instanceof Error ? error : new Error(String(error))))
-    .finally(release);
+  run().catch((error: unknown) => outbox.finish(error instanceof Error ? error : new Error(String(error)), true));
+  // The slot is held until the consumer is gone or has read the stream's end, not only until it stops producing.
+  void outbox.whenClosed.then(release);
   return outbox;
 }

@@ -66,10 +66,14 @@ function bridge(fetch: Fetch, { payload, extra, authorization }: Bridged): Async
   return new Repeater<ExecutionResult>(async (push, stop) => {
     const controller = new AbortController();
     let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-    // The client completed or went away: cancelling the body is what ends the app's stream.
+    let response: Response | null = null;
+    let stopped = false;
+    // The client completed or went away: cancelling the body is what ends the app's stream (also
+    // when it goes while the app is still setting the stream up).
     void stop.then(() => {
+      stopped = true;
       controller.abort();
-      void reader?.cancel().catch(() => {});
+      void (reader ? reader.cancel() : response?.body?.cancel())?.catch(() => {});
     });
     const headers = new Headers({ "content-type": "application/json", accept: "text/event-stream" });
     if (authorization) headers.set("authorization", authorization);
@@ -79,7 +83,7 @@ function bridge(fetch: Fetch, { payload, extra, authorization }: Bridged): Async
     }
     try {
       const { query, variables, operationName, extensions } = payload;
-      const response = await fetch(
+      response = await fetch(
         new Request("http://websocket.local/graphql", {
           method: "POST",
           headers,
@@ -88,6 +92,10 @@ function bridge(fetch: Fetch, { payload, extra, authorization }: Bridged): Async
         }),
         { req: extra.request },
       );
+      if (stopped) {
+        await response.body?.cancel().catch(() => {});
+        return;
+      }
       if (!response.headers.get("content-type")?.includes("text/event-stream") || !response.body) {
         // Refused before it ran (a limit, an untrusted document): the app's JSON answer.
         await push(asSendable((await response.json()) as ExecutionResult));
@@ -110,8 +118,9 @@ export interface WebSockets {
 }
 
 /** Serves graphql-ws on `path` of the server, through the app's own fetch. */
-export function attachWebSockets(server: http.Server, fetch: Fetch, logger: Logger, path = "/graphql"): WebSockets {
-  const sockets = new WebSocketServer({ server, path });
+export function attachWebSockets(server: http.Server, fetch: Fetch, logger: Logger, { maxPayload, path = "/graphql" }: { maxPayload: number; path?: string }): WebSockets {
+  // No message larger than an HTTP body may be (MAX_BODY_BYTES): ws's own default is 100 MiB, parsed before any authentication.
+  const sockets = new WebSocketServer({ server, path, maxPayload });
   sockets.on("error", (error) => logger.warn({ err: error }, "websocket server error"));
   const disposable = useServer<Record<string, unknown> | undefined>(
     {
