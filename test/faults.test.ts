@@ -2,11 +2,13 @@
 // a TCP proxy (an outage, a restart), the service's backends terminated, connections killed
 // under load. The service must answer fast and clearly while it lasts, lose no acknowledged
 // write, and recover by itself.
+import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db/client.js";
 import { createLogger } from "../src/logger.js";
+import { toGraphQLError } from "../src/graphql/errors.js";
 import { createApp, type App } from "../src/server.js";
 import { startTcpProxy, type TcpProxy } from "./fixtures/tcp-proxy.js";
 import { openTestDatabase, TEST_DATABASE_URL, userWithToken, type TestDatabase, type TestUser } from "./helpers.js";
@@ -22,6 +24,7 @@ describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP pr
   let owner: TestUser;
   let admin: pg.Client;
   let databaseName: string;
+  let proxiedUrl: string;
 
   beforeAll(async () => {
     database = await openTestDatabase();
@@ -34,6 +37,7 @@ describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP pr
     const viaProxy = new URL(database.url!);
     viaProxy.hostname = "127.0.0.1";
     viaProxy.port = String(proxy.port);
+    proxiedUrl = viaProxy.toString();
     const config = loadConfig({ LOG_LEVEL: "silent", RATE_LIMITS: "0", DATABASE_URL: viaProxy.toString() });
     served = await openDatabase({
       databaseUrl: viaProxy.toString(),
@@ -165,6 +169,33 @@ describe.runIf(!!TEST_DATABASE_URL)("database faults (PostgreSQL behind a TCP pr
     }
     expect(await untilServing(5_000)).toBeLessThan(5_000);
   });
+
+  it("a connection reset under a transaction's statement is SERVICE_UNAVAILABLE: the adapter's own error, which Prisma passes on unwrapped", async () => {
+    // Prisma's transaction manager runs BEGIN/COMMIT/ROLLBACK through the adapter and lets its
+    // DriverAdapterError through as is: no code, no message, only cause.kind.
+    const pool = new pg.Pool({ connectionString: proxiedUrl, max: 1 });
+    try {
+      const adapter = await new PrismaPg(pool).connect();
+      const transaction = await adapter.startTransaction();
+      const statement = transaction.executeRaw({ sql: "SELECT pg_sleep(5)", args: [], argTypes: [] }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      await sleep(200);
+      proxy.cut("reset");
+      const error = (await statement) as { name?: string; cause?: { kind?: string } } | null;
+      proxy.restore();
+      await transaction.rollback(); // gives the dead connection back, so the pool can end
+      expect(error?.name).toBe("DriverAdapterError");
+      expect(error?.cause?.kind).toBe("ConnectionClosed");
+      const answer = toGraphQLError(error, createLogger("silent", "stderr"));
+      expect(answer.extensions).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "DATABASE_UNAVAILABLE", http: { status: 503 } });
+    } finally {
+      proxy.restore();
+      await pool.end().catch(() => undefined);
+    }
+    expect(await untilServing(5_000)).toBeLessThan(5_000);
+  }, 15_000);
 
   it("connections killed under load: each request succeeds or fails retriably; every acknowledged write is stored with its audit event, none half-applied", async () => {
     await untilServing(5_000);

@@ -35,16 +35,20 @@ const UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", 
 // SQLSTATE: connection exceptions (08…), the server shutting down or a backend killed (57P01-3),
 // too many connections (53300), and the server starting up (57P03).
 const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
+// A driver adapter's own error (DriverAdapterError), thrown as is when a transaction's BEGIN,
+// COMMIT or ROLLBACK meets a dead connection: its cause names the kind, with no code or message.
+const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 const UNAVAILABLE_MESSAGE =
   /Connection terminated|connection timeout|Client has encountered a connection error|Connection ended unexpectedly|timeout exceeded when trying to connect|Query read timeout|terminating connection due to administrator command|server closed the connection unexpectedly|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|Server has closed the connection|Cannot use a pool after calling end/;
 
 /** True when the error says the database could not be reached (retriable), not that the query was wrong. */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== "object" || depth > 5) return false;
-  const value = error as { code?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown }; originalCode?: unknown; originalError?: unknown };
+  const value = error as { code?: unknown; kind?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown }; originalCode?: unknown; originalError?: unknown };
   for (const code of [value.code, value.originalCode]) {
     if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
   }
+  if (typeof value.kind === "string" && UNAVAILABLE_KINDS.has(value.kind)) return true;
   if (typeof value.message === "string" && UNAVAILABLE_MESSAGE.test(value.message)) return true;
   return [value.cause, value.meta?.driverAdapterError, value.originalError].some((inner) => isDatabaseUnavailable(inner, depth + 1));
 }
