@@ -79,6 +79,8 @@ interface Proc {
   stop(): Promise<void>;
 }
 
+const SERVER_LOGS = fs.mkdtempSync(path.join(os.tmpdir(), "membership-bench-logs-"));
+
 /** Starts `node <nodeArgs>` in the repository and waits until `ready` answers (the server: 200 on /readyz; the baseline: anything). */
 async function startProcess(nodeArgs: string[], env: Record<string, string>, ready: "/readyz" | "/"): Promise<Proc> {
   const port = await freePort();
@@ -86,10 +88,16 @@ async function startProcess(nodeArgs: string[], env: Record<string, string>, rea
   const child = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1" },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
-  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  // Every process's log (warnings and up) is kept for a look after the run: SERVER_LOGS/<pid>.log.
+  const logFile = fs.createWriteStream(path.join(SERVER_LOGS, `${child.pid}.log`));
+  child.stderr!.on("data", (chunk) => {
+    stderr += chunk;
+    logFile.write(chunk);
+  });
+  child.stdout!.pipe(logFile);
   const url = `http://127.0.0.1:${port}`;
   const what = nodeArgs.join(" ");
   for (;;) {
@@ -595,7 +603,7 @@ if (args.json) {
   console.log(
     `\nMembership Graph benchmark — ${args.embedded ? "embedded PGlite" : "PostgreSQL"}, ${connections} connections, ${duration} s per scenario, Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "unknown"})`,
   );
-  console.log(`server: node ${SERVER_NODE_ARGS.join(" ")} (as npm start)${peerInfo ? `; peer: ${peerInfo.name} ${peerInfo.version} on Node ${peerInfo.node}, no authentication` : ""}\n`);
+  console.log(`server: node ${SERVER_NODE_ARGS.join(" ")} (as npm start); the processes' logs are in ${SERVER_LOGS}${peerInfo ? `; peer: ${peerInfo.name} ${peerInfo.version} on Node ${peerInfo.node}, no authentication` : ""}\n`);
   for (const line of table(header, lines, 2)) console.log(line);
   console.log("");
   for (const [scale, m] of Object.entries(memory)) {

@@ -128,6 +128,24 @@ export interface TestUser {
 }
 
 /** A user with a fresh access token. */
+/** Takes one of the pool's connections in an open transaction until the returned release is called (and has finished). */
+export async function holdConnection(db: Database): Promise<() => Promise<void>> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let started!: () => void;
+  const holding = new Promise<void>((resolve) => (started = resolve));
+  const transaction = db.prisma.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT 1`;
+    started();
+    await held;
+  }, { timeout: 30_000 });
+  await holding;
+  return async () => {
+    release();
+    await transaction;
+  };
+}
+
 export async function userWithToken(db: Database, email: string): Promise<TestUser> {
   const user = await findOrCreateActiveUser(db.prisma, email);
   const { token } = await createApiToken(db.prisma, user.id, { name: "test" });

@@ -140,29 +140,43 @@ describe("statement_timeout", () => {
 });
 
 describe("a pool with no connection free", () => {
-  it.runIf(!!TEST_DATABASE_URL)("answers a transaction that can't start in time as SERVICE_UNAVAILABLE (DATABASE_BUSY), not as an internal error", async () => {
+  it.runIf(!!TEST_DATABASE_URL)("answers what a busy pool can't serve in time (a transaction that can't start, a statement waiting for a connection, a transaction past its timeout) as SERVICE_UNAVAILABLE (DATABASE_BUSY), not as an internal error", async () => {
     const { openDatabase } = await import("../src/db/client.js");
-    const { createThrowawayDatabase } = await import("./helpers.js");
+    const { createThrowawayDatabase, holdConnection } = await import("./helpers.js");
     const { toGraphQLError } = await import("../src/graphql/errors.js");
     const { createLogger } = await import("../src/logger.js");
     const throwaway = await createThrowawayDatabase(TEST_DATABASE_URL!);
     const db = await openDatabase({ databaseUrl: throwaway.url, dataDir: "", poolSize: 1 });
     try {
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      const holder = db.prisma.$transaction(async (tx) => {
-        await tx.$queryRaw`SELECT 1`;
-        await held;
-      }, { timeout: 10_000 });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const release = await holdConnection(db);
       const error = await db.prisma.$transaction(async (tx) => tx.$queryRaw`SELECT 1`, { maxWait: 100 }).then(() => null, (e: unknown) => e);
-      release();
-      await holder;
+      await release();
       expect(error).not.toBeNull();
       let reported = false;
       const answered = toGraphQLError(error, createLogger("silent"), () => (reported = true));
       expect(answered.extensions).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "DATABASE_BUSY" });
       expect(reported).toBe(false); // busy is no outage: the service doesn't fail fast for it
+      // A plain statement waiting longer than DATABASE_CONNECT_TIMEOUT_MS for a connection: busy too.
+      const short = await openDatabase({ databaseUrl: throwaway.url, dataDir: "", poolSize: 1, connectTimeoutMs: 200 });
+      try {
+        const releaseShort = await holdConnection(short);
+        const waited = await short.prisma.user.count().then(() => null, (e: unknown) => e);
+        await releaseShort();
+        expect(waited).not.toBeNull();
+        expect(toGraphQLError(waited, createLogger("silent"), () => (reported = true)).extensions).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "DATABASE_BUSY" });
+        expect(reported).toBe(false);
+      } finally {
+        await short.close();
+      }
+      // A transaction that outlives its timeout (rolled back by Prisma): busy, retriable, nothing stored.
+      const expired = await db.prisma.$transaction(async (tx) => {
+        await tx.$executeRaw`CREATE TABLE expired_probe (id int)`;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await tx.$executeRaw`INSERT INTO expired_probe VALUES (1)`;
+      }, { timeout: 100 }).then(() => null, (e: unknown) => e);
+      expect(String(expired)).toMatch(/expired transaction/);
+      expect(toGraphQLError(expired, createLogger("silent"), () => (reported = true)).extensions).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "DATABASE_BUSY" });
+      expect(await db.query<{ table: string | null }>(`SELECT to_regclass('expired_probe')::text AS "table"`)).toEqual([{ table: null }]);
     } finally {
       await db.close();
       await throwaway.drop();

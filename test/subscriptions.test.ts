@@ -23,7 +23,8 @@ import { createAuthenticator } from "../src/auth/authenticate.js";
 import { createContext } from "../src/graphql/context.js";
 import type { AppError } from "../src/core/errors.js";
 import { loadConfig } from "../src/config.js";
-import { addMembership, createTestApp, orgWithPeople, roleGid, userWithToken, type OrgFixture, type TestApp } from "./helpers.js";
+import { openDatabase } from "../src/db/client.js";
+import { addMembership, createTestApp, holdConnection, orgWithPeople, roleGid, TEST_DATABASE_URL, userWithToken, type OrgFixture, type TestApp } from "./helpers.js";
 
 let t: TestApp;
 let acme: OrgFixture;
@@ -389,6 +390,35 @@ describe("membershipEvents", () => {
     expect((read[0] as AppError).code).toBe("SLOW_CONSUMER");
     expect(made).toHaveLength(6);
     await hub.close();
+  });
+
+  it.runIf(!!TEST_DATABASE_URL)("rides out a pool with no connection free: the stream waits, then delivers what was committed meanwhile, once", async () => {
+    const fx = await orgWithPeople(t.db, "live-busy");
+    // The stream's own pool: one connection, given up on after 200 ms of waiting for it.
+    const small = await openDatabase({ databaseUrl: t.url, dataDir: "", poolSize: 1, connectTimeoutMs: 200 });
+    const hub = createEventHub(small, createLogger("silent", "stderr"));
+    try {
+      const authenticate = createAuthenticator(small, null);
+      const context = createContext(small, t.config, "busy-pool-test", await authenticate(`Bearer ${fx.owner.token}`), {
+        reauthenticate: () => authenticate(`Bearer ${fx.owner.token}`),
+        live: { db: small, hub, maxPerUser: 5, buffer: 100 },
+      });
+      const stream = (await membershipEventStream(context.live, context, { organizationId: fx.organization.id, after: null, actions: null }))[Symbol.asyncIterator]();
+      // Hold the only connection past two of the stream's one-second re-checks, and commit a change meanwhile (through another pool).
+      const release = await holdConnection(small);
+      const revision = await touch(fx, 1);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      await release();
+      const next = await Promise.race([stream.next(), new Promise<"late">((resolve) => setTimeout(() => resolve("late"), 3_000))]);
+      expect(next).not.toBe("late");
+      const { value } = next as IteratorResult<{ revision?: number; code?: string }>;
+      expect(value?.code).toBeUndefined();
+      expect(value?.revision).toBe(revision);
+      await stream.return?.();
+    } finally {
+      await hub.close();
+      await small.close();
+    }
   });
 
   it("holds TRUSTED_DOCUMENTS=require on WebSocket too: only manifest documents run", async () => {

@@ -39,7 +39,7 @@ const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
 // COMMIT or ROLLBACK meets a dead connection: its cause names the kind, with no code or message.
 const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 const UNAVAILABLE_MESSAGE =
-  /Connection terminated|connection timeout|Client has encountered a connection error|Connection ended unexpectedly|timeout exceeded when trying to connect|Query read timeout|terminating connection due to administrator command|server closed the connection unexpectedly|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|Server has closed the connection|Cannot use a pool after calling end/;
+  /Connection terminated|connection timeout|Client has encountered a connection error|Connection ended unexpectedly|Query read timeout|terminating connection due to administrator command|server closed the connection unexpectedly|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|Server has closed the connection|Cannot use a pool after calling end/;
 
 /** True when the error says the database could not be reached (retriable), not that the query was wrong. */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
@@ -51,6 +51,19 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (typeof value.kind === "string" && UNAVAILABLE_KINDS.has(value.kind)) return true;
   if (typeof value.message === "string" && UNAVAILABLE_MESSAGE.test(value.message)) return true;
   return [value.cause, value.meta?.driverAdapterError, value.originalError].some((inner) => isDatabaseUnavailable(inner, depth + 1));
+}
+
+// pg-pool's words when every connection stayed in use for DATABASE_CONNECT_TIMEOUT_MS (a new
+// connection that can't be made fails otherwise); Prisma's when a transaction's maxWait passed, or
+// when it outlived its timeout (rolled back: under load, waiting for an organization's lock).
+const BUSY_MESSAGE = /^timeout exceeded when trying to connect$|Unable to start a transaction in the given time|cannot be executed on an expired transaction/;
+
+/** True when every connection was busy for longer than the caller may wait (a burst): retriable, and no outage. */
+export function isDatabaseBusy(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== "object" || depth > 5) return false;
+  const value = error as { message?: unknown; cause?: unknown };
+  if (typeof value.message === "string" && BUSY_MESSAGE.test(value.message)) return true;
+  return isDatabaseBusy(value.cause, depth + 1);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -4,7 +4,7 @@
 import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
 import { defaultReason } from "../core/rules.js";
-import { isDatabaseUnavailable } from "../db/health.js";
+import { isDatabaseBusy, isDatabaseUnavailable } from "../db/health.js";
 import { AppError } from "../core/errors.js";
 import { Prisma } from "../generated/prisma/client.js";
 import type { Logger } from "../logger.js";
@@ -81,10 +81,10 @@ export function toGraphQLError(error: unknown, logger: Logger, onDatabaseUnavail
       extensions: { code: original.code === "P2025" ? "NOT_FOUND" : "CONFLICT" },
     });
   }
-  // Every connection busy for longer than a transaction may wait for one (a burst): retriable,
+  // Every connection busy for longer than a request may wait for one (a burst): retriable,
   // but no outage, so the service doesn't fail fast for it.
-  if (original instanceof Prisma.PrismaClientKnownRequestError && original.code === "P2028" && /Unable to start a transaction/.test(original.message)) {
-    logger.warn({ path: error instanceof GraphQLError ? error.path : undefined }, "no database connection free for a transaction");
+  if (isDatabaseBusy(original)) {
+    logger.warn({ path: error instanceof GraphQLError ? error.path : undefined }, "no database connection free in time");
     return new GraphQLError("The database is busy right now; retry shortly", {
       path: error instanceof GraphQLError ? error.path : undefined,
       nodes: error instanceof GraphQLError ? error.nodes : undefined,

@@ -20,6 +20,7 @@ import { standingsIn, type Policy, type StandingWithLocations } from "../auth/po
 import { AppError } from "../core/errors.js";
 import type { EventAction } from "../core/events.js";
 import type { Database } from "../db/client.js";
+import { isDatabaseBusy, isDatabaseUnavailable } from "../db/health.js";
 import { columnsOf, selectList } from "../db/queries/columns.js";
 import { cursorExpired, expiredAfter, revisionAfter } from "../db/queries/event-pages.js";
 import { EVENTS_CHANNEL } from "../domain/audit.js";
@@ -38,6 +39,8 @@ interface Subscriber {
 
 /** How often a stream re-checks access and, without a notification, looks for events anyway. */
 const RECHECK_MS = 1_000;
+/** How long a stream rides out a database it can't use (a busy pool, an outage) before it ends with SERVICE_UNAVAILABLE. */
+const RIDE_OUT_MS = 30_000;
 /** Events read per statement while a stream catches up. */
 const BATCH = 100;
 
@@ -371,13 +374,34 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
     let last = input.after == null ? first.latest : start;
     let pending: Snapshot | null = input.after == null ? null : first;
     let wokeAt = performance.now();
+    /** Since when reads or checks fail for want of the database (null: they don't). */
+    let failingSince: number | null = null;
+    const nextWake = async () => {
+      const wake = hub.wait(organizationId);
+      const at = (await Promise.race([wake.promise, outbox.whenClosed])) ?? performance.now();
+      wake.cancel();
+      return at;
+    };
     while (!outbox.closed) {
       if (hub.closing) return outbox.finish(new AppError("SERVICE_UNAVAILABLE", "The server is shutting down; subscribe again with the last event's cursor as `after`"), true);
-      const snapshot = pending ?? (await hub.shared.run(`events:${organizationId}:${last}:${actions?.join(",") ?? "*"}`, wokeAt, () => readEvents(db, organizationId, last, actions)));
-      pending = null;
-      if (!snapshot) return outbox.finish(new AppError("NOT_FOUND", "The organization no longer exists; the stream has ended"), true);
-      // The events first, then the check (started after the read answered): nothing committed after a loss of access goes out.
-      const refusal = await stillAllowed(deps, subscriber, organizationId, snapshot.doneAt);
+      let snapshot: Snapshot | null;
+      let refusal: AppError | null;
+      try {
+        snapshot = pending ?? (await hub.shared.run(`events:${organizationId}:${last}:${actions?.join(",") ?? "*"}`, wokeAt, () => readEvents(db, organizationId, last, actions)));
+        pending = null;
+        if (!snapshot) return outbox.finish(new AppError("NOT_FOUND", "The organization no longer exists; the stream has ended"), true);
+        // The events first, then the check (started after the read answered): nothing committed after a loss of access goes out.
+        refusal = await stillAllowed(deps, subscriber, organizationId, snapshot.doneAt);
+      } catch (error) {
+        // A busy pool or a short outage: nothing was delivered since the last check, so the
+        // stream tries again from where it is at the next wake-up (later, never lost).
+        if (!(isDatabaseBusy(error) || isDatabaseUnavailable(error))) throw error;
+        failingSince ??= performance.now();
+        if (performance.now() - failingSince > RIDE_OUT_MS) throw error;
+        wokeAt = await nextWake();
+        continue;
+      }
+      failingSince = null;
       if (refusal) return outbox.finish(refusal, true);
       for (const event of snapshot.events) {
         if (event.revision <= last) continue;
@@ -400,9 +424,7 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
       }
       // With a type filter, revisions in between are the other types': skip them.
       last = Math.max(last, snapshot.latest);
-      const wake = hub.wait(organizationId);
-      wokeAt = (await Promise.race([wake.promise, outbox.whenClosed])) ?? performance.now();
-      wake.cancel();
+      wokeAt = await nextWake();
     }
   };
   // e.g. the database went away: the stream ends with the (masked) error as its last result.
