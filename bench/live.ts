@@ -26,8 +26,11 @@ export interface LiveResult {
   /** Subscribers that missed an event, or got one twice or out of order. */
   incomplete: number;
   duplicates: number;
+  /** The servers' RSS growth from before subscribing to every stream open (before any event), per 1,000 streams. */
   rssPerThousandMb: number;
   rssBeforeMb: number[];
+  rssOpenMb: number[];
+  /** After the mutations: the delivery load grows the young generation too (up to --max-semi-space-size). */
   rssAfterMb: number[];
 }
 
@@ -133,6 +136,8 @@ export async function runLive(options: {
   }
   // Give every stream its first read (the revision it starts from) before changing anything.
   await sleep(1_500);
+  // What holding the subscribers costs, before any event: the figure per 1,000 subscribers.
+  const rssOpenMb = pids.map(rssMb);
   log(`s1: ${count} subscribers open on two servers; ${LIVE.mutationsPerSecond} mutations/s for ${seconds} s`);
   const statements = async () =>
     Promise.all(urls.map(async (url) => Number(/^db_statements_total (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN)));
@@ -202,7 +207,7 @@ export async function runLive(options: {
     lags.push(...subscriber.lags);
   }
   lags.sort((a, b) => a - b);
-  const grown = rssAfterMb.reduce((a, b) => a + b, 0) - rssBeforeMb.reduce((a, b) => a + b, 0);
+  const grown = rssOpenMb.reduce((a, b) => a + b, 0) - rssBeforeMb.reduce((a, b) => a + b, 0);
   return {
     subscribers: count,
     users: tokens.length,
@@ -213,6 +218,7 @@ export async function runLive(options: {
     duplicates,
     rssPerThousandMb: Math.round((grown / count) * 1_000),
     rssBeforeMb,
+    rssOpenMb,
     rssAfterMb,
   };
 }

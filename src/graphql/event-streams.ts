@@ -200,6 +200,42 @@ export function createEventHub(db: Pick<Database, "listen" | "query">, logger: L
   };
 }
 
+/** Hand-overs run per turn of the event loop; the work each one starts (execute, serialize, write) follows in its microtasks. */
+const HANDOVERS_PER_TURN = 32;
+const handovers: (() => void)[] = [];
+let handoverHead = 0;
+let handoverScheduled = false;
+
+/**
+ * Hands items to the consumers of all streams a few at a time, one batch per turn of the event
+ * loop: a burst to a thousand streams then lets I/O in between every few milliseconds, so the
+ * database answers of transactions holding an organization's lock (the next event's writers)
+ * are not kept waiting behind the whole burst. FIFO: each stream's items keep their order.
+ */
+function handOver(deliver: () => void): void {
+  handovers.push(deliver);
+  if (handoverScheduled) return;
+  handoverScheduled = true;
+  setImmediate(runHandovers);
+}
+
+function runHandovers(): void {
+  const end = Math.min(handovers.length, handoverHead + HANDOVERS_PER_TURN);
+  while (handoverHead < end) handovers[handoverHead++]!();
+  if (handoverHead < handovers.length) {
+    // Under a steady load the queue may never empty: drop what has run.
+    if (handoverHead >= 1_024) {
+      handovers.splice(0, handoverHead);
+      handoverHead = 0;
+    }
+    setImmediate(runHandovers);
+    return;
+  }
+  handovers.length = 0;
+  handoverHead = 0;
+  handoverScheduled = false;
+}
+
 /**
  * A stream's queue towards its consumer: items wait here until the transport pulls them, at most
  * `limit` of them. The last item (why the stream ended) always fits.
@@ -221,10 +257,7 @@ class Outbox<T> implements AsyncIterableIterator<T> {
     if (this.pulling) {
       const pull = this.pulling;
       this.pulling = null;
-      // In a macrotask of its own: a burst to hundreds of streams (each executing and writing its
-      // result) then lets I/O in between, so the database answers of transactions holding an
-      // organization's lock are not kept waiting behind the whole burst.
-      setImmediate(() => pull({ value: item, done: false }));
+      handOver(() => pull({ value: item, done: false }));
       return true;
     }
     if (this.queue.length >= this.limit) return false;
@@ -247,7 +280,7 @@ class Outbox<T> implements AsyncIterableIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     const item = this.queue.shift();
-    if (item !== undefined) return new Promise((resolve) => setImmediate(() => resolve({ value: item, done: false })));
+    if (item !== undefined) return new Promise((resolve) => handOver(() => resolve({ value: item, done: false })));
     if (this.finished) return this.return();
     return new Promise((resolve) => (this.pulling = resolve));
   }
