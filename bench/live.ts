@@ -7,6 +7,7 @@
 // The subscribers are the organization's (up to) 50 active members made admins, ≈ 20 streams each, half on each server (SUBSCRIPTIONS_PER_USER's
 // default), so the credential and standing checks are those of 50 users, not of one.
 import fs from "node:fs";
+import http from "node:http";
 import { newSecret } from "../src/core/tokens.js";
 import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import type { SqlRunner } from "../src/db/sql.js";
@@ -64,28 +65,31 @@ interface Subscriber {
   controller: AbortController;
 }
 
-/** One SSE stream read by hand (no client library: a thousand of them in one benchmark process). */
+/**
+ * One SSE stream read by hand over node:http (no client library, not fetch: a thousand streams in
+ * one benchmark process, whose CPU the servers share on a small machine).
+ */
 function subscribe(url: string, token: string, org: string, opened: () => void): Subscriber {
   const subscriber: Subscriber = { errors: [], revisions: [], lags: [], controller: new AbortController() };
-  void (async () => {
-    const response = await fetch(`${url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: SUBSCRIBE, variables: { org } }),
-      signal: subscriber.controller.signal,
-    });
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
+  const body = JSON.stringify({ query: SUBSCRIBE, variables: { org } });
+  const request = http.request(`${url}/graphql`, {
+    method: "POST",
+    agent: false,
+    headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), accept: "text/event-stream", authorization: `Bearer ${token}` },
+    signal: subscriber.controller.signal,
+  });
+  request.on("error", () => {});
+  request.on("response", (response) => {
+    response.setEncoding("utf8");
     let buffer = "";
     let first = true;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
+    response.on("error", () => {});
+    response.on("data", (chunk: string) => {
       if (first) {
         first = false;
         opened();
       }
-      buffer += decoder.decode(value, { stream: true });
+      buffer += chunk;
       let end: number;
       while ((end = buffer.indexOf("\n\n")) >= 0) {
         const block = buffer.slice(0, end);
@@ -99,8 +103,9 @@ function subscribe(url: string, token: string, org: string, opened: () => void):
         subscriber.revisions.push(event.revision);
         subscriber.lags.push(Date.now() - Date.parse(event.occurredAt));
       }
-    }
-  })().catch(() => {});
+    });
+  });
+  request.end(body);
   return subscriber;
 }
 
