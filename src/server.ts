@@ -61,7 +61,7 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
   const { heavyQueryFields, heavyQueryConcurrency, requestTimeoutMs } = config.limits;
   const heavyGate = heavyQueryConcurrency > 0 ? new ConcurrencyGate(heavyQueryConcurrency) : null;
   if (heavyGate) metrics?.observeHeavyDocuments(heavyGate);
-  const live = { db, hub: eventHub, maxPerUser: config.subscriptionsPerUser, buffer: config.subscriptionBuffer };
+  const live = { db, hub: eventHub, maxPerUser: config.subscriptionsPerUser, buffer: config.subscriptionBuffer, logger };
   metrics?.observeSubscriptions(eventHub.stats);
   return createYoga<Record<string, unknown>, Context>({
     cors: corsOptions(config.corsOrigins),

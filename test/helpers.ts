@@ -127,7 +127,6 @@ export interface TestUser {
   token: string;
 }
 
-/** A user with a fresh access token. */
 /** Takes one of the pool's connections in an open transaction until the returned release is called (and has finished). */
 export async function holdConnection(db: Database): Promise<() => Promise<void>> {
   let release!: () => void;
@@ -139,13 +138,14 @@ export async function holdConnection(db: Database): Promise<() => Promise<void>>
     started();
     await held;
   }, { timeout: 30_000 });
-  await holding;
+  await Promise.race([holding, transaction]);
   return async () => {
     release();
     await transaction;
   };
 }
 
+/** A user with a fresh access token. */
 export async function userWithToken(db: Database, email: string): Promise<TestUser> {
   const user = await findOrCreateActiveUser(db.prisma, email);
   const { token } = await createApiToken(db.prisma, user.id, { name: "test" });

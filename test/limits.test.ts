@@ -140,7 +140,7 @@ describe("statement_timeout", () => {
 });
 
 describe("a pool with no connection free", () => {
-  it.runIf(!!TEST_DATABASE_URL)("answers what a busy pool can't serve in time (a transaction that can't start, a statement waiting for a connection, a transaction past its timeout) as SERVICE_UNAVAILABLE (DATABASE_BUSY), not as an internal error", async () => {
+  it.runIf(!!TEST_DATABASE_URL)("answers what a busy pool can't serve in time (a transaction that can't start, a statement waiting for a connection: DATABASE_BUSY; a transaction past its timeout: TRANSACTION_TIMEOUT) as SERVICE_UNAVAILABLE, not as an internal error", async () => {
     const { openDatabase } = await import("../src/db/client.js");
     const { createThrowawayDatabase, holdConnection } = await import("./helpers.js");
     const { toGraphQLError } = await import("../src/graphql/errors.js");
@@ -168,14 +168,14 @@ describe("a pool with no connection free", () => {
       } finally {
         await short.close();
       }
-      // A transaction that outlives its timeout (rolled back by Prisma): busy, retriable, nothing stored.
+      // A transaction that outlives its timeout (rolled back by Prisma): retriable, nothing stored.
       const expired = await db.prisma.$transaction(async (tx) => {
         await tx.$executeRaw`CREATE TABLE expired_probe (id int)`;
         await new Promise((resolve) => setTimeout(resolve, 300));
         await tx.$executeRaw`INSERT INTO expired_probe VALUES (1)`;
       }, { timeout: 100 }).then(() => null, (e: unknown) => e);
       expect(String(expired)).toMatch(/expired transaction/);
-      expect(toGraphQLError(expired, createLogger("silent"), () => (reported = true)).extensions).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "DATABASE_BUSY" });
+      expect(toGraphQLError(expired, createLogger("silent"), () => (reported = true)).extensions).toMatchObject({ code: "SERVICE_UNAVAILABLE", reason: "TRANSACTION_TIMEOUT" });
       expect(await db.query<{ table: string | null }>(`SELECT to_regclass('expired_probe')::text AS "table"`)).toEqual([{ table: null }]);
     } finally {
       await db.close();

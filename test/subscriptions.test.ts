@@ -414,6 +414,8 @@ describe("membershipEvents", () => {
       const { value } = next as IteratorResult<{ revision?: number; code?: string }>;
       expect(value?.code).toBeUndefined();
       expect(value?.revision).toBe(revision);
+      // Once: nothing follows it.
+      expect(await Promise.race([stream.next(), new Promise<"nothing">((resolve) => setTimeout(() => resolve("nothing"), 1_500))])).toBe("nothing");
       await stream.return?.();
     } finally {
       await hub.close();

@@ -53,18 +53,27 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   return [value.cause, value.meta?.driverAdapterError, value.originalError].some((inner) => isDatabaseUnavailable(inner, depth + 1));
 }
 
-// pg-pool's words when every connection stayed in use for DATABASE_CONNECT_TIMEOUT_MS (a new
-// connection that can't be made fails otherwise); Prisma's when a transaction's maxWait passed, or
-// when it outlived its timeout (rolled back: under load, waiting for an organization's lock).
-const BUSY_MESSAGE = /^timeout exceeded when trying to connect$|Unable to start a transaction in the given time|cannot be executed on an expired transaction/;
+// pg-pool's words for a request that waited DATABASE_CONNECT_TIMEOUT_MS in its queue: every
+// connection in use (a burst), or still connecting — so in an outage under load most requests
+// say "busy"; the connections being made fail with a connection timeout, which is an outage and
+// starts failing fast. Prisma's when a transaction's maxWait passed.
+const BUSY_MESSAGE = /^timeout exceeded when trying to connect$|Unable to start a transaction in the given time/;
+// Prisma's when a transaction outlived its timeout and was rolled back: under load, waiting for
+// an organization's lock; otherwise too much work in one transaction (a bug worth an error log).
+const EXPIRED_MESSAGE = /cannot be executed on an expired transaction/;
 
-/** True when every connection was busy for longer than the caller may wait (a burst): retriable, and no outage. */
-export function isDatabaseBusy(error: unknown, depth = 0): boolean {
+function messageMatches(error: unknown, pattern: RegExp, depth = 0): boolean {
   if (!error || typeof error !== "object" || depth > 5) return false;
   const value = error as { message?: unknown; cause?: unknown };
-  if (typeof value.message === "string" && BUSY_MESSAGE.test(value.message)) return true;
-  return isDatabaseBusy(value.cause, depth + 1);
+  if (typeof value.message === "string" && pattern.test(value.message)) return true;
+  return messageMatches(value.cause, pattern, depth + 1);
 }
+
+/** True when every connection was busy for longer than the caller may wait (a burst): retriable, and no outage. */
+export const isDatabaseBusy = (error: unknown): boolean => messageMatches(error, BUSY_MESSAGE);
+
+/** True when a transaction ran past its timeout and was rolled back (nothing of it stored): retriable. */
+export const isTransactionExpired = (error: unknown): boolean => messageMatches(error, EXPIRED_MESSAGE);
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

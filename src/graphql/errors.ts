@@ -4,7 +4,7 @@
 import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
 import { defaultReason } from "../core/rules.js";
-import { isDatabaseBusy, isDatabaseUnavailable } from "../db/health.js";
+import { isDatabaseBusy, isDatabaseUnavailable, isTransactionExpired } from "../db/health.js";
 import { AppError } from "../core/errors.js";
 import { Prisma } from "../generated/prisma/client.js";
 import type { Logger } from "../logger.js";
@@ -83,8 +83,18 @@ export function toGraphQLError(error: unknown, logger: Logger, onDatabaseUnavail
   }
   // Every connection busy for longer than a request may wait for one (a burst): retriable,
   // but no outage, so the service doesn't fail fast for it.
+  // A transaction past its timeout was rolled back: retriable, but logged as an error, since
+  // outside a burst it means a transaction doing too much.
+  if (isTransactionExpired(original)) {
+    logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, "a transaction ran past its timeout and was rolled back");
+    return new GraphQLError("The change took too long and was rolled back; nothing was stored. Retry shortly", {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      extensions: { code: "SERVICE_UNAVAILABLE", reason: "TRANSACTION_TIMEOUT", http: { status: 503, headers: { "retry-after": "1" } } },
+    });
+  }
   if (isDatabaseBusy(original)) {
-    logger.warn({ path: error instanceof GraphQLError ? error.path : undefined }, "no database connection free in time");
+    logger.warn({ message: (original as Error).message, path: error instanceof GraphQLError ? error.path : undefined }, "no database connection free in time");
     return new GraphQLError("The database is busy right now; retry shortly", {
       path: error instanceof GraphQLError ? error.path : undefined,
       nodes: error instanceof GraphQLError ? error.nodes : undefined,

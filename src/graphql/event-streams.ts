@@ -221,7 +221,15 @@ function handOver(deliver: () => void): void {
 
 function runHandovers(): void {
   const end = Math.min(handovers.length, handoverHead + HANDOVERS_PER_TURN);
-  while (handoverHead < end) handovers[handoverHead++]!();
+  try {
+    // (each is a promise's resolve, which doesn't throw; if one ever did, the queue still goes on)
+    while (handoverHead < end) handovers[handoverHead++]!();
+  } finally {
+    afterHandovers();
+  }
+}
+
+function afterHandovers(): void {
   if (handoverHead < handovers.length) {
     // Under a steady load the queue may never empty: drop what has run.
     if (handoverHead >= 1_024) {
@@ -339,6 +347,8 @@ export interface StreamDeps {
   maxPerUser: number;
   /** Events a stream holds for a consumer that doesn't read them (SUBSCRIPTION_BUFFER); one more ends it with SLOW_CONSUMER. */
   buffer: number;
+  /** Told when a stream starts riding out a database it can't use. */
+  logger?: Logger;
 }
 
 export interface StreamInput {
@@ -429,6 +439,7 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
         // A busy pool or a short outage: nothing was delivered since the last check, so the
         // stream tries again from where it is at the next wake-up (later, never lost).
         if (!(isDatabaseBusy(error) || isDatabaseUnavailable(error))) throw error;
+        if (failingSince === null) deps.logger?.warn({ requestId: subscriber.requestId, message: (error as Error).message }, "a subscription can't read or re-check for now; it tries again at the next wake-up");
         failingSince ??= performance.now();
         if (performance.now() - failingSince > RIDE_OUT_MS) throw error;
         wokeAt = await nextWake();
