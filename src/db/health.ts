@@ -41,17 +41,32 @@ const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "
 const UNAVAILABLE_MESSAGE =
   /Connection terminated|connection timeout|Client has encountered a connection error|Connection ended unexpectedly|Query read timeout|terminating connection due to administrator command|server closed the connection unexpectedly|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|Server has closed the connection|Cannot use a pool after calling end/;
 
-/** True when the error says the database could not be reached (retriable), not that the query was wrong. */
-export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
-  if (!error || typeof error !== "object" || depth > 5) return false;
-  const value = error as { code?: unknown; kind?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown }; originalCode?: unknown; originalError?: unknown };
-  for (const code of [value.code, value.originalCode]) {
-    if (typeof code === "string" && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
-  }
-  if (typeof value.kind === "string" && UNAVAILABLE_KINDS.has(value.kind)) return true;
-  if (typeof value.message === "string" && UNAVAILABLE_MESSAGE.test(value.message)) return true;
-  return [value.cause, value.meta?.driverAdapterError, value.originalError].some((inner) => isDatabaseUnavailable(inner, depth + 1));
+interface ErrorLike {
+  code?: unknown;
+  kind?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: unknown };
+  originalCode?: unknown;
+  originalError?: unknown;
 }
+
+/** Whether `test` holds for the error or for one it wraps (its cause, Prisma's driver adapter error, the original error), a few levels down. */
+function anyCause(error: unknown, test: (value: ErrorLike) => boolean, depth = 0): boolean {
+  if (!error || typeof error !== "object" || depth > 5) return false;
+  const value = error as ErrorLike;
+  return test(value) || [value.cause, value.meta?.driverAdapterError, value.originalError].some((inner) => anyCause(inner, test, depth + 1));
+}
+
+/** True when the error says the database could not be reached (retriable), not that the query was wrong. */
+export const isDatabaseUnavailable = (error: unknown): boolean =>
+  anyCause(
+    error,
+    (value) =>
+      [value.code, value.originalCode].some((code) => typeof code === "string" && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) ||
+      (typeof value.kind === "string" && UNAVAILABLE_KINDS.has(value.kind)) ||
+      (typeof value.message === "string" && UNAVAILABLE_MESSAGE.test(value.message)),
+  );
 
 // pg-pool's words for a request that waited DATABASE_CONNECT_TIMEOUT_MS in its queue: every
 // connection in use (a burst), or still connecting — so in an outage under load most requests
@@ -62,18 +77,13 @@ const BUSY_MESSAGE = /^timeout exceeded when trying to connect$|Unable to start 
 // an organization's lock; otherwise too much work in one transaction (a bug worth an error log).
 const EXPIRED_MESSAGE = /cannot be executed on an expired transaction/;
 
-function messageMatches(error: unknown, pattern: RegExp, depth = 0): boolean {
-  if (!error || typeof error !== "object" || depth > 5) return false;
-  const value = error as { message?: unknown; cause?: unknown };
-  if (typeof value.message === "string" && pattern.test(value.message)) return true;
-  return messageMatches(value.cause, pattern, depth + 1);
-}
+const saying = (pattern: RegExp) => (value: ErrorLike) => typeof value.message === "string" && pattern.test(value.message);
 
 /** True when every connection was busy for longer than the caller may wait (a burst): retriable, and no outage. */
-export const isDatabaseBusy = (error: unknown): boolean => messageMatches(error, BUSY_MESSAGE);
+export const isDatabaseBusy = (error: unknown): boolean => anyCause(error, saying(BUSY_MESSAGE));
 
 /** True when a transaction ran past its timeout and was rolled back (nothing of it stored): retriable. */
-export const isTransactionExpired = (error: unknown): boolean => messageMatches(error, EXPIRED_MESSAGE);
+export const isTransactionExpired = (error: unknown): boolean => anyCause(error, saying(EXPIRED_MESSAGE));
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -81,36 +81,31 @@ export function toGraphQLError(error: unknown, logger: Logger, onDatabaseUnavail
       extensions: { code: original.code === "P2025" ? "NOT_FOUND" : "CONFLICT" },
     });
   }
-  // Every connection busy for longer than a request may wait for one (a burst): retriable,
-  // but no outage, so the service doesn't fail fast for it.
+  /** The database couldn't serve the request now: HTTP 503, retriable after `retryAfter` seconds, `reason` saying why. */
+  const retryLater = (message: string, reason: string, retryAfter: number) =>
+    new GraphQLError(message, {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      extensions: { code: "SERVICE_UNAVAILABLE", reason, http: { status: 503, headers: { "retry-after": String(retryAfter) } } },
+    });
   // A transaction past its timeout was rolled back: retriable, but logged as an error, since
   // outside a burst it means a transaction doing too much.
   if (isTransactionExpired(original)) {
     logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, "a transaction ran past its timeout and was rolled back");
-    return new GraphQLError("The change took too long and was rolled back; nothing was stored. Retry shortly", {
-      path: error instanceof GraphQLError ? error.path : undefined,
-      nodes: error instanceof GraphQLError ? error.nodes : undefined,
-      extensions: { code: "SERVICE_UNAVAILABLE", reason: "TRANSACTION_TIMEOUT", http: { status: 503, headers: { "retry-after": "1" } } },
-    });
+    return retryLater("The change took too long and was rolled back; nothing was stored. Retry shortly", "TRANSACTION_TIMEOUT", 1);
   }
+  // Every connection busy for longer than a request may wait for one (a burst): retriable,
+  // but no outage, so the service doesn't fail fast for it.
   if (isDatabaseBusy(original)) {
     logger.warn({ message: (original as Error).message, path: error instanceof GraphQLError ? error.path : undefined }, "no database connection free in time");
-    return new GraphQLError("The database is busy right now; retry shortly", {
-      path: error instanceof GraphQLError ? error.path : undefined,
-      nodes: error instanceof GraphQLError ? error.nodes : undefined,
-      extensions: { code: "SERVICE_UNAVAILABLE", reason: "DATABASE_BUSY", http: { status: 503, headers: { "retry-after": "1" } } },
-    });
+    return retryLater("The database is busy right now; retry shortly", "DATABASE_BUSY", 1);
   }
   // The database could not be reached or dropped the connection: retriable, and the service
   // fails fast until a ping answers again (DatabaseHealth).
   if (isDatabaseUnavailable(original)) {
     onDatabaseUnavailable?.(original);
     logger.warn({ errorName: (original as Error).name, message: (original as Error).message, path: error instanceof GraphQLError ? error.path : undefined }, "database unavailable");
-    return new GraphQLError("The database is unavailable right now; retry shortly", {
-      path: error instanceof GraphQLError ? error.path : undefined,
-      nodes: error instanceof GraphQLError ? error.nodes : undefined,
-      extensions: { code: "SERVICE_UNAVAILABLE", reason: "DATABASE_UNAVAILABLE", http: { status: 503, headers: { "retry-after": "2" } } },
-    });
+    return retryLater("The database is unavailable right now; retry shortly", "DATABASE_UNAVAILABLE", 2);
   }
   // PostgreSQL's statement_timeout (SQLSTATE 57014) ended a query: the request was too expensive.
   if (original instanceof Error && /57014|statement timeout/.test(`${original.message} ${JSON.stringify((original as { meta?: unknown }).meta ?? {})}`)) {

@@ -225,23 +225,19 @@ function runHandovers(): void {
     // (each is a promise's resolve, which doesn't throw; if one ever did, the queue still goes on)
     while (handoverHead < end) handovers[handoverHead++]!();
   } finally {
-    afterHandovers();
-  }
-}
-
-function afterHandovers(): void {
-  if (handoverHead < handovers.length) {
-    // Under a steady load the queue may never empty: drop what has run.
-    if (handoverHead >= 1_024) {
-      handovers.splice(0, handoverHead);
+    if (handoverHead < handovers.length) {
+      // Under a steady load the queue may never empty: drop what has run.
+      if (handoverHead >= 1_024) {
+        handovers.splice(0, handoverHead);
+        handoverHead = 0;
+      }
+      setImmediate(runHandovers);
+    } else {
+      handovers.length = 0;
       handoverHead = 0;
+      handoverScheduled = false;
     }
-    setImmediate(runHandovers);
-    return;
   }
-  handovers.length = 0;
-  handoverHead = 0;
-  handoverScheduled = false;
 }
 
 /**
@@ -439,8 +435,10 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
         // A busy pool or a short outage: nothing was delivered since the last check, so the
         // stream tries again from where it is at the next wake-up (later, never lost).
         if (!(isDatabaseBusy(error) || isDatabaseUnavailable(error))) throw error;
-        if (failingSince === null) deps.logger?.warn({ requestId: subscriber.requestId, message: (error as Error).message }, "a subscription can't read or re-check for now; it tries again at the next wake-up");
-        failingSince ??= performance.now();
+        if (failingSince === null) {
+          failingSince = performance.now();
+          deps.logger?.warn({ requestId: subscriber.requestId, message: (error as Error).message }, "a subscription can't read or re-check for now; it tries again at the next wake-up");
+        }
         if (performance.now() - failingSince > RIDE_OUT_MS) throw error;
         wokeAt = await nextWake();
         continue;
