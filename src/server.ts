@@ -20,6 +20,7 @@ import { checkPlannedQueries } from "./graphql/planner-checks.js";
 import { bodySizeLimit, documentLimits, executionTimeout, rejectNulCharacters } from "./graphql/limits.js";
 import { createRateLimiter, sensitiveFieldLimits } from "./graphql/rate-limit.js";
 import { requestContext } from "./graphql/request-context.js";
+import { sharedStreamResults } from "./graphql/stream-results.js";
 import { trustedDocuments } from "./graphql/trusted-documents.js";
 import { getSchema } from "./graphql/schema.js";
 import { corsOptions, varyOnOrigin } from "./http/cors.js";
@@ -119,6 +120,7 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
       { onDispose: () => limiter.store.close() },
       ...(config.corsOrigins.length > 0 ? [varyOnOrigin()] : []),
       ...(config.sqlStatementsHeader ? [sqlStatementsHeader(db)] : []),
+      ...(plainPaths ? [] : [sharedStreamResults(eventHub)]),
     ],
     context: requestContext({ config, db, authenticate, limiter, logger, plainPaths, live, onDatabaseUnavailable: (cause) => health.reportUnavailable(cause) }),
   });

@@ -13,6 +13,7 @@
 // Streams at the same place share their work: one read per organization, position and filter,
 // one credential check per credential and one standing check per user and organization, each
 // reused only by streams that asked for it after it started (so the ordering above holds for each).
+import { createHash } from "node:crypto";
 import type { Viewer } from "../auth/authenticate.js";
 import DataLoader from "dataloader";
 import { recheckTokens } from "../auth/authenticate.js";
@@ -80,8 +81,13 @@ export interface EventHub {
   readonly shared: Shared;
   /** The re-checks streams ask for in the same tick, batched: one statement for all their access tokens, one per organization for their standings. */
   readonly checks: { token: DataLoader<string, AppError | null>; standing: DataLoader<{ organizationId: string; userId: string }, StandingWithLocations, string> };
-  /** Open streams, and the lag of each delivered event (commit to hand-over, ms), for /metrics. */
-  readonly stats: { open: number; onDelivered: Set<(lagMs: number) => void> };
+  /** A number for each standing the checks read (the same object for every stream of a user checked in one batch). */
+  standingId(standing: StandingWithLocations): number;
+  /**
+   * For /metrics: open streams, the lag of each delivered event (commit to hand-over, ms), and
+   * each result a stream got: computed for it, or shared from another stream (stream-results.ts).
+   */
+  readonly stats: { open: number; onDelivered: Set<(lagMs: number) => void>; onResult: Set<(shared: boolean) => void> };
   delivered(event: MembershipEvent): void;
   /** Ends every stream (SERVICE_UNAVAILABLE: reconnect elsewhere with the last cursor) and stops listening. */
   close(): Promise<void>;
@@ -91,7 +97,10 @@ export function createEventHub(db: Pick<Database, "listen" | "query">, logger: L
   const waiters = new Map<string, Set<(at: number) => void>>();
   const perUser = new Map<string, number>();
   const onDelivered = new Set<(lagMs: number) => void>();
+  const onResult = new Set<(shared: boolean) => void>();
   let open = 0;
+  const standingIds = new WeakMap<StandingWithLocations, number>();
+  let lastStandingId = 0;
   let stopListening: Promise<() => Promise<void>> | null = null;
   let closing = false;
   let ticker: NodeJS.Timeout | null = null;
@@ -123,11 +132,17 @@ export function createEventHub(db: Pick<Database, "listen" | "query">, logger: L
   return {
     shared: new Shared(),
     checks,
+    standingId(standing) {
+      let id = standingIds.get(standing);
+      if (id === undefined) standingIds.set(standing, (id = ++lastStandingId));
+      return id;
+    },
     stats: {
       get open() {
         return open;
       },
       onDelivered,
+      onResult,
     },
     get closing() {
       return closing;
@@ -200,8 +215,13 @@ export function createEventHub(db: Pick<Database, "listen" | "query">, logger: L
   };
 }
 
-/** Hand-overs run per turn of the event loop; the work each one starts (execute, serialize, write) follows in its microtasks. */
-const HANDOVERS_PER_TURN = 32;
+/**
+ * Hand-overs run per turn of the event loop; the work each one starts (execute, serialize, write)
+ * follows in its microtasks, a few milliseconds for 128. Fewer caps delivery below what a
+ * server can do, since every turn also polls I/O: at 32, s1's first events (cold code) queued
+ * up to half a second behind each other; more keeps I/O waiting longer.
+ */
+const HANDOVERS_PER_TURN = 128;
 const handovers: (() => void)[] = [];
 let handoverHead = 0;
 let handoverScheduled = false;
@@ -245,6 +265,12 @@ function runHandovers(): void {
  * `limit` of them. The last item (why the stream ended) always fits.
  */
 class Outbox<T> implements AsyncIterableIterator<T> {
+  /**
+   * Who would get the same answer for this stream's next event, as of now: set with the standing
+   * its fields see (null: nobody, e.g. before its first check). stream-results.ts shares an
+   * event's execution among the streams with the same key, document and variables.
+   */
+  shareKey: string | null = null;
   private queue: T[] = [];
   private pulling: ((result: IteratorResult<T>) => void) | null = null;
   private finished = false;
@@ -353,6 +379,14 @@ export interface StreamInput {
   actions: EventAction[] | null;
 }
 
+/** Each request context's stream (stream-results.ts reads its events and shareKey). */
+const streams = new WeakMap<object, Outbox<MembershipEvent | Error>>();
+
+/** The stream a subscription request opened, once its subscribe resolver has run. */
+export function streamOf(context: object): (AsyncIterator<MembershipEvent | Error> & { readonly shareKey: string | null }) | undefined {
+  return streams.get(context);
+}
+
 const noEventsRead = () => new AppError("FORBIDDEN", "Reading this organization's events needs events:read");
 
 /**
@@ -360,11 +394,21 @@ const noEventsRead = () => new AppError("FORBIDDEN", "Reading this organization'
  * token checked again (or, for a JWT, the credential authenticated again), then their standing
  * read afresh. Batched with the other streams that ask in the same tick.
  */
-async function stillAllowed(deps: StreamDeps, subscriber: Subscriber, organizationId: string, notBefore: number): Promise<AppError | null> {
+async function stillAllowed(
+  deps: StreamDeps,
+  subscriber: Subscriber,
+  stream: { shareKey: string | null },
+  viewerKey: string | null,
+  organizationId: string,
+  notBefore: number,
+): Promise<AppError | null> {
   const { hub } = deps;
   const viewer = subscriber.viewer!;
+  // The streams woken together share each answer (one promise, not a DataLoader key per stream);
+  // the DataLoaders batch the different tokens and users into one statement each.
   if (viewer.tokenId) {
-    const refusal = await hub.checks.token.load(viewer.tokenId);
+    const tokenId = viewer.tokenId;
+    const refusal = await hub.shared.run(`token:${tokenId}`, notBefore, () => hub.checks.token.load(tokenId));
     if (refusal) return refusal;
   } else {
     let again: Viewer | null;
@@ -376,10 +420,14 @@ async function stillAllowed(deps: StreamDeps, subscriber: Subscriber, organizati
     }
     if (!again || again.user.id !== viewer.user.id) return new AppError("UNAUTHENTICATED", "Sign in again: the stream's credential no longer signs you in");
   }
-  const standing = await hub.checks.standing.load({ organizationId, userId: viewer.user.id });
+  const userId = viewer.user.id;
+  const standing = await hub.shared.run(`standing:${organizationId}:${userId}`, notBefore, () => hub.checks.standing.load({ organizationId, userId }));
   if (!standing.permissions.has("events:read")) return new AppError("FORBIDDEN", "You no longer hold events:read in this organization; the stream has ended");
-  // Field resolvers (redaction, subjects, the type's own check) see this standing, as it is now.
+  // Field resolvers (redaction, subjects, the type's own check) see this standing, as it is now;
+  // and, in the same step, the streams of this credential that see this very standing (checked in
+  // the same batch) may share the answers they compute from now on.
   subscriber.policy.refreshWith(organizationId, standing);
+  stream.shareKey = viewerKey && `${viewerKey}:${hub.standingId(standing)}`;
   return null;
 }
 
@@ -407,6 +455,10 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
   const release = hub.open(viewer.user.id);
   hub.start();
   const outbox = new Outbox<MembershipEvent | Error>(deps.buffer);
+  streams.set(subscriber, outbox);
+  // Streams share answers only with the same credential, signing in the very same viewer (user row, addresses).
+  const credential = subscriber.credentialKey();
+  const viewerKey = credential && createHash("sha256").update(credential).update(JSON.stringify(viewer)).digest("base64url");
 
   const run = async () => {
     // Without a cursor: from the revision the organization has now.
@@ -415,10 +467,14 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
     let wokeAt = performance.now();
     /** Since when reads or checks fail for want of the database (null: they don't). */
     let failingSince: number | null = null;
+    // The wake-up waited for; a consumer that goes away cancels it.
+    let waiting: { promise: Promise<number>; cancel(): void } | null = null;
+    void outbox.whenClosed.then(() => waiting?.cancel());
     const nextWake = async () => {
-      const wake = hub.wait(organizationId);
-      const at = (await Promise.race([wake.promise, outbox.whenClosed])) ?? performance.now();
-      wake.cancel();
+      const wake = (waiting = hub.wait(organizationId));
+      if (outbox.closed) wake.cancel();
+      const at = await wake.promise;
+      waiting = null;
       return at;
     };
     while (!outbox.closed) {
@@ -430,7 +486,7 @@ export async function membershipEventStream(deps: StreamDeps, subscriber: Subscr
         pending = null;
         if (!snapshot) return outbox.finish(new AppError("NOT_FOUND", "The organization no longer exists; the stream has ended"), true);
         // The events first, then the check (started after the read answered): nothing committed after a loss of access goes out.
-        refusal = await stillAllowed(deps, subscriber, organizationId, snapshot.doneAt);
+        refusal = await stillAllowed(deps, subscriber, outbox, viewerKey, organizationId, snapshot.doneAt);
       } catch (error) {
         // A busy pool or a short outage: nothing was delivered since the last check, so the
         // stream tries again from where it is at the next wake-up (later, never lost).

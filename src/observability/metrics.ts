@@ -28,6 +28,7 @@ interface Slots {
 interface Streams {
   readonly open: number;
   readonly onDelivered: Set<(lagMs: number) => void>;
+  readonly onResult: Set<(shared: boolean) => void>;
 }
 
 export interface Metrics {
@@ -191,6 +192,13 @@ export function createMetrics(db: Database): Metrics {
     registers: [registry],
   });
   const observeLag = (lagMs: number) => lag.observe(Math.max(0, lagMs) / 1000);
+  const results = new client.Counter({
+    name: "graphql_subscription_results_total",
+    help: "Subscription results handed to streams: computed for the stream, or shared from another stream of the same credential, standing and document",
+    labelNames: ["source"],
+    registers: [registry],
+  });
+  const countResult = (shared: boolean) => results.inc({ source: shared ? "shared" : "computed" });
 
   return {
     registry,
@@ -200,8 +208,10 @@ export function createMetrics(db: Database): Metrics {
     },
     observeSubscriptions(observed) {
       streams?.onDelivered.delete(observeLag);
+      streams?.onResult.delete(countResult);
       streams = observed;
       observed.onDelivered.add(observeLag);
+      observed.onResult.add(countResult);
     },
     async render() {
       const both = client.Registry.merge([registry, processMetrics()]);
@@ -210,6 +220,7 @@ export function createMetrics(db: Database): Metrics {
     close() {
       stopWatching();
       streams?.onDelivered.delete(observeLag);
+      streams?.onResult.delete(countResult);
     },
   };
 }

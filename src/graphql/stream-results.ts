@@ -1,0 +1,106 @@
+// A subscription event's result, computed once for all the streams that would get the same one.
+// A thousand streams of one organization otherwise execute every event a thousand times, and
+// serialize it as often. Streams share a result only when all of this is the same:
+// - the credential, signing in the same viewer (user row, addresses);
+// - the standing their fields see: checked in the same batch, after the event was read
+//   (event-streams.ts sets each stream's shareKey with the standing);
+// - the document, the operation and the variables.
+// A stream whose answer would differ in anything computes its own. Only results without errors
+// are shared (an error carries the request's id), and each is serialized once for SSE.
+//
+// The spec's MapSourceToResponseEvent is kept: each event of the stream the subscribe resolver
+// returned is executed with the event as the root value, as Yoga's executor does per stream.
+import { execute } from "@graphql-tools/executor";
+import type { DocumentNode, ExecutionArgs, ExecutionResult } from "graphql";
+import { isAsyncIterable, type Plugin } from "graphql-yoga";
+import { streamOf, type EventHub } from "./event-streams.js";
+
+/** How long a result stays shareable after it was computed (the streams of one wake-up ask within a few milliseconds). */
+const KEEP_MS = 2_000;
+
+/** A result with its JSON: Yoga's SSE writer calls `stringify` instead of JSON.stringify. */
+type SharedResult = ExecutionResult & { stringify?: (result: ExecutionResult) => string };
+
+function withOneSerialization(result: SharedResult): SharedResult {
+  let json: string | undefined;
+  Object.defineProperty(result, "stringify", {
+    enumerable: false,
+    value: (value: ExecutionResult) => (value === result ? (json ??= JSON.stringify(result)) : JSON.stringify(value)),
+  });
+  return result;
+}
+
+export function sharedStreamResults(hub: Pick<EventHub, "stats">): Plugin {
+  const counted = (shared: boolean) => {
+    for (const listener of hub.stats.onResult) listener(shared);
+  };
+  /** Results being computed or computed, by stream group and event: null when the result had errors (each stream then computes its own). */
+  const results = new Map<string, { result: Promise<SharedResult | null>; at: number }>();
+  let sweptAt = performance.now();
+  const documentIds = new WeakMap<DocumentNode, number>();
+  let lastDocumentId = 0;
+  const documentId = (document: DocumentNode) => {
+    let id = documentIds.get(document);
+    if (id === undefined) documentIds.set(document, (id = ++lastDocumentId));
+    return id;
+  };
+  const remember = (key: string, result: Promise<SharedResult | null>) => {
+    const now = performance.now();
+    if (now - sweptAt > KEEP_MS) {
+      sweptAt = now;
+      for (const [old, entry] of results) if (now - entry.at > KEEP_MS) results.delete(old);
+    }
+    results.set(key, { result, at: now });
+  };
+
+  return {
+    onSubscribe({ subscribeFn, setSubscribeFn }) {
+      setSubscribeFn(async (args: ExecutionArgs) => {
+        const mapped = await subscribeFn(args);
+        const stream = streamOf(args.contextValue as object);
+        if (!stream || !isAsyncIterable(mapped)) return mapped;
+        // What the answer depends on besides the event and the stream's standing.
+        const operation = `${documentId(args.document)}:${args.operationName ?? ""}:${JSON.stringify(args.variableValues ?? {})}`;
+        const resultOf = async (event: unknown): Promise<SharedResult> => {
+          const key = stream.shareKey === null || event instanceof Error ? null : `${stream.shareKey}\u0000${operation}\u0000${(event as { id: string }).id}`;
+          const known = key === null ? undefined : results.get(key);
+          if (known && performance.now() - known.at <= KEEP_MS) {
+            const shared = await known.result;
+            if (shared) {
+              counted(true);
+              return shared;
+            }
+          }
+          const execution = Promise.resolve(execute({ ...args, rootValue: event }) as SharedResult | Promise<SharedResult>);
+          // Shared from the moment it starts: the group's other streams ask while it runs.
+          const shareable = execution.then(
+            (result) => {
+              if ("initialResult" in result) throw new Error("incremental delivery is not served for subscriptions");
+              return result.errors?.length ? null : withOneSerialization(result);
+            },
+            () => null,
+          );
+          if (key !== null) remember(key, shareable);
+          counted(false);
+          return (await shareable) ?? (await execution);
+        };
+        const events = mapped[Symbol.asyncIterator]();
+        const iterator: AsyncIterableIterator<SharedResult> = {
+          async next() {
+            const item = await stream.next();
+            return item.done ? item : { value: await resultOf(item.value), done: false };
+          },
+          // Ending it ends what Yoga's executor made of the stream (and so the stream itself).
+          return: async () => {
+            await events.return?.();
+            return { value: undefined, done: true };
+          },
+          [Symbol.asyncIterator]() {
+            return this;
+          },
+        };
+        return iterator;
+      });
+    },
+  };
+}
