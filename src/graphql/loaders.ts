@@ -69,30 +69,30 @@ function byId<Row extends { id: string }>(ids: readonly string[], rows: Row[]): 
 
 export function createLoaders(db: Pick<Database, "prisma" | "query">, limits: { maxPageSize: number; defaultPageSize: number }): Loaders {
   const { prisma } = db;
-  const userById = new DataLoader<string, User | null>(async (ids) => byId(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } })));
+  const userById = () => new DataLoader<string, User | null>(async (ids) => byId(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } })));
 
-  const roleById = new DataLoader<string, Role | null>(async (ids) => byId(ids, await prisma.role.findMany({ where: { id: { in: [...ids] } } })));
-  const memberById = new DataLoader<string, Member | null>(async (ids) =>
+  const roleById = () => new DataLoader<string, Role | null>(async (ids) => byId(ids, await prisma.role.findMany({ where: { id: { in: [...ids] } } })));
+  const memberById = () => new DataLoader<string, Member | null>(async (ids) =>
     byId(ids, await prisma.member.findMany({ where: { id: { in: [...ids] } } })),
   );
-  const organizationById = new DataLoader<string, Organization | null>(async (ids) =>
+  const organizationById = () => new DataLoader<string, Organization | null>(async (ids) =>
     byId(ids, await prisma.organization.findMany({ where: { id: { in: [...ids] } } })),
   );
-  const organizationBySlug = new DataLoader<string, Organization | null>(async (slugs) => {
+  const organizationBySlug = () => new DataLoader<string, Organization | null>(async (slugs) => {
     const rows = await prisma.organization.findMany({ where: { slug: { in: [...slugs] } } });
     const bySlug = new Map(rows.map((row) => [row.slug, row]));
     return slugs.map((slug) => bySlug.get(slug) ?? null);
   });
-  const userByEmail = new DataLoader<string, User | null>(async (emails) => {
+  const userByEmail = () => new DataLoader<string, User | null>(async (emails) => {
     const rows = await prisma.user.findMany({ where: { email: { in: [...emails] } } });
     const byEmail = new Map(rows.map((row) => [row.email, row]));
     return emails.map((email) => byEmail.get(email) ?? null);
   });
-  const invitationById = new DataLoader<string, Invitation | null>(async (ids) =>
+  const invitationById = () => new DataLoader<string, Invitation | null>(async (ids) =>
     byId(ids, await prisma.invitation.findMany({ where: { id: { in: [...ids] } } })),
   );
 
-  const organizationRoles = new DataLoader<string, RoleInOrganization[]>(async (organizationIds) => {
+  const organizationRoles = () => new DataLoader<string, RoleInOrganization[]>(async (organizationIds) => {
     const rows = await prisma.role.findMany({
       where: { OR: [{ organizationId: null }, { organizationId: { in: [...organizationIds] } }] },
       orderBy: [{ isSystem: "desc" }, { createdAt: "asc" }, { id: "asc" }],
@@ -104,7 +104,7 @@ export function createLoaders(db: Pick<Database, "prisma" | "query">, limits: { 
     );
   });
 
-  const roleMemberCount = new DataLoader<string, number>(async (keys) => {
+  const roleMemberCount = () => new DataLoader<string, number>(async (keys) => {
     const pairs = keys.map((key) => {
       const [organizationId, roleId] = key.split(":");
       return { organizationId: organizationId!, roleId: roleId! };
@@ -121,7 +121,7 @@ export function createLoaders(db: Pick<Database, "prisma" | "query">, limits: { 
     return keys.map((key) => counts.get(key) ?? 0);
   });
 
-  const activeOwnerCount = new DataLoader<string, number>(async (organizationIds) => {
+  const activeOwnerCount = () => new DataLoader<string, number>(async (organizationIds) => {
     const groups = await prisma.member.groupBy({
       by: ["organizationId"],
       where: { organizationId: { in: [...organizationIds] }, ...COUNTED_OWNERS },
@@ -131,10 +131,10 @@ export function createLoaders(db: Pick<Database, "prisma" | "query">, limits: { 
     return organizationIds.map((id) => counts.get(id) ?? 0);
   });
 
-  const locationById = new DataLoader<string, Location | null>(async (ids) =>
+  const locationById = () => new DataLoader<string, Location | null>(async (ids) =>
     byId(ids, await prisma.location.findMany({ where: { id: { in: [...ids] } } })),
   );
-  const memberLocations = new DataLoader<string, { locationId: string; roleIds: string[] }[]>(async (memberIds) => {
+  const memberLocations = () => new DataLoader<string, { locationId: string; roleIds: string[] }[]>(async (memberIds) => {
     const rows = await prisma.memberLocationRole.findMany({
       where: { memberId: { in: [...memberIds] } },
       select: { memberId: true, locationId: true, roleId: true },
@@ -149,30 +149,67 @@ export function createLoaders(db: Pick<Database, "prisma" | "query">, limits: { 
 
   const groupByUser = <Row extends { userId: string }>(userIds: readonly string[], rows: Row[]) =>
     userIds.map((userId) => rows.filter((row) => row.userId === userId));
-  const emailsByUser = new DataLoader<string, UserEmail[]>(async (userIds) =>
+  const emailsByUser = () => new DataLoader<string, UserEmail[]>(async (userIds) =>
     groupByUser(userIds, await prisma.userEmail.findMany({ where: { userId: { in: [...userIds] } }, orderBy: [{ isPrimary: "desc" }, { createdAt: "asc" }] })),
   );
-  const phonesByUser = new DataLoader<string, UserPhone[]>(async (userIds) =>
+  const phonesByUser = () => new DataLoader<string, UserPhone[]>(async (userIds) =>
     groupByUser(userIds, await prisma.userPhone.findMany({ where: { userId: { in: [...userIds] } }, orderBy: [{ isPrimary: "desc" }, { createdAt: "asc" }] })),
   );
 
+  // Each made on first use: a request builds only the loaders its fields use (a subscription's
+  // context, held for hours, mostly none).
+  const made: Partial<Loaders> = {};
   return {
-    activeOwnerCount,
-    emailsByUser,
-    phonesByUser,
-    locationById,
-    memberLocations,
-    userById,
-    memberById,
-    organizationById,
-    organizationBySlug,
-    userByEmail,
-    invitationById,
-    roleById,
-    organizationRoles,
-    memberPages: createMemberPageLoaders(db.query, limits),
-    auditPages: createAuditPageLoaders(prisma, limits),
-    eventPages: createEventPageLoader(prisma),
-    roleMemberCount,
+    get userById() {
+      return (made.userById ??= userById());
+    },
+    get roleById() {
+      return (made.roleById ??= roleById());
+    },
+    get memberById() {
+      return (made.memberById ??= memberById());
+    },
+    get organizationById() {
+      return (made.organizationById ??= organizationById());
+    },
+    get organizationBySlug() {
+      return (made.organizationBySlug ??= organizationBySlug());
+    },
+    get userByEmail() {
+      return (made.userByEmail ??= userByEmail());
+    },
+    get invitationById() {
+      return (made.invitationById ??= invitationById());
+    },
+    get organizationRoles() {
+      return (made.organizationRoles ??= organizationRoles());
+    },
+    get roleMemberCount() {
+      return (made.roleMemberCount ??= roleMemberCount());
+    },
+    get activeOwnerCount() {
+      return (made.activeOwnerCount ??= activeOwnerCount());
+    },
+    get locationById() {
+      return (made.locationById ??= locationById());
+    },
+    get memberLocations() {
+      return (made.memberLocations ??= memberLocations());
+    },
+    get emailsByUser() {
+      return (made.emailsByUser ??= emailsByUser());
+    },
+    get phonesByUser() {
+      return (made.phonesByUser ??= phonesByUser());
+    },
+    get memberPages() {
+      return (made.memberPages ??= createMemberPageLoaders(db.query, limits));
+    },
+    get auditPages() {
+      return (made.auditPages ??= createAuditPageLoaders(prisma, limits));
+    },
+    get eventPages() {
+      return (made.eventPages ??= createEventPageLoader(prisma));
+    },
   };
 }
