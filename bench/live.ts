@@ -1,12 +1,15 @@
 // Benchmark scenario s1 (npm run bench, PostgreSQL): 1,000 SSE subscribers to one organization,
 // spread over two server processes, while 20 mutations a second go through a third connection
-// for `seconds` after a warm-up of WARM_UP_SECONDS at the same rate (as the other scenarios have:
-// a server that has just started runs its code cold; its figures are printed, not counted). Reports commit-to-delivery p50/p99 (from the event's occurredAt, written just
-// before its commit, to its arrival at the subscriber: a little more than the true lag), whether
-// any subscriber missed or received an event twice, and the servers' RSS per 1,000 subscribers.
+// for `seconds`, after a warm-up of LIVE.warmUpSeconds at the same rate (as the other scenarios
+// have one: a server that has just started runs its code cold; the warm-up's lag is printed, not
+// counted). Reports commit-to-delivery p50/p99 (from the event's occurredAt, written just before
+// its commit, to its arrival at the subscriber: a little more than the true lag), whether any
+// subscriber missed or received an event twice, and the servers' RSS per 1,000 subscribers (less
+// the growth of V8's young generation, printed beside it: see LiveResult.youngGrowthMb).
 //
-// The subscribers are the organization's (up to) 50 active members made admins, ≈ 20 streams each, half on each server (SUBSCRIPTIONS_PER_USER's
-// default), so the credential and standing checks are those of 50 users, not of one.
+// The subscribers are the organization's (up to) 50 active members made admins, ≈ 20 streams
+// each, half on each server (SUBSCRIPTIONS_PER_USER's default), so the credential and standing
+// checks are those of 50 users, not of one.
 import fs from "node:fs";
 import http from "node:http";
 import { newSecret } from "../src/core/tokens.js";
@@ -32,8 +35,17 @@ export interface LiveResult {
   /** Subscribers that missed an event, or got one twice or out of order. */
   incomplete: number;
   duplicates: number;
-  /** The servers' RSS growth from before subscribing to every stream open (before any event), per 1,000 streams. */
+  /**
+   * The servers' RSS growth from before subscribing to every stream open (before any event), per
+   * 1,000 streams, less what V8's young generation grew meanwhile (youngGrowthMb).
+   */
   rssPerThousandMb: number;
+  /**
+   * How much each server's young generation (V8's new space) grew while the streams opened: a
+   * buffer for short-lived objects that any load grows to its working size (at most twice
+   * --max-semi-space-size), once per process, not memory the streams hold.
+   */
+  youngGrowthMb: number[];
   rssBeforeMb: number[];
   rssOpenMb: number[];
   /** After the mutations: the delivery load grows the young generation too (up to --max-semi-space-size). */
@@ -135,7 +147,16 @@ export async function runLive(options: {
   log: (message: string) => void;
 }): Promise<LiveResult> {
   const { urls, pids, tokens, ownerToken, org, seconds, subscribers: count, rssMb, log } = options;
+  /** The size of each server's V8 young generation (new space), MB, from prom-client's defaults in /metrics. */
+  const youngMb = async () =>
+    Promise.all(
+      urls.map(async (url) => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return Math.round(Number(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)/m.exec(text)?.[1] ?? NaN) / 1_048_576);
+      }),
+    );
   const rssBeforeMb = pids.map(rssMb);
+  const youngBeforeMb = await youngMb();
   let opened = 0;
   const subscribers: Subscriber[] = [];
   const perUser = Math.ceil(count / tokens.length);
@@ -153,6 +174,7 @@ export async function runLive(options: {
   await sleep(1_500);
   // What holding the subscribers costs, before any event: the figure per 1,000 subscribers.
   const rssOpenMb = pids.map(rssMb);
+  const youngOpenMb = await youngMb();
   log(`s1: ${count} subscribers open on two servers; ${LIVE.mutationsPerSecond} mutations/s for ${LIVE.warmUpSeconds} s of warm-up, then ${seconds} s`);
   const statements = async () =>
     Promise.all(urls.map(async (url) => Number(/^db_statements_total (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN)));
@@ -231,7 +253,9 @@ export async function runLive(options: {
   }
   lags.sort((a, b) => a - b);
   warmUpLags.sort((a, b) => a - b);
-  const grown = rssOpenMb.reduce((a, b) => a + b, 0) - rssBeforeMb.reduce((a, b) => a + b, 0);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const grown = sum(rssOpenMb) - sum(rssBeforeMb);
+  const youngGrowthMb = youngOpenMb.map((open, i) => open - youngBeforeMb[i]!);
   return {
     subscribers: count,
     users: tokens.length,
@@ -241,7 +265,8 @@ export async function runLive(options: {
     warmUp: { events: warmUp.size, p50Ms: percentile(warmUpLags, 50), p99Ms: percentile(warmUpLags, 99) },
     incomplete,
     duplicates,
-    rssPerThousandMb: Math.round((grown / count) * 1_000),
+    rssPerThousandMb: Math.round(((grown - sum(youngGrowthMb)) / count) * 1_000),
+    youngGrowthMb,
     rssBeforeMb,
     rssOpenMb,
     rssAfterMb,
