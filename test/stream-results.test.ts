@@ -40,9 +40,8 @@ async function gql(app: App, token: string, query: string, variables: Record<str
 }
 
 /** An SSE subscription through the app, its results (each `data:` line, parsed) as they come. */
-function subscribe(app: App, token: string) {
-  const controller = new AbortController();
-  const results: unknown[] = [];
+function subscribe(app: App, token: string, query = SUBSCRIBE) {
+  const results: any[] = [];
   let body: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let opened!: () => void;
   const open = new Promise<void>((resolve) => (opened = resolve));
@@ -50,8 +49,7 @@ function subscribe(app: App, token: string) {
     const response = await app.fetch("http://localhost/graphql", {
       method: "POST",
       headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: SUBSCRIBE, variables: { org: fx.orgGid } }),
-      signal: controller.signal,
+      body: JSON.stringify({ query, variables: { org: fx.orgGid } }),
     });
     const reader = (body = response.body!.getReader());
     const decoder = new TextDecoder();
@@ -70,7 +68,7 @@ function subscribe(app: App, token: string) {
         }
       }
     } catch {
-      // aborted
+      // cancelled
     }
   })();
   return {
@@ -177,5 +175,46 @@ describe("subscription results shared among a credential's streams", () => {
     const after = await resultCounts(shared);
     expect(after.computed - before.computed).toBe(2);
     expect(after.shared - before.shared).toBe(0);
+  });
+});
+
+describe("a stream's fields after each re-check", () => {
+  const SUBJECT = `subscription($org: ID!) { membershipEvents(organizationId: $org) { revision member { id publicMetadata } } }`;
+
+  it("show the subject as it is now, not as the stream first loaded it", async () => {
+    const stream = subscribe(shared, fx.owner.token, SUBJECT);
+    await stream.open;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let n = 1; n <= 3; n++) {
+      const result = await gql(shared, fx.owner.token, UPDATE_MEMBER, { input: { memberId: fx.member.memberGid, publicMetadata: { now: n } } });
+      expect(result.errors).toBeUndefined();
+      await until(() => stream.results.length >= n, `event ${n}`);
+    }
+    stream.close();
+    expect(stream.results.map((result) => result.data.membershipEvents.member.publicMetadata)).toEqual([{ now: 1 }, { now: 2 }, { now: 3 }]);
+  });
+
+  it("answer with the permissions the viewer holds now: members:read lost, events:read kept", async () => {
+    const person = await userWithToken(test.db, "demoted@shared-results.example");
+    const member = await addMembership(test.db, fx.organization, person.user, "admin");
+    const streams = [subscribe(shared, person.token, SUBJECT), subscribe(shared, person.token, SUBJECT), subscribe(plain, person.token, SUBJECT)];
+    await Promise.all(streams.map((stream) => stream.open));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const change = async (n: number) => {
+      const result = await gql(shared, fx.owner.token, UPDATE_MEMBER, { input: { memberId: fx.member.memberGid, publicMetadata: { demoted: n } } });
+      expect(result.errors).toBeUndefined();
+      await until(() => streams.every((stream) => stream.results.length >= n), `event ${n}`);
+    };
+    await change(1);
+    // Their role now holds events:read but not members:read (no event: only the check can tell).
+    const role = await test.db.prisma.role.findFirstOrThrow({ where: { organizationId: fx.organization.id, key: "feed_reader" } });
+    await test.db.prisma.member.update({ where: { id: member.id }, data: { roleId: role.id } });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await change(2);
+    for (const stream of streams) stream.close();
+    for (const stream of streams) {
+      expect(stream.results[0].data.membershipEvents.member).toEqual({ id: fx.member.memberGid, publicMetadata: { demoted: 1 } });
+      expect(stream.results[1].data.membershipEvents.member).toBeNull();
+    }
   });
 });

@@ -3,7 +3,8 @@ import type { Config } from "../config.js";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import type { Database } from "../db/client.js";
 import type { Viewer } from "../auth/authenticate.js";
-import { Policy } from "../auth/policy.js";
+import { RequestCache } from "@pothos/plugin-scope-auth";
+import { Policy, type StandingWithLocations } from "../auth/policy.js";
 import type { UserActor } from "../domain/actor.js";
 import { unauthenticated } from "../core/errors.js";
 import { createLoaders, type Loaders } from "./loaders.js";
@@ -36,6 +37,12 @@ export interface Context {
   credentialKey(): string | null;
   /** What subscriptions stream from (event-streams.ts). */
   live: StreamDeps;
+  /**
+   * A subscription's re-check (event-streams.ts): the fields after it see `standing` in the
+   * organization, rows loaded afresh and scope checks evaluated again, not what this context
+   * read before (a stream's context lives for hours).
+   */
+  startAfresh(this: Context, organizationId: string, standing: StandingWithLocations): void;
 }
 
 export interface ContextOptions {
@@ -64,6 +71,12 @@ export function createContext(
     viewer,
     policy,
     loaders: createLoaders(db, config),
+    // On `this`: the context the fields get is Yoga's, which has this one's properties copied in.
+    startAfresh(this: Context, organizationId, standing) {
+      policy.refreshWith(organizationId, standing);
+      this.loaders = createLoaders(db, config);
+      RequestCache.clearForContext(this);
+    },
     actor() {
       if (!viewer) throw unauthenticated("Sign in first: send an Authorization: Bearer <token> header");
       policy.forget();

@@ -34,7 +34,9 @@ interface Subscriber {
   requestId: string;
   /** Identifies the credential the request came with (its hash), so streams with the same one share its re-check. */
   credentialKey(): string | null;
-  policy: Pick<Policy, "can" | "refreshWith">;
+  policy: Pick<Policy, "can">;
+  /** The standing the fields see from now on, with rows and scope checks read afresh (Context.startAfresh). */
+  startAfresh(organizationId: string, standing: StandingWithLocations): void;
   reauthenticate(): Promise<Viewer | null>;
 }
 
@@ -426,7 +428,7 @@ async function stillAllowed(
   // Field resolvers (redaction, subjects, the type's own check) see this standing, as it is now;
   // and, in the same step, the streams of this credential that see this very standing (checked in
   // the same batch) may share the answers they compute from now on.
-  subscriber.policy.refreshWith(organizationId, standing);
+  subscriber.startAfresh(organizationId, standing);
   stream.shareKey = viewerKey && `${viewerKey}:${hub.standingId(standing)}`;
   return null;
 }

@@ -10,6 +10,7 @@
 //
 // The spec's MapSourceToResponseEvent is kept: each event of the stream the subscribe resolver
 // returned is executed with the event as the root value, as Yoga's executor does per stream.
+import { createHash } from "node:crypto";
 import { execute } from "@graphql-tools/executor";
 import type { DocumentNode, ExecutionArgs, ExecutionResult } from "graphql";
 import { isAsyncIterable, type Plugin } from "graphql-yoga";
@@ -59,8 +60,11 @@ export function sharedStreamResults(hub: Pick<EventHub, "stats">): Plugin {
         const mapped = await subscribeFn(args);
         const stream = streamOf(args.contextValue as object);
         if (!stream || !isAsyncIterable(mapped)) return mapped;
-        // What the answer depends on besides the event and the stream's standing.
-        const operation = `${documentId(args.document)}:${args.operationName ?? ""}:${JSON.stringify(args.variableValues ?? {})}`;
+        // What the answer depends on besides the event and the stream's standing (hashed: the
+        // variables may be large, and the key is kept per event).
+        const operation = createHash("sha256")
+          .update(`${documentId(args.document)}:${args.operationName ?? ""}:${JSON.stringify(args.variableValues ?? {})}`)
+          .digest("base64url");
         const resultOf = async (event: unknown): Promise<SharedResult> => {
           const key = stream.shareKey === null || event instanceof Error ? null : `${stream.shareKey}\u0000${operation}\u0000${(event as { id: string }).id}`;
           const known = key === null ? undefined : results.get(key);
@@ -88,7 +92,14 @@ export function sharedStreamResults(hub: Pick<EventHub, "stats">): Plugin {
         const iterator: AsyncIterableIterator<SharedResult> = {
           async next() {
             const item = await stream.next();
-            return item.done ? item : { value: await resultOf(item.value), done: false };
+            if (item.done) return item;
+            try {
+              return { value: await resultOf(item.value), done: false };
+            } catch (error) {
+              // As Yoga's own mapping does: a failure ends the stream (and gives its slot back).
+              await events.return?.();
+              throw error;
+            }
           },
           // Ending it ends what Yoga's executor made of the stream (and so the stream itself).
           return: async () => {
