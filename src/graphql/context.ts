@@ -74,7 +74,8 @@ export function createContext(
     // On `this`: the context the fields get is Yoga's, which has this one's properties copied in.
     startAfresh(this: Context, organizationId, standing) {
       policy.refreshWith(organizationId, standing);
-      this.loaders = createLoaders(db, config);
+      // (once a loader has been used: a stream whose results others computed has read nothing)
+      if (!this.loaders.pristine) this.loaders = createLoaders(db, config);
       RequestCache.clearForContext(this);
     },
     actor() {

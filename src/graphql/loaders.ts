@@ -34,6 +34,8 @@ export function inOrganization(role: Role, organizationId: string | null): RoleI
 }
 
 export interface Loaders {
+  /** Whether no loader has been made yet (nothing read, nothing cached). */
+  readonly pristine: boolean;
   userById: DataLoader<string, User | null>;
   memberById: DataLoader<string, Member | null>;
   organizationById: DataLoader<string, Organization | null>;
@@ -158,8 +160,12 @@ export function createLoaders(db: Pick<Database, "prisma" | "query">, limits: { 
 
   // Each made on first use: a request builds only the loaders its fields use (a subscription's
   // context, held for hours, mostly none).
-  const made: Partial<Loaders> = {};
+  const made: Partial<Omit<Loaders, "pristine">> = {};
   return {
+    get pristine() {
+      for (const _ in made) return false;
+      return true;
+    },
     get userById() {
       return (made.userById ??= userById());
     },
