@@ -147,14 +147,11 @@ export async function runLive(options: {
   log: (message: string) => void;
 }): Promise<LiveResult> {
   const { urls, pids, tokens, ownerToken, org, seconds, subscribers: count, rssMb, log } = options;
-  /** The size of each server's V8 young generation (new space), MB, from prom-client's defaults in /metrics. */
-  const youngMb = async () =>
-    Promise.all(
-      urls.map(async (url) => {
-        const text = await (await fetch(`${url}/metrics`)).text();
-        return Math.round(Number(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)/m.exec(text)?.[1] ?? NaN) / 1_048_576);
-      }),
-    );
+  /** One figure of each server's /metrics (the number `line` captures). */
+  const fromMetrics = async (line: RegExp) =>
+    Promise.all(urls.map(async (url) => Number(line.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN)));
+  /** The size of each server's V8 young generation (new space), MB, from prom-client's defaults. */
+  const youngMb = async () => (await fromMetrics(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)/m)).map((bytes) => Math.round(bytes / 1_048_576));
   const rssBeforeMb = pids.map(rssMb);
   const youngBeforeMb = await youngMb();
   let opened = 0;
@@ -176,8 +173,7 @@ export async function runLive(options: {
   const rssOpenMb = pids.map(rssMb);
   const youngOpenMb = await youngMb();
   log(`s1: ${count} subscribers open on two servers; ${LIVE.mutationsPerSecond} mutations/s for ${LIVE.warmUpSeconds} s of warm-up, then ${seconds} s`);
-  const statements = async () =>
-    Promise.all(urls.map(async (url) => Number(/^db_statements_total (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN)));
+  const statements = () => fromMetrics(/^db_statements_total (\d+)/m);
   const cpu = () => pids.map((pid) => {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100;

@@ -47,7 +47,11 @@ const RIDE_OUT_MS = 30_000;
 /** Events read per statement while a stream catches up. */
 const BATCH = 100;
 
-/** Results shared by callers that ask for the same thing; one reuses a result only if it started no earlier than `notBefore`. */
+/**
+ * Results shared by callers that ask for the same thing, kept until RECHECK_MS after they settle:
+ * reads, re-checks, and events' results (stream-results.ts). A caller reuses one only if it
+ * started no earlier than `notBefore`.
+ */
 class Shared {
   private readonly entries = new Map<string, { startedAt: number; promise: Promise<unknown> }>();
 
@@ -83,8 +87,12 @@ export interface EventHub {
   readonly shared: Shared;
   /** The re-checks streams ask for in the same tick, batched: one statement for all their access tokens, one per organization for their standings. */
   readonly checks: { token: DataLoader<string, AppError | null>; standing: DataLoader<{ organizationId: string; userId: string }, StandingWithLocations, string> };
-  /** A number for each standing the checks read (the same object for every stream of a user checked in one batch). */
-  standingId(standing: StandingWithLocations): number;
+  /**
+   * A number for an object, the same each time it is asked: part of the keys of shared work (a
+   * standing the checks read, the same object for every stream of a user checked in one batch; a
+   * parsed document).
+   */
+  objectId(object: object): number;
   /**
    * For /metrics: open streams, the lag of each delivered event (commit to hand-over, ms), and
    * each result a stream got: computed for it, or shared from another stream (stream-results.ts).
@@ -101,8 +109,8 @@ export function createEventHub(db: Pick<Database, "listen" | "query">, logger: L
   const onDelivered = new Set<(lagMs: number) => void>();
   const onResult = new Set<(shared: boolean) => void>();
   let open = 0;
-  const standingIds = new WeakMap<StandingWithLocations, number>();
-  let lastStandingId = 0;
+  const objectIds = new WeakMap<object, number>();
+  let lastObjectId = 0;
   let stopListening: Promise<() => Promise<void>> | null = null;
   let closing = false;
   let ticker: NodeJS.Timeout | null = null;
@@ -134,9 +142,9 @@ export function createEventHub(db: Pick<Database, "listen" | "query">, logger: L
   return {
     shared: new Shared(),
     checks,
-    standingId(standing) {
-      let id = standingIds.get(standing);
-      if (id === undefined) standingIds.set(standing, (id = ++lastStandingId));
+    objectId(object) {
+      let id = objectIds.get(object);
+      if (id === undefined) objectIds.set(object, (id = ++lastObjectId));
       return id;
     },
     stats: {
@@ -429,7 +437,7 @@ async function stillAllowed(
   // and, in the same step, the streams of this credential that see this very standing (checked in
   // the same batch) may share the answers they compute from now on.
   subscriber.startAfresh(organizationId, standing);
-  stream.shareKey = viewerKey && `${viewerKey}:${hub.standingId(standing)}`;
+  stream.shareKey = viewerKey && `${viewerKey}:${hub.objectId(standing)}`;
   return null;
 }
 

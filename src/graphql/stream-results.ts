@@ -12,12 +12,9 @@
 // returned is executed with the event as the root value, as Yoga's executor does per stream.
 import { createHash } from "node:crypto";
 import { execute } from "@graphql-tools/executor";
-import type { DocumentNode, ExecutionArgs, ExecutionResult } from "graphql";
+import type { ExecutionArgs, ExecutionResult } from "graphql";
 import { isAsyncIterable, type Plugin } from "graphql-yoga";
 import { streamOf, type EventHub } from "./event-streams.js";
-
-/** How long a result stays shareable after it was computed (the streams of one wake-up ask within a few milliseconds). */
-const KEEP_MS = 2_000;
 
 /** A result with its JSON: Yoga's SSE writer calls `stringify` instead of JSON.stringify. */
 type SharedResult = ExecutionResult & { stringify?: (result: ExecutionResult) => string };
@@ -31,27 +28,9 @@ function withOneSerialization(result: SharedResult): SharedResult {
   return result;
 }
 
-export function sharedStreamResults(hub: Pick<EventHub, "stats">): Plugin {
+export function sharedStreamResults(hub: Pick<EventHub, "stats" | "shared" | "objectId">): Plugin {
   const counted = (shared: boolean) => {
     for (const listener of hub.stats.onResult) listener(shared);
-  };
-  /** Results being computed or computed, by stream group and event: null when the result had errors (each stream then computes its own). */
-  const results = new Map<string, { result: Promise<SharedResult | null>; at: number }>();
-  let sweptAt = performance.now();
-  const documentIds = new WeakMap<DocumentNode, number>();
-  let lastDocumentId = 0;
-  const documentId = (document: DocumentNode) => {
-    let id = documentIds.get(document);
-    if (id === undefined) documentIds.set(document, (id = ++lastDocumentId));
-    return id;
-  };
-  const remember = (key: string, result: Promise<SharedResult | null>) => {
-    const now = performance.now();
-    if (now - sweptAt > KEEP_MS) {
-      sweptAt = now;
-      for (const [old, entry] of results) if (now - entry.at > KEEP_MS) results.delete(old);
-    }
-    results.set(key, { result, at: now });
   };
 
   return {
@@ -63,30 +42,30 @@ export function sharedStreamResults(hub: Pick<EventHub, "stats">): Plugin {
         // What the answer depends on besides the event and the stream's standing (hashed: the
         // variables may be large, and the key is kept per event).
         const operation = createHash("sha256")
-          .update(`${documentId(args.document)}:${args.operationName ?? ""}:${JSON.stringify(args.variableValues ?? {})}`)
+          .update(`${hub.objectId(args.document)}:${args.operationName ?? ""}:${JSON.stringify(args.variableValues ?? {})}`)
           .digest("base64url");
+        const executeFor = (event: unknown) => Promise.resolve(execute({ ...args, rootValue: event }) as SharedResult | Promise<SharedResult>);
         const resultOf = async (event: unknown): Promise<SharedResult> => {
-          const key = stream.shareKey === null || event instanceof Error ? null : `${stream.shareKey}\u0000${operation}\u0000${(event as { id: string }).id}`;
-          const known = key === null ? undefined : results.get(key);
-          if (known && performance.now() - known.at <= KEEP_MS) {
-            const shared = await known.result;
-            if (shared) {
-              counted(true);
-              return shared;
-            }
+          const key = stream.shareKey === null || event instanceof Error ? null : `result:${stream.shareKey}\u0000${operation}\u0000${(event as { id: string }).id}`;
+          if (key === null) {
+            counted(false);
+            return executeFor(event);
           }
-          const execution = Promise.resolve(execute({ ...args, rootValue: event }) as SharedResult | Promise<SharedResult>);
-          // Shared from the moment it starts: the group's other streams ask while it runs.
-          const shareable = execution.then(
-            (result) => {
-              if ("initialResult" in result) throw new Error("incremental delivery is not served for subscriptions");
-              return result.errors?.length ? null : withOneSerialization(result);
-            },
-            () => null,
-          );
-          if (key !== null) remember(key, shareable);
-          counted(false);
-          return (await shareable) ?? (await execution);
+          // Shared from the moment it starts (the group's other streams ask while it runs), as
+          // long as the hub keeps it; null when it had errors: each stream then computes its own.
+          let own: Promise<SharedResult> | null = null;
+          const shared = await hub.shared.run(key, -Infinity, () => {
+            own = executeFor(event);
+            return own.then(
+              (result) => {
+                if ("initialResult" in result) throw new Error("incremental delivery is not served for subscriptions");
+                return result.errors?.length ? null : withOneSerialization(result);
+              },
+              () => null,
+            );
+          });
+          counted(shared !== null && own === null);
+          return shared ?? (await (own ?? executeFor(event)));
         };
         const events = mapped[Symbol.asyncIterator]();
         const iterator: AsyncIterableIterator<SharedResult> = {
