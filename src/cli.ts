@@ -1,4 +1,4 @@
-// Operator commands: npm run cli -- <migrate|seed|create-token|grant-operator|revoke-operator|verify-email|verify-phone|backup|restore> [options]
+// Operator commands: npm run cli -- <migrate|seed|create-token|grant-operator|revoke-operator|verify-email|verify-phone|backup|restore|webhooks-worker> [options]
 // Logs go to stderr; stdout carries only the command's result (the token for create-token, a JSON
 // summary for backup and restore).
 import { parseArgs } from "node:util";
@@ -13,6 +13,9 @@ import { AppError } from "./core/errors.js";
 import { findOrCreateActiveUser } from "./domain/users.js";
 import { setOperator, verifyEmailByOperator, verifyPhoneByOperator } from "./domain/operators.js";
 import { createLogger } from "./logger.js";
+import { useEmbeddedWebhookKey } from "./domain/webhook-secrets.js";
+import { webhookSettings } from "./domain/webhooks.js";
+import { createWebhookWorker } from "./webhooks/worker.js";
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -29,6 +32,8 @@ Commands:
                                          mark a phone number verified for that user
   backup --out FILE [--force]            write a snapshot of the embedded database to FILE (a .tar.gz);
                                          --force replaces an existing FILE
+  webhooks-worker                        deliver webhooks from this process alone (until SIGTERM or SIGINT);
+                                         run servers with WEBHOOK_WORKER=false to leave delivery to it
   restore --from FILE [--force]          replace the embedded database with a backup; --force replaces
                                          an existing database, which is kept as pgdata.before-restore-<time>.
                                          Migrations the backup lacks are applied on the next start
@@ -172,6 +177,23 @@ async function run(argv: string[]): Promise<void> {
       if (summary.previous) log(`the replaced database is kept in ${summary.previous}; delete it once you no longer need it`);
       if (summary.pendingMigrations.length) log("the backup predates some migrations; the next start (or `cli migrate`) applies them", { pending: summary.pendingMigrations });
       process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return;
+    }
+    case "webhooks-worker": {
+      parseArgs({ args: rest, options: {} });
+      await withDatabase(async (db) => {
+        await ensureMigrated(db, log);
+        useEmbeddedWebhookKey(config, db.kind);
+        const worker = createWebhookWorker(db, { config: config.webhooks, secrets: webhookSettings(config.webhooks).secrets, logger });
+        worker.start();
+        log("delivering webhooks; stop with SIGTERM or Ctrl-C", { concurrency: config.webhooks.concurrency });
+        const signal = await new Promise<string>((resolve) => {
+          process.once("SIGTERM", () => resolve("SIGTERM"));
+          process.once("SIGINT", () => resolve("SIGINT"));
+        });
+        log("stopping: finishing the attempts in flight", { signal });
+        await worker.close();
+      });
       return;
     }
     case undefined:

@@ -57,6 +57,28 @@ export interface Config {
   databaseConnectTimeoutMs: number;
   metrics: MetricsConfig;
   tracing: TracingConfig;
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  /** Deliver from this process (WEBHOOK_WORKER); `npm run cli -- webhooks-worker` delivers alone. */
+  worker: boolean;
+  /** Hosts whose endpoints may use http:// (local receivers, tests); every other URL must be https://. */
+  allowHttpHosts: string[];
+  /** Hosts that may resolve to loopback, private, link-local or metadata addresses. */
+  allowPrivateHosts: string[];
+  /** The wait before each attempt at an event, first to last (ms); after the last failure it is given up. */
+  retrySchedule: number[];
+  /** An endpoint with no successful delivery for this long (ms) since its first failure is disabled. */
+  disableAfterMs: number;
+  /** How long an attempt may take, connection to the end of the response. */
+  timeoutMs: number;
+  /** Keys that encrypt signing secrets at rest: the first encrypts, all decrypt (empty: not configured). */
+  secretKeys: Buffer[];
+  /** Endpoints one process delivers to at once. */
+  concurrency: number;
+  /** How often the worker looks for due retries (new events wake it at once). */
+  pollMs: number;
 }
 
 interface MetricsConfig {
@@ -322,6 +344,47 @@ export function loadConfig(env: Env = process.env): Config {
       host: env.METRICS_HOST?.trim() || env.HOST?.trim() || "0.0.0.0",
     },
     tracing: tracingConfig(env),
+    webhooks: webhookConfig(env),
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "0", "500ms", "5s", "5m", "2h", "5d" in milliseconds. */
+function duration(name: string, raw: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!match) throw new ConfigError(`${name}: "${raw}" is not a duration like 500ms, 5s, 5m, 2h or 5d`);
+  const value = Number(match[1]) * DURATION_UNITS[match[2] ?? "ms"]!;
+  if (value > 30 * 86_400_000) throw new ConfigError(`${name}: "${raw}" is longer than 30 days`);
+  return value;
+}
+
+const hostList = (env: Env, name: string) =>
+  (env[name] ?? "").split(",").map((value) => value.trim().toLowerCase().replace(/^\[|\]$/g, "")).filter(Boolean);
+
+/** Standard Webhooks' schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+const DEFAULT_RETRY_SCHEDULE = "0,5s,5m,30m,2h,5h,10h,10h";
+
+function webhookConfig(env: Env): WebhookConfig {
+  const schedule = (env.WEBHOOK_RETRY_SCHEDULE?.trim() || DEFAULT_RETRY_SCHEDULE).split(",").map((item) => duration("WEBHOOK_RETRY_SCHEDULE", item));
+  if (schedule.length > 20) throw new ConfigError("WEBHOOK_RETRY_SCHEDULE: at most 20 attempts");
+  const secretKeys = (env.WEBHOOK_SECRET_KEY ?? "").split(",").map((value) => value.trim()).filter(Boolean).map((value) => {
+    const key = Buffer.from(value, "base64");
+    if (key.length !== 32 || key.toString("base64") !== value) {
+      throw new ConfigError("WEBHOOK_SECRET_KEY must be the base64 of 32 random bytes (e.g. `openssl rand -base64 32`); several, comma-separated, when rotating (the first encrypts)");
+    }
+    return key;
+  });
+  return {
+    worker: boolVar(env, "WEBHOOK_WORKER", true),
+    allowHttpHosts: hostList(env, "WEBHOOK_ALLOW_HTTP_HOSTS"),
+    allowPrivateHosts: hostList(env, "WEBHOOK_ALLOW_PRIVATE_HOSTS"),
+    retrySchedule: schedule,
+    disableAfterMs: duration("WEBHOOK_DISABLE_AFTER", env.WEBHOOK_DISABLE_AFTER?.trim() || "5d"),
+    timeoutMs: intVar(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100, 60_000),
+    secretKeys,
+    concurrency: intVar(env, "WEBHOOK_CONCURRENCY", 4, 1, 100),
+    pollMs: intVar(env, "WEBHOOK_POLL_MS", 1_000, 50, 60_000),
   };
 }
 

@@ -11,6 +11,9 @@ import { createApiToken } from "./domain/api-tokens.js";
 import { purgeExpiredIdempotencyKeys } from "./domain/idempotency.js";
 import { pruneEvents } from "./domain/events.js";
 import { createEventHub } from "./graphql/event-streams.js";
+import { useEmbeddedWebhookKey } from "./domain/webhook-secrets.js";
+import { webhookSettings } from "./domain/webhooks.js";
+import { createWebhookWorker } from "./webhooks/worker.js";
 import { attachWebSockets } from "./http/websocket.js";
 import { findOrCreateActiveUser } from "./domain/users.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -106,10 +109,15 @@ async function main(): Promise<void> {
 
   let shuttingDown = false;
   const eventHub = createEventHub(db, logger);
+  if (useEmbeddedWebhookKey(config, db.kind)) logger.info({ file: `${config.dataDir}/webhook-secret.key` }, "webhook signing secrets are encrypted with the embedded database's own key (set WEBHOOK_SECRET_KEY to use yours)");
+  // Delivery needs the tables: an instance behind on migrations delivers once restarted after them.
+  const webhookWorker =
+    config.webhooks.worker && pending.length === 0 ? createWebhookWorker(db, { config: config.webhooks, secrets: webhookSettings(config.webhooks).secrets, logger }) : null;
+  if (config.webhooks.worker && pending.length > 0) logger.warn("webhook deliveries wait for the pending migrations: restart after `npm run db:migrate`");
   const metrics = config.metrics.enabled ? createMetrics(db) : null;
   let app;
   try {
-    app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown, metrics, health, eventHub });
+    app = createApp({ config, db, logger, isShuttingDown: () => shuttingDown, metrics, health, eventHub, webhookWorker });
   } catch (error) {
     // e.g. a trusted-documents manifest that can't be read: say which setting, not a stack.
     if (!(error instanceof ConfigError)) throw error;
@@ -129,6 +137,7 @@ async function main(): Promise<void> {
   const port = typeof address === "object" && address ? address.port : config.port;
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   logger.info({ port, graphiql: config.graphiql }, `Membership Graph listening on http://${shownHost}:${port}/graphql`);
+  webhookWorker?.start();
 
   let metricsListener: http.Server | null = null;
   if (metrics && config.metrics.port !== null) {
@@ -156,6 +165,8 @@ async function main(): Promise<void> {
     forced.unref();
     // Subscriptions end first (their clients reconnect elsewhere with their last cursor), then sockets close.
     await eventHub.close();
+    // Attempts in flight finish (at most WEBHOOK_TIMEOUT_MS); nothing new is claimed.
+    await webhookWorker?.close();
     await websockets.close().catch((error: unknown) => logger.warn({ err: error }, "could not close websockets cleanly"));
     // The last resort: whatever hangs after the requests (a connection never given back, a
     // collector that doesn't answer), the process is gone before an orchestrator's grace ends.

@@ -28,6 +28,7 @@ import { failFastWhileUnavailable, healthRoutes, logHealthChange } from "./http/
 import { requestIdOnInternalErrors, requestIds } from "./http/request-ids.js";
 import { sqlStatementsHeader } from "./http/sql-statements-header.js";
 import type { Logger } from "./logger.js";
+import { webhookQueue, type WebhookWorker } from "./webhooks/worker.js";
 import { createMetrics, metricsRoute, type Metrics } from "./observability/metrics.js";
 import { requestFacts } from "./observability/request-facts.js";
 import { requestLogging } from "./observability/request-log.js";
@@ -52,9 +53,11 @@ export interface AppOptions {
   plainPaths?: boolean;
   /** What subscriptions wait on; main.ts passes its own to end every stream first when it shuts down. */
   eventHub?: EventHub;
+  /** This process's webhook deliveries (main.ts), for /metrics; null when it delivers none. */
+  webhookWorker?: WebhookWorker | null;
 }
 
-export function createApp({ config, db: database, logger, isShuttingDown = () => false, metrics = config.metrics.enabled ? createMetrics(database) : null, health = createDatabaseHealth(database, { onChange: logHealthChange(logger) }), plainPaths = false, eventHub = createEventHub(database, logger) }: AppOptions): App {
+export function createApp({ config, db: database, logger, isShuttingDown = () => false, metrics = config.metrics.enabled ? createMetrics(database) : null, health = createDatabaseHealth(database, { onChange: logHealthChange(logger) }), plainPaths = false, eventHub = createEventHub(database, logger), webhookWorker = null }: AppOptions): App {
   checkPlannedQueries(config.nodeEnv !== "production");
   const db: Database = plainPaths ? { ...database, query: queryThroughPrisma(database.prisma) } : database;
   const authenticate = createAuthenticator(db, config.jwt);
@@ -64,6 +67,7 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
   if (heavyGate) metrics?.observeHeavyDocuments(heavyGate);
   const live = { db, hub: eventHub, maxPerUser: config.subscriptionsPerUser, buffer: config.subscriptionBuffer, logger };
   metrics?.observeSubscriptions(eventHub.stats);
+  metrics?.observeWebhooks({ onAttempt: webhookWorker?.stats.onAttempt ?? null, queue: () => webhookQueue(db) });
   return createYoga<Record<string, unknown>, Context>({
     cors: corsOptions(config.corsOrigins),
     // Batched requests (a JSON array of operations) only when GRAPHQL_MAX_BATCH allows them.

@@ -561,6 +561,14 @@ tables(
       when("manager", () => organizationRules.readAuditLog(S.manager), no("MISSING_PERMISSION", ["audit:read"])),
       when("suspended owner", () => organizationRules.readAuditLog(S.suspendedOwner), no("SUSPENDED")),
     ],
+    manageWebhooks: [
+      when("owner", () => organizationRules.manageWebhooks(S.owner), ok),
+      when("admin: owners only by default", () => organizationRules.manageWebhooks(S.admin), no("MISSING_PERMISSION", ["webhooks:manage"])),
+      when("a role with webhooks:manage but not events:read", () => organizationRules.manageWebhooks(standing("m-hooks", "r-hooks", "ACTIVE", ["org:read", "webhooks:manage"])), no("MISSING_PERMISSION", ["events:read"])),
+      when("a role with both", () => organizationRules.manageWebhooks(standing("m-hooks", "r-hooks", "ACTIVE", ["webhooks:manage", "events:read"])), ok),
+      when("suspended owner", () => organizationRules.manageWebhooks(S.suspendedOwner), no("SUSPENDED")),
+      when("not a member", () => organizationRules.manageWebhooks(S.outsider), no("NOT_FOUND")),
+    ],
     transferOwnership: [
       when("owner", () => organizationRules.transferOwnership(S.owner), ok),
       when("admin", () => organizationRules.transferOwnership(S.admin), no("OWNER_ONLY")),

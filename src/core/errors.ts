@@ -12,7 +12,8 @@ export type ErrorCode =
   | "CURSOR_EXPIRED"
   | "SERVICE_UNAVAILABLE"
   | "RATE_LIMITED"
-  | "SLOW_CONSUMER";
+  | "SLOW_CONSUMER"
+  | "NOT_CONFIGURED";
 
 export class AppError extends Error {
   override name = "AppError";

@@ -22,6 +22,7 @@ export const PERMISSIONS = {
   "locations:create": "Create locations",
   "locations:update": "Rename and edit locations",
   "locations:delete": "Delete locations",
+  "webhooks:manage": "Register webhook endpoints, read their delivery log, redeliver: the change feed sent outside",
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -38,7 +39,8 @@ export const SYSTEM_ROLES: Record<SystemRoleKey, { id: string; permissions: Perm
   owner: { id: "00000000-0000-7000-8000-000000000001", permissions: ALL_PERMISSIONS },
   admin: {
     id: "00000000-0000-7000-8000-000000000002",
-    permissions: ALL_PERMISSIONS.filter((permission) => permission !== "org:delete"),
+    // Deleting the organization and sending its feed to an outside URL stay with owners.
+    permissions: ALL_PERMISSIONS.filter((permission) => permission !== "org:delete" && permission !== "webhooks:manage"),
   },
   member: { id: "00000000-0000-7000-8000-000000000003", permissions: ["org:read", "members:read", "roles:read", "locations:read"] },
 };

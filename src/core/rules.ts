@@ -288,6 +288,11 @@ export const organizationRules = {
   createRole: (standing: Standing) => need(standing, "roles:create"),
   invite: (standing: Standing) => need(standing, "invitations:create"),
   readAuditLog: (standing: Standing) => need(standing, "audit:read"),
+  /**
+   * Webhook endpoints send the change feed to a URL outside: managing them needs webhooks:manage,
+   * and events:read, since whoever registers one reads the feed through it.
+   */
+  manageWebhooks: (standing: Standing) => all(() => need(standing, "webhooks:manage"), () => need(standing, "events:read")),
   transferOwnership: (standing: Standing) => needOwner(standing),
   /** Leaving works while suspended or pending too; only the last owner can't. */
   leave: (standing: Standing, self: TargetMember | null, activeOwners: OwnerCount) =>

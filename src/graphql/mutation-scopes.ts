@@ -11,7 +11,7 @@ import { editableRole, enforce, explainOwnerless, need, type Decision } from "..
 import { notFound, unauthenticated } from "../core/errors.js";
 import type { Context } from "./context.js";
 
-export type TargetType = "Organization" | "Member" | "Role" | "Invitation" | "Location";
+export type TargetType = "Organization" | "Member" | "Role" | "Invitation" | "Location" | "WebhookEndpoint" | "WebhookDelivery";
 
 /** A global-ID input as relay decodes it (global-id-args.ts). */
 type GlobalId = { readonly id: string };
@@ -32,6 +32,12 @@ async function targetOrganizationId(context: Context, typename: TargetType, targ
       break;
     case "Location":
       organizationId = (await context.loaders.locationById.load(id))?.organizationId;
+      break;
+    case "WebhookEndpoint":
+      organizationId = (await context.prisma.webhookEndpoint.findUnique({ where: { id }, select: { organizationId: true } }))?.organizationId;
+      break;
+    case "WebhookDelivery":
+      organizationId = (await context.prisma.webhookDelivery.findUnique({ where: { id }, select: { organizationId: true } }))?.organizationId;
       break;
     case "Role": {
       const role = await context.loaders.roleById.load(id);

@@ -11,7 +11,7 @@ import type PrismaTypes from "../generated/pothos-prisma-types.js";
 import type { Context } from "./context.js";
 import { asUuid } from "./common.js";
 
-type NodeModel = "ApiToken" | "Invitation" | "Location" | "Member" | "Organization" | "Role" | "User";
+type NodeModel = "ApiToken" | "Invitation" | "Location" | "Member" | "Organization" | "Role" | "User" | "WebhookDelivery" | "WebhookEndpoint";
 
 interface FindMany {
   findMany(args: object): Promise<{ id: string }[]>;

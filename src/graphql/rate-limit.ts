@@ -153,6 +153,10 @@ function sensitiveBudgets(config: RateLimitConfig): Record<string, number> {
     resendInvitation: config.sensitiveWrites,
     addMember: config.sensitiveWrites,
     createApiToken: config.sensitiveWrites,
+    // Each resolves the URL's host; each redelivery is a request to somebody's server.
+    createWebhookEndpoint: config.sensitiveWrites,
+    updateWebhookEndpoint: config.sensitiveWrites,
+    redeliverWebhook: config.sensitiveWrites,
   };
 }
 

@@ -14,6 +14,7 @@ import "./types/audit-event.js";
 import "./types/membership-event.js";
 import "./types/location.js";
 import "./types/contacts.js";
+import "./types/webhook.js";
 import "./types/viewer-can.js";
 import { answerBadRepresentationsAlone } from "./types/entities.js";
 

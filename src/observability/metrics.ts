@@ -31,6 +31,12 @@ interface Streams {
   readonly onResult: Set<(shared: boolean) => void>;
 }
 
+/** Webhooks (src/webhooks/worker.ts): this process's attempts (when it delivers), and the queue every process shares. */
+interface Webhooks {
+  readonly onAttempt: Set<(outcome: "succeeded" | "retrying" | "failed", seconds: number) => void> | null;
+  queue(): Promise<{ depth: number; oldestOwedSeconds: number | null }>;
+}
+
 export interface Metrics {
   registry: client.Registry;
   plugin: Plugin;
@@ -40,6 +46,8 @@ export interface Metrics {
   observeHeavyDocuments(slots: Slots): void;
   /** Reports open subscriptions (graphql_subscriptions_open) and each event's commit-to-delivery lag (change_feed_delivery_lag_seconds). */
   observeSubscriptions(streams: Streams): void;
+  /** Reports webhook attempts (webhook_deliveries_total, webhook_attempt_duration_seconds) and the queue (webhook_queue_depth, webhook_oldest_owed_event_age_seconds). */
+  observeWebhooks(webhooks: Webhooks): void;
   /** Stops listening to the database (the app is disposed). */
   close(): void;
 }
@@ -200,9 +208,57 @@ export function createMetrics(db: Database): Metrics {
   });
   const countResult = (shared: boolean) => results.inc({ source: shared ? "shared" : "computed" });
 
+  let webhooks: Webhooks | null = null;
+  const attempts = new client.Counter({
+    name: "webhook_deliveries_total",
+    help: "Webhook delivery attempts by this process, by outcome: succeeded (2xx in time), retrying (failed, tried again later), failed (failed, given up)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  const attemptDuration = new client.Histogram({
+    name: "webhook_attempt_duration_seconds",
+    help: "Time from the start of a webhook attempt (address check included) to its outcome",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const countAttempt = (outcome: "succeeded" | "retrying" | "failed", seconds: number) => {
+    attempts.inc({ outcome });
+    attemptDuration.observe(seconds);
+  };
+  // The queue is the database's: one statement per scrape reads both figures.
+  let queueRead: Promise<{ depth: number; oldestOwedSeconds: number | null }> | null = null;
+  const readQueue = () => {
+    if (!webhooks) return null;
+    queueRead ??= webhooks.queue().finally(() => setTimeout(() => (queueRead = null), 100).unref());
+    return queueRead;
+  };
+  new client.Gauge({
+    name: "webhook_queue_depth",
+    help: "Events owed to enabled webhook endpoints (all processes), not yet delivered or given up",
+    registers: [registry],
+    async collect() {
+      const queue = await readQueue()?.catch(() => null);
+      if (queue) this.set(queue.depth);
+    },
+  });
+  new client.Gauge({
+    name: "webhook_oldest_owed_event_age_seconds",
+    help: "How long ago the oldest event owed to an enabled webhook endpoint was committed (0 when none is owed)",
+    registers: [registry],
+    async collect() {
+      const queue = await readQueue()?.catch(() => null);
+      if (queue) this.set(queue.oldestOwedSeconds ?? 0);
+    },
+  });
+
   return {
     registry,
     plugin,
+    observeWebhooks(observed) {
+      webhooks?.onAttempt?.delete(countAttempt);
+      webhooks = observed;
+      observed.onAttempt?.add(countAttempt);
+    },
     observeHeavyDocuments(slots) {
       heavyDocuments = slots;
     },
@@ -219,6 +275,7 @@ export function createMetrics(db: Database): Metrics {
     },
     close() {
       stopWatching();
+      webhooks?.onAttempt?.delete(countAttempt);
       streams?.onDelivered.delete(observeLag);
       streams?.onResult.delete(countResult);
     },

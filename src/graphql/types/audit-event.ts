@@ -9,42 +9,25 @@ import type { Context } from "../context.js";
 import { NO_ROW } from "../../core/text.js";
 import { UserNode, visibleUser } from "./user.js";
 import type { AuditEvent } from "../../generated/prisma/client.js";
-
-/** Snapshot keys that say who a person is: shown only to holders of members:read. */
-const PERSON_KEYS = ["email", "userId", "ownerUserId", "phoneNumber"];
+import { ANSWERED_AS_ADDRESS, hidesActor, redactSnapshot, SEES_PEOPLE, snapshotNeeds } from "../../core/redaction.js";
 
 /** Whether the reader may see people in this event's organization (members:read, as the member list needs). */
 const seesPeople = (context: Context, event: { organizationId: string | null }) =>
-  event.organizationId ? context.policy.can(event.organizationId, "members:read") : false;
+  event.organizationId ? context.policy.can(event.organizationId, SEES_PEOPLE) : false;
 
 /**
  * Audit snapshots keep private metadata and who people are; reading the trail (audit:read) must
- * not become a way around the permissions that guard them: members:read_private for members'
- * private metadata, org:update for the organization's own, members:read for people.
+ * not become a way around the permissions that guard them (core/redaction.ts).
  */
 export async function redacted(context: Context, event: { organizationId: string | null; targetType: string }, value: unknown): Promise<unknown> {
-  if (!value || typeof value !== "object" || Array.isArray(value)) return value;
-  let result = value as Record<string, unknown>;
-  if ("privateMetadata" in result) {
-    const permission = event.targetType === "Organization" ? "org:update" : "members:read_private";
-    if (!(event.organizationId && (await context.policy.can(event.organizationId, permission)))) result = { ...result, privateMetadata: "[redacted]" };
-  }
-  if (PERSON_KEYS.some((key) => key in result) && !(await seesPeople(context, event))) {
-    result = { ...result };
-    for (const key of PERSON_KEYS) if (key in result) result[key] = "[redacted]";
-  }
-  return result;
+  const needs = snapshotNeeds(value, event.targetType);
+  if (!needs) return value;
+  const organizationId = event.organizationId;
+  return redactSnapshot(value, {
+    privateMetadata: !needs.privateMetadata || (!!organizationId && (await context.policy.can(organizationId, needs.privateMetadata))),
+    people: !needs.people || (await seesPeople(context, event)),
+  });
 }
-
-/** Events whose actor answered as an address (an invitation, a membership they never accepted): that address is all the organization knew of them. */
-const ANSWERED_AS_ADDRESS = new Set(["invitation.declined", "member.declined"]);
-
-/**
- * Events whose actor the organization doesn't get to see: an operator reading it from outside,
- * and someone who declined (their account, or their token's time-ordered id, would tie the
- * address to it).
- */
-const hidesActor = (event: Pick<AuditEvent, "action">) => event.action.startsWith("operator.") || ANSWERED_AS_ADDRESS.has(event.action);
 
 /** Who made a change (an audit or change-feed event), as this reader may see them: null when hidden or not visible. */
 export async function visibleActor(context: Context, event: { action: string; organizationId: string | null; actorUserId: string | null }) {

@@ -20,7 +20,7 @@ import { MemberNode } from "./member.js";
 import { RoleNode } from "./role.js";
 import { UserNode } from "./user.js";
 
-const MembershipEventTypeEnum = builder.enumType("MembershipEventType", {
+export const MembershipEventTypeEnum = builder.enumType("MembershipEventType", {
   description: "What kind of change an event records",
   values: Object.fromEntries(Object.values(EVENT_TYPES).map(([name, description]) => [name, { description }])),
 });
@@ -59,7 +59,7 @@ const EventChanges = builder.objectRef<{ event: MembershipEvent }>("MembershipEv
   }),
 });
 
-const MembershipEventObject = builder.objectRef<MembershipEvent>("MembershipEvent").implement({
+export const MembershipEventObject = builder.objectRef<MembershipEvent>("MembershipEvent").implement({
   description: "One committed change to an organization, numbered by its revision (1, 2, 3, … without gaps). Needs events:read",
   authScopes: (event) => ({ orgPermission: { organizationId: event.organizationId ?? NO_ROW, permission: "events:read" } }),
   fields: (t) => ({
