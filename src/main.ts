@@ -9,7 +9,7 @@ import { applyMigrations, MigrationError, pendingMigrations } from "./db/migrate
 import { DEMO_OWNER_EMAIL, seedDemo } from "./domain/seed.js";
 import { createApiToken } from "./domain/api-tokens.js";
 import { purgeExpiredIdempotencyKeys } from "./domain/idempotency.js";
-import { pruneEvents } from "./domain/events.js";
+import { pruneEvents, pruneWebhookDeliveries } from "./domain/events.js";
 import { createEventHub } from "./graphql/event-streams.js";
 import { useEmbeddedWebhookKey } from "./domain/webhook-secrets.js";
 import { webhookSettings } from "./domain/webhooks.js";
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     );
   }
 
-  // Idempotency keys live 24 hours, change-feed events EVENT_RETENTION_DAYS: purge both now and every hour.
+  // Idempotency keys live 24 hours, change-feed events and the webhook log EVENT_RETENTION_DAYS: purge them now and every hour.
   const purge = async () => {
     await purgeExpiredIdempotencyKeys(db.prisma)
       .then((count) => count > 0 && logger.info({ count }, "purged expired idempotency keys"))
@@ -102,6 +102,9 @@ async function main(): Promise<void> {
     await pruneEvents(db.prisma, config.eventRetentionDays)
       .then((count) => count > 0 && logger.info({ count, retentionDays: config.eventRetentionDays }, "pruned change-feed events past retention"))
       .catch((error: unknown) => logger.warn({ err: error }, "could not prune change-feed events"));
+    await pruneWebhookDeliveries(db.prisma, config.eventRetentionDays)
+      .then((count) => count > 0 && logger.info({ count, retentionDays: config.eventRetentionDays }, "pruned webhook deliveries past retention"))
+      .catch((error: unknown) => logger.warn({ err: error }, "could not prune webhook deliveries"));
   };
   void purge();
   const purgeTimer = setInterval(purge, 60 * 60_000);

@@ -6,6 +6,7 @@
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
+import { pruneEvents, pruneWebhookDeliveries } from "../src/domain/events.js";
 import { webhookSettings } from "../src/domain/webhooks.js";
 import { isNonPublicAddress, parseWebhookUrl } from "../src/domain/webhook-urls.js";
 import { createLogger } from "../src/logger.js";
@@ -362,6 +363,37 @@ describe("delivery", () => {
     await t.gql(`mutation($input: UpdateMemberInput!) { updateMember(input: $input) { revision } }`, { input: { memberId: fx.member.memberGid, privateMetadata: { salary: 2 } } }, fx.owner.token);
     const [taken] = await until(() => receiver.at(`/${fx.organization.slug}-taken`), (list) => list.length === 1, "the re-pointed delivery");
     expect(taken!.body).not.toContain("salary");
+  });
+});
+
+describe("retention", () => {
+  it("keeps events an enabled endpoint is owed; a disabled one skips what was pruned, and enabling says how many", async () => {
+    await worker.close();
+    const hook = await setUp();
+    const revisions = [await hook.change(), await hook.change()];
+    const organizationId = hook.fx.organization.id;
+    await t.db.prisma.membershipEvent.updateMany({ where: { organizationId }, data: { occurredAt: new Date(Date.now() - 40 * 86_400_000) } });
+    await pruneEvents(t.db.prisma, 30);
+    expect(await t.db.prisma.membershipEvent.count({ where: { organizationId, revision: { in: revisions } } })).toBe(2);
+    await t.gql(DISABLE, { input: { webhookEndpointId: hook.endpointId } }, hook.fx.owner.token);
+    await pruneEvents(t.db.prisma, 30);
+    expect(await t.db.prisma.membershipEvent.count({ where: { organizationId } })).toBe(0);
+    const enabled = await t.gql(ENABLE, { input: { webhookEndpointId: hook.endpointId } }, hook.fx.owner.token);
+    expect(enabled.data.enableWebhookEndpoint.skippedEvents).toBe(2);
+    worker = startWorker();
+    const next = await hook.change();
+    await until(hook.received, (list) => list.length === 1, "the next event");
+    expect(hook.received()[0]!.json.revision).toBe(next);
+  });
+
+  it("prunes settled deliveries past the retention", async () => {
+    const hook = await setUp();
+    await hook.change();
+    await until(hook.endpoint, (node) => node.deliveries.edges[0]?.node.status === "SUCCEEDED", "a delivery");
+    const endpointId = Buffer.from(hook.endpointId, "base64").toString().split(":")[1]!;
+    await t.db.prisma.$executeRaw`UPDATE "WebhookDelivery" SET "updatedAt" = now() - interval '40 days' WHERE "endpointId" = ${endpointId}::uuid`;
+    expect(await pruneWebhookDeliveries(t.db.prisma, 30)).toBeGreaterThanOrEqual(1);
+    expect(await t.db.prisma.webhookDelivery.count({ where: { endpointId } })).toBe(0);
   });
 });
 

@@ -6,6 +6,19 @@ import type { PrismaClient } from "../generated/prisma/client.js";
 
 const BATCH = 5_000;
 
+/** Deletes settled webhook deliveries (the log) older than `days` days, as pruneEvents does events; returns how many. */
+export async function pruneWebhookDeliveries(db: PrismaClient, days: number, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - days * 86_400_000);
+  let total = 0;
+  for (;;) {
+    const deleted = await db.$executeRaw`
+      DELETE FROM "WebhookDelivery" WHERE "id" IN (
+        SELECT "id" FROM "WebhookDelivery" WHERE "updatedAt" < ${cutoff} AND "status" <> 'PENDING' AND NOT "redeliver" LIMIT ${BATCH})`;
+    total += deleted;
+    if (deleted < BATCH) return total;
+  }
+}
+
 /** Deletes events older than `days` days; returns how many. */
 export async function pruneEvents(db: PrismaClient, days: number, now = new Date()): Promise<number> {
   const cutoff = new Date(now.getTime() - days * 86_400_000);
