@@ -41,7 +41,7 @@ export interface Database {
   discardConnectionsOpenedBefore(time: number): number;
   /**
    * Calls onMessage with the payload of every NOTIFY on `channel` (an identifier, not user input),
-   * on a connection of its own (PostgreSQL) that reconnects after a second when lost; onGap is
+   * on the process's one listening connection (PostgreSQL) that reconnects after a second when lost; onGap is
    * called whenever listening (re)starts, since notifications sent meanwhile are gone. Returns a
    * function that stops listening.
    */
@@ -245,29 +245,41 @@ export async function createPGlite(dataPath?: string, template?: Blob): Promise<
   return pglite;
 }
 
-/** Database.listen on PostgreSQL: one client of its own, LISTENing, replaced a second after it is lost. */
-async function listenOnPostgres(
-  connectionString: string,
-  connectTimeoutMs: number,
-  channel: string,
-  onMessage: (payload: string) => void,
-  onGap: () => void = () => {},
-): Promise<() => Promise<void>> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+interface Subscriber {
+  onMessage: (payload: string) => void;
+  onGap: () => void;
+}
+
+/**
+ * Database.listen on PostgreSQL: one client of its own for every channel the process listens on
+ * (so a process holds one LISTEN connection, however many channels and listeners), replaced a
+ * second after it is lost; every listener's onGap is called when it is listening again.
+ */
+function postgresListener(connectionString: string, connectTimeoutMs: number): Database["listen"] {
+  const subscribers = new Map<string, Set<Subscriber>>();
   let client: pg.Client | null = null;
-  let stopped = false;
+  /** Resolves with the channels LISTENed on `client` once it is connected. */
+  let ready: Promise<Set<string>> | null = null;
   let retry: NodeJS.Timeout | undefined;
+
   const lost = (which: pg.Client) => {
-    if (stopped || which !== client) return;
+    if (which !== client) return;
     client = null;
+    ready = null;
     void which.end().catch(() => {});
+    if (subscribers.size === 0) return;
     retry ??= setTimeout(() => {
       retry = undefined;
-      connect().catch(() => lost(client!));
+      if (subscribers.size === 0 || client) return;
+      connect()
+        .then(() => {
+          for (const set of subscribers.values()) for (const subscriber of set) subscriber.onGap();
+        })
+        .catch(() => {});
     }, 1_000);
     retry.unref();
   };
-  const connect = async () => {
+  const connect = (): Promise<Set<string>> => {
     const next = new pg.Client({
       connectionString,
       connectionTimeoutMillis: connectTimeoutMs,
@@ -280,22 +292,58 @@ async function listenOnPostgres(
     next.on("error", () => lost(next));
     next.on("end", () => lost(next));
     next.on("notification", (message) => {
-      if (message.channel === channel && message.payload !== undefined) onMessage(message.payload);
+      if (message.payload === undefined) return;
+      for (const subscriber of subscribers.get(message.channel) ?? []) subscriber.onMessage(message.payload);
     });
-    await next.connect();
-    await next.query(`LISTEN ${channel}`);
-    onGap();
+    ready = (async () => {
+      try {
+        await next.connect();
+        const listened = new Set<string>();
+        for (const channel of subscribers.keys()) {
+          await next.query(`LISTEN ${channel}`);
+          listened.add(channel);
+        }
+        return listened;
+      } catch (error) {
+        lost(next);
+        throw error;
+      }
+    })();
+    return ready;
   };
-  try {
-    await connect();
-  } catch {
-    // Not reachable now: keep trying in the background (readers poll meanwhile).
-    if (client) lost(client);
-  }
-  return async () => {
-    stopped = true;
-    clearTimeout(retry);
-    await client?.end().catch(() => {});
+
+  return async (channel, onMessage, onGap = () => {}) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+    const subscriber: Subscriber = { onMessage, onGap };
+    const set = subscribers.get(channel) ?? new Set();
+    subscribers.set(channel, set.add(subscriber));
+    const on = client ?? (connect(), client!);
+    try {
+      const listened = await ready!;
+      if (!listened.has(channel)) {
+        await on.query(`LISTEN ${channel}`);
+        listened.add(channel);
+      }
+      onGap();
+    } catch {
+      // Not reachable now: `lost` keeps trying in the background (readers poll meanwhile).
+      lost(on);
+    }
+    return async () => {
+      if (!set.delete(subscriber) || set.size > 0) return;
+      subscribers.delete(channel);
+      const open = client;
+      if (subscribers.size === 0) {
+        clearTimeout(retry);
+        retry = undefined;
+        client = null;
+        ready = null;
+        await open?.end().catch(() => {});
+      } else if (open && ready) {
+        (await ready.catch(() => new Set<string>())).delete(channel);
+        await open.query(`UNLISTEN ${channel}`).catch(() => {});
+      }
+    };
   };
 }
 
@@ -382,7 +430,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       },
       ...statements,
       poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
-      listen: (channel, onMessage, onGap) => listenOnPostgres(options.databaseUrl!, options.connectTimeoutMs ?? 10_000, channel, onMessage, onGap),
+      listen: postgresListener(options.databaseUrl, options.connectTimeoutMs ?? 10_000),
       discardConnectionsOpenedBefore(time) {
         let count = 0;
         for (const [connection, at] of opened) {
