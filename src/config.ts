@@ -359,8 +359,27 @@ function duration(name: string, raw: string): number {
   return value;
 }
 
+/**
+ * A list of hosts, each "host" (any port) or "host:port", spelled as URLs spell them (lower case,
+ * an IDN in punycode, an IPv6 address in brackets, no trailing dot), so they compare with a URL's.
+ */
 const hostList = (env: Env, name: string) =>
-  (env[name] ?? "").split(",").map((value) => value.trim().toLowerCase().replace(/^\[|\]$/g, "")).filter(Boolean);
+  (env[name] ?? "")
+    .split(",")
+    .map((value) => value.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const match = /^(\[[0-9a-f:.]+\]|[^:/?#@\s]+)(?::(\d{1,5}))?$/i.exec(entry);
+      let host: string | null = null;
+      try {
+        host = match ? new URL(`http://${match[1]}/`).hostname.replace(/\.$/, "") : null;
+      } catch {
+        host = null;
+      }
+      const port = match?.[2] === undefined ? null : Number(match[2]);
+      if (!host || (port !== null && (port < 1 || port > 65_535))) throw new ConfigError(`${name}: "${entry}" is not a host or host:port`);
+      return port === null ? host : `${host}:${port}`;
+    });
 
 /** Standard Webhooks' schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
 const DEFAULT_RETRY_SCHEDULE = "0,5s,5m,30m,2h,5h,10h,10h";
@@ -368,6 +387,7 @@ const DEFAULT_RETRY_SCHEDULE = "0,5s,5m,30m,2h,5h,10h,10h";
 function webhookConfig(env: Env): WebhookConfig {
   const schedule = (env.WEBHOOK_RETRY_SCHEDULE?.trim() || DEFAULT_RETRY_SCHEDULE).split(",").map((item) => duration("WEBHOOK_RETRY_SCHEDULE", item));
   if (schedule.length > 20) throw new ConfigError("WEBHOOK_RETRY_SCHEDULE: at most 20 attempts");
+  if (schedule[0] !== 0) throw new ConfigError("WEBHOOK_RETRY_SCHEDULE: the first attempt is made at once, so the schedule starts with 0 (e.g. 0,5s,5m)");
   const secretKeys = (env.WEBHOOK_SECRET_KEY ?? "").split(",").map((value) => value.trim()).filter(Boolean).map((value) => {
     const key = Buffer.from(value, "base64");
     if (key.length !== 32 || key.toString("base64") !== value) {

@@ -569,6 +569,13 @@ tables(
       when("suspended owner", () => organizationRules.manageWebhooks(S.suspendedOwner), no("SUSPENDED")),
       when("not a member", () => organizationRules.manageWebhooks(S.outsider), no("NOT_FOUND")),
     ],
+    receiveWebhooks: [
+      when("owner", () => organizationRules.receiveWebhooks(S.owner), ok),
+      when("demoted to a role without webhooks:manage: still receives", () => organizationRules.receiveWebhooks(S.admin), ok),
+      when("a role without events:read", () => organizationRules.receiveWebhooks(standing("m-hooks", "r-hooks", "ACTIVE", ["org:read"])), no("MISSING_PERMISSION", ["events:read"])),
+      when("suspended owner", () => organizationRules.receiveWebhooks(S.suspendedOwner), no("SUSPENDED")),
+      when("removed", () => organizationRules.receiveWebhooks(S.outsider), no("NOT_FOUND")),
+    ],
     transferOwnership: [
       when("owner", () => organizationRules.transferOwnership(S.owner), ok),
       when("admin", () => organizationRules.transferOwnership(S.admin), no("OWNER_ONLY")),

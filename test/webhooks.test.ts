@@ -122,7 +122,7 @@ describe("registering an endpoint", () => {
     expect(hook.received()[0]!.json.revision).toBeGreaterThan(1);
   });
 
-  it("audits every change without the secret or the URL's query", async () => {
+  it("audits every change without the secret or the URL's path and query (a receiver's own token may be in either)", async () => {
     const hook = await setUp();
     await t.gql(UPDATE, { input: { webhookEndpointId: hook.endpointId, url: `${receiver.url(hook.path)}?token=receiver-secret`, description: "x" } }, hook.fx.owner.token);
     await t.gql(ROTATE, { input: { webhookEndpointId: hook.endpointId } }, hook.fx.owner.token);
@@ -141,7 +141,11 @@ describe("registering an endpoint", () => {
     const text = JSON.stringify(audit);
     expect(text).not.toContain(hook.secret.slice(6));
     expect(text).not.toContain("receiver-secret");
-    expect(text).toContain("?…");
+    expect(text).not.toContain(hook.path);
+    const [created, updated] = audit;
+    expect((created!.after as { url: string }).url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/… \(sha256:[0-9a-f]{12}\)$/);
+    // Two URLs are still told apart.
+    expect((updated!.after as { url: string }).url).not.toBe((updated!.before as { url: string }).url);
     // Configuration changes are not events of the feed (they would show URLs to every events:read holder).
     expect(await t.db.prisma.membershipEvent.count({ where: { organizationId: hook.fx.organization.id, action: { startsWith: "webhook" } } })).toBe(0);
   });
@@ -366,6 +370,146 @@ describe("delivery", () => {
   });
 });
 
+describe("what an endpoint may be sent, as people and URLs change", () => {
+  const UPDATE_MEMBER = `mutation($input: UpdateMemberInput!) { updateMember(input: $input) { revision } }`;
+  const dbId = (gid: string) => Buffer.from(gid, "base64").toString().split(":")[1]!;
+
+  /** An organization with an integrations role (it may manage webhooks) held by one more person. */
+  async function withIntegrator(permissions: string[]) {
+    const fx = await orgWithPeople(t.db, `hooks-standing-${++slugs}`);
+    const role = await t.db.prisma.role.create({ data: { organizationId: fx.organization.id, key: "integrations", name: "Integrations", permissions } });
+    const integrator = await userWithToken(t.db, `integrator@${fx.organization.slug}.example`);
+    const member = await t.db.prisma.member.create({ data: { organizationId: fx.organization.id, userId: integrator.user.id, roleId: role.id } });
+    let salary = 0;
+    const raise = async () => {
+      const result = await t.gql(UPDATE_MEMBER, { input: { memberId: fx.member.memberGid, privateMetadata: { salary: ++salary } } }, fx.owner.token);
+      expect(result.errors).toBeUndefined();
+      return result.data.updateMember.revision as number;
+    };
+    return { fx, role, integrator, member, raise, path: (name: string) => `/${fx.organization.slug}-${name}` };
+  }
+
+  it("a lower-privileged manager re-pointing an owner's endpoint gets its waiting delivery and any replay rendered again at their level, attempted at once", async () => {
+    const { fx, integrator, raise, path } = await withIntegrator(["org:read", "events:read", "webhooks:manage"]);
+    const created = await t.gql(CREATE, { input: { organizationId: fx.orgGid, url: receiver.url(path("owner")) } }, fx.owner.token);
+    const endpointId = created.data.createWebhookEndpoint.webhookEndpoint.id as string;
+    await raise();
+    const [settled] = await until(() => receiver.at(path("owner")), (list) => list.length === 1, "the owner-level delivery");
+    expect(settled!.body).toContain("salary");
+    const settledLog = await until(() => t.db.prisma.webhookDelivery.findFirst({ where: { endpointId: dbId(endpointId) } }), (row) => row?.status === "SUCCEEDED", "the delivery settled");
+    // A failing receiver and a long retry wait: the next delivery waits, rendered for the owner.
+    await worker.close();
+    const patient = startWorker({ retrySchedule: [0, 60_000] });
+    try {
+      receiver.answer(path("owner"), () => 500);
+      await raise();
+      await until(() => t.db.prisma.webhookDelivery.findFirst({ where: { endpointId: dbId(endpointId), status: "PENDING" } }), (row) => row?.attempts === 1, "a failed first attempt");
+      const moved = await t.gql(UPDATE, { input: { webhookEndpointId: endpointId, url: receiver.url(path("taken")) } }, integrator.token);
+      expect(moved.errors).toBeUndefined();
+      // Attempted now (not in a minute), and without what only the owner may see.
+      const [waiting] = await until(() => receiver.at(path("taken")), (list) => list.length === 1, "the waiting delivery at the new URL", 5_000);
+      expect(waiting!.json.data.changes.after.privateMetadata).toBe("[redacted]");
+      expect(waiting!.body).not.toContain("salary");
+      const replay = await t.gql(REDELIVER, { input: { deliveryId: globalId("WebhookDelivery", settledLog!.id) } }, integrator.token);
+      expect(replay.errors).toBeUndefined();
+      const [, replayed] = await until(() => receiver.at(path("taken")), (list) => list.length === 2, "the replay at the new URL", 5_000);
+      expect(replayed!.id).toBe(settled!.id);
+      expect(replayed!.body).not.toContain("salary");
+      expect(replayed!.json.data.actor).toBeNull();
+      const rows = await t.db.prisma.webhookDelivery.findMany({ where: { endpointId: dbId(endpointId) } });
+      for (const row of rows) expect(row.visibility).not.toContain("members:read_private");
+    } finally {
+      await patient.close();
+      worker = startWorker();
+    }
+  });
+
+  it("narrows to what the member who set the URL holds now; disables the endpoint, audited, once they may not read the feed", async () => {
+    const { fx, role, integrator, member, raise, path } = await withIntegrator(["org:read", "events:read", "webhooks:manage", "members:read", "members:read_private"]);
+    const created = await t.gql(CREATE, { input: { organizationId: fx.orgGid, url: receiver.url(path("hook")) } }, integrator.token);
+    const endpointId = created.data.createWebhookEndpoint.webhookEndpoint.id as string;
+    await raise();
+    const [full] = await until(() => receiver.at(path("hook")), (list) => list.length === 1, "a delivery at their level");
+    expect(full!.json.data.changes.after.privateMetadata).toEqual({ salary: 1 });
+    // Their role loses members:read_private: the endpoint is sent no more than they may see.
+    await t.db.prisma.role.update({ where: { id: role.id }, data: { permissions: ["org:read", "events:read", "webhooks:manage", "members:read"] } });
+    await raise();
+    const [, narrowed] = await until(() => receiver.at(path("hook")), (list) => list.length === 2, "a narrowed delivery");
+    expect(narrowed!.json.data.changes.after.privateMetadata).toBe("[redacted]");
+    // Removed from the organization: nothing more is sent, and the endpoint says why.
+    const removed = await t.gql(`mutation($input: RemoveMemberInput!) { removeMember(input: $input) { removedMemberId } }`, { input: { memberId: globalId("Member", member.id) } }, fx.owner.token);
+    expect(removed.errors).toBeUndefined();
+    await raise();
+    const endpoint = await until(() => t.gql(ENDPOINT, { id: endpointId }, fx.owner.token), (result) => result.data.node.enabled === false, "the endpoint disabled");
+    expect(endpoint.data.node.disabledReason).toMatch(/member who set its URL is no longer an active member/);
+    expect(receiver.at(path("hook"))).toHaveLength(2);
+    const audit = await t.db.prisma.auditEvent.findFirst({ where: { organizationId: fx.organization.id, action: "webhook_endpoint.disabled" } });
+    expect(audit).toMatchObject({ actorUserId: null, targetId: dbId(endpointId) });
+    expect(integrator.user.id).toBeTruthy();
+  });
+});
+
+describe("a worker meeting the unexpected", () => {
+  it("an endpoint whose claim fails unexpectedly rests until its lease expires, instead of being claimed again at once", async () => {
+    const hook = await setUp();
+    const id = Buffer.from(hook.endpointId, "base64").toString().split(":")[1]!;
+    // A row no version writes (what a bug would leave): serving it throws.
+    await t.db.query(`UPDATE "WebhookEndpoint" SET "url" = 'not a URL' WHERE "id" = $1::uuid`, [id]);
+    await hook.change();
+    const claimed = await until(() => t.db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } }), (row) => row.lastClaimedAt !== null, "a claim");
+    await sleep(1_000);
+    const later = await t.db.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } });
+    expect(later.lastClaimedAt).toEqual(claimed.lastClaimedAt);
+    expect(later.leaseOwner).not.toBeNull();
+    // Mended, and its lease run out: it is served.
+    await t.db.query(`UPDATE "WebhookEndpoint" SET "url" = $2, "leaseExpiresAt" = NULL WHERE "id" = $1::uuid`, [id, receiver.url(hook.path)]);
+    worker.wake();
+    await until(hook.received, (list) => list.length === 1, "the delivery after the mend");
+  });
+
+  it("records an attempt only for the claim that holds the lease: an attempt outliving its lease is repeated, not counted twice", async () => {
+    const hook = await setUp();
+    const id = Buffer.from(hook.endpointId, "base64").toString().split(":")[1]!;
+    receiver.answer(hook.path, (_request, attempt) => (attempt === 1 ? { status: 200, delayMs: 600 } : 200));
+    const first = await hook.change();
+    await until(hook.received, (list) => list.length === 1, "the first attempt in flight");
+    // Its lease runs out while it waits: another claim (of the same process) takes the endpoint.
+    await t.db.query(`UPDATE "WebhookEndpoint" SET "leaseExpiresAt" = (now() AT TIME ZONE 'UTC') - interval '1 second' WHERE "id" = $1::uuid`, [id]);
+    const second = await hook.change();
+    await until(hook.received, (list) => list.some((item) => item.json.revision === second), "the next event");
+    await sleep(800);
+    const rows = await t.db.prisma.webhookDelivery.findMany({ where: { endpointId: id }, orderBy: { revision: "asc" } });
+    expect(rows.map((row) => [row.revision, row.status, row.attempts])).toEqual([
+      [first, "SUCCEEDED", 1],
+      [second, "SUCCEEDED", 1],
+    ]);
+    expect(hook.received().filter((item) => item.json.revision === first)).toHaveLength(2);
+  });
+
+  it("sends an event whose action this version does not know, with a type spelled from it", async () => {
+    const hook = await setUp();
+    const organizationId = hook.fx.organization.id;
+    await t.db.prisma.$transaction(async (tx) => {
+      const { revision } = await tx.organization.update({ where: { id: organizationId }, data: { revision: { increment: 1 } }, select: { revision: true } });
+      await tx.membershipEvent.create({ data: { organizationId, revision, action: "member.teleported", subjectType: "Member", after: { to: "mars" } } });
+    });
+    worker.wake();
+    const [delivered] = await until(hook.received, (list) => list.length === 1, "the unknown event");
+    expect(delivered!.json).toMatchObject({ type: "member.teleported", data: { type: "MEMBER_TELEPORTED", changes: { after: { to: "mars" } } } });
+  });
+
+  it("a failure after a quiet week starts a new failing streak rather than disabling the endpoint", async () => {
+    const hook = await setUp();
+    const id = Buffer.from(hook.endpointId, "base64").toString().split(":")[1]!;
+    await t.db.query(`UPDATE "WebhookEndpoint" SET "failingSince" = (now() AT TIME ZONE 'UTC') - interval '7 days', "updatedAt" = (now() AT TIME ZONE 'UTC') - interval '7 days' WHERE "id" = $1::uuid`, [id]);
+    receiver.answer(hook.path, (_request, attempt) => (attempt === 1 ? 500 : 200));
+    await hook.change();
+    const endpoint = await until(hook.endpoint, (node) => node.deliveries.edges[0]?.node.status === "SUCCEEDED", "the retry succeeding");
+    expect(endpoint).toMatchObject({ enabled: true, failingSince: null });
+    expect(hook.received()).toHaveLength(2);
+  });
+});
+
 describe("retention", () => {
   it("keeps events an enabled endpoint is owed; a disabled one skips what was pruned, and enabling says how many", async () => {
     await worker.close();
@@ -426,11 +570,31 @@ describe("URL rules at every delivery", () => {
   });
 
   it("knows which addresses are not public", () => {
-    for (const address of ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:7f00:1", "64:ff9b::a9fe:a9fe", "not-an-ip"]) {
+    for (const address of [
+      ...["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255"],
+      ...["::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:7f00:1", "0:0:0:0:0:ffff:7f00:1", "64:ff9b::a9fe:a9fe"],
+      // IPv4-compatible (deprecated), 6to4 and Teredo: they reach an IPv4 address through IPv6.
+      ...["::7f00:1", "::127.0.0.1", "::a9fe:a9fe", "2002:7f00:1::1", "2002:a9fe:a9fe::", "2001:0:4136:e378:8000:63bf:3fff:fdd2"],
+      "not-an-ip",
+    ]) {
       expect(isNonPublicAddress(address), address).toBe(true);
     }
     for (const address of ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"]) expect(isNonPublicAddress(address), address).toBe(false);
     expect(parseWebhookUrl("https://Hooks.Example.com/in#frag", { allowHttpHosts: [], allowPrivateHosts: [] }).href).toBe("https://hooks.example.com/in");
+  });
+
+  it("allow-lists name a host (any port) or host:port, however the URL spells the host", () => {
+    const { allowHttpHosts } = loadConfig({ WEBHOOK_ALLOW_HTTP_HOSTS: "Receiver.Internal., 10.0.0.5:8080, [::1]:9000, bücher.example" }).webhooks;
+    expect(allowHttpHosts).toEqual(["receiver.internal", "10.0.0.5:8080", "[::1]:9000", "xn--bcher-kva.example"]);
+    const rules = { allowHttpHosts, allowPrivateHosts: [] };
+    for (const url of ["http://receiver.internal/in", "http://RECEIVER.internal.:81/in", "http://10.0.0.5:8080/in", "http://[::1]:9000/in", "http://bücher.example/in"]) {
+      expect(() => parseWebhookUrl(url, rules), url).not.toThrow();
+    }
+    for (const url of ["http://10.0.0.5/in", "http://10.0.0.5:8081/in", "http://[::1]/in", "http://receiver.internal.evil.example/in"]) {
+      expect(() => parseWebhookUrl(url, rules), url).toThrow(/WEBHOOK_ALLOW_HTTP_HOSTS/);
+    }
+    expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_HOSTS: "host:99999" })).toThrow(/WEBHOOK_ALLOW_PRIVATE_HOSTS: "host:99999"/);
+    expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_HOSTS: "http://host/path" })).toThrow(/not a host or host:port/);
   });
 
   it("does not follow redirects, and times out slow receivers", async () => {
@@ -537,6 +701,7 @@ describe("who may manage webhooks", () => {
 describe("configuration", () => {
   it("validates the webhook settings at start", () => {
     expect(() => loadConfig({ WEBHOOK_RETRY_SCHEDULE: "0,5 minutes" })).toThrow(ConfigError);
+    expect(() => loadConfig({ WEBHOOK_RETRY_SCHEDULE: "5s,5m" })).toThrow(/starts with 0/);
     expect(() => loadConfig({ WEBHOOK_SECRET_KEY: "short" })).toThrow(/WEBHOOK_SECRET_KEY/);
     expect(() => loadConfig({ WEBHOOK_DISABLE_AFTER: "40d" })).toThrow(/30 days/);
     expect(() => loadConfig({ WEBHOOK_WORKER: "maybe" })).toThrow(/WEBHOOK_WORKER/);

@@ -293,6 +293,8 @@ export const organizationRules = {
    * and events:read, since whoever registers one reads the feed through it.
    */
   manageWebhooks: (standing: Standing) => all(() => need(standing, "webhooks:manage"), () => need(standing, "events:read")),
+  /** An endpoint is sent events only while the member who set its URL may still read the feed. */
+  receiveWebhooks: (standing: Standing) => need(standing, "events:read"),
   transferOwnership: (standing: Standing) => needOwner(standing),
   /** Leaving works while suspended or pending too; only the last owner can't. */
   leave: (standing: Standing, self: TargetMember | null, activeOwners: OwnerCount) =>

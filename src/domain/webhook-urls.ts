@@ -35,8 +35,9 @@ for (const [network, prefix] of [
   ["240.0.0.0", 4], // reserved, and the broadcast address
 ] as const) NOT_PUBLIC.addSubnet(network, prefix, "ipv4");
 for (const [network, prefix] of [
-  ["::", 128],
-  ["::1", 128],
+  ["::", 96], // unspecified, loopback, and the deprecated IPv4-compatible ::a.b.c.d
+  ["2001::", 32], // Teredo: tunnels to an IPv4 address it hides
+  ["2002::", 16], // 6to4: tunnels to the IPv4 address it carries
   ["64:ff9b:1::", 48], // local-use NAT64
   ["100::", 64], // discard
   ["2001:db8::", 32], // documentation
@@ -57,17 +58,34 @@ function embeddedIpv4(address: string): string | null {
   return [high >> 8, high & 255, low >> 8, low & 255].join(".");
 }
 
+/** An IPv6 address as URLs print it (compressed, hex, lower case), so every spelling of one address matches the same patterns. */
+function canonicalIpv6(address: string): string {
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address;
+  }
+}
+
 /** Whether a webhook may not go to this address (unless its host is allowed private). */
 export function isNonPublicAddress(address: string): boolean {
   const family = net.isIP(address);
   if (family === 4) return NOT_PUBLIC.check(address, "ipv4");
   if (family !== 6) return true;
-  const inner = embeddedIpv4(address);
-  return inner !== null ? NOT_PUBLIC.check(inner, "ipv4") : NOT_PUBLIC.check(address, "ipv6");
+  const canonical = canonicalIpv6(address);
+  const inner = embeddedIpv4(canonical);
+  return inner !== null ? NOT_PUBLIC.check(inner, "ipv4") : NOT_PUBLIC.check(canonical, "ipv6");
 }
 
-/** The URL's host as the allow-lists spell it: lower case, an IPv6 address without brackets. */
-const hostOf = (url: URL) => url.hostname.toLowerCase().replace(/^\[|\]$/g, "");
+/** The URL's host as DNS takes it: an IPv6 address without brackets, no trailing dot. */
+const hostOf = (url: URL) => url.hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "");
+
+/** Whether an allow-list (config.ts, hostList: "host" or "host:port") names the URL's host, on its port. */
+function listed(list: readonly string[], url: URL): boolean {
+  const host = url.hostname.replace(/\.$/, "");
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return list.includes(host) || list.includes(`${host}:${port}`);
+}
 
 /** A registered URL, or BAD_USER_INPUT (field "url") saying what is wrong with it. */
 export function parseWebhookUrl(raw: string, rules: UrlRules): URL {
@@ -82,7 +100,7 @@ export function parseWebhookUrl(raw: string, rules: UrlRules): URL {
   }
   const host = hostOf(url);
   if (url.protocol === "http:") {
-    if (!rules.allowHttpHosts.includes(host)) throw invalid("url", `url must be https:// (http:// only for hosts in WEBHOOK_ALLOW_HTTP_HOSTS; ${host} is not)`);
+    if (!listed(rules.allowHttpHosts, url)) throw invalid("url", `url must be https:// (http:// only for hosts in WEBHOOK_ALLOW_HTTP_HOSTS; ${url.host} is not)`);
   } else if (url.protocol !== "https:") {
     throw invalid("url", `url must be https:// (got ${url.protocol}//)`);
   }
@@ -107,7 +125,7 @@ export async function resolveDeliveryAddress(url: URL, rules: UrlRules): Promise
     throw new Error(`could not resolve ${host}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   if (addresses.length === 0) throw new Error(`${host} resolves to no address`);
-  if (!rules.allowPrivateHosts.includes(host)) {
+  if (!listed(rules.allowPrivateHosts, url)) {
     const refused = addresses.find(({ address }) => isNonPublicAddress(address));
     if (refused) throw new Error(`refused: ${host} resolves to ${refused.address}, a loopback, private, link-local or metadata address (allow it with WEBHOOK_ALLOW_PRIVATE_HOSTS)`);
   }

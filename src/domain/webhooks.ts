@@ -2,6 +2,7 @@
 // webhooks:manage (and events:read: rules.organizationRules.manageWebhooks). Each change is one
 // transaction that locks the organization, like every other change, and is audited; the secret is
 // shown once and kept encrypted (webhook-secrets.ts). Delivery itself is src/webhooks/worker.ts.
+import { createHash } from "node:crypto";
 import { EVENT_TYPES } from "../core/events.js";
 import { AppError, conflict, invalid, notFound } from "../core/errors.js";
 import { enforce, organizationRules } from "../core/rules.js";
@@ -48,10 +49,16 @@ function eventTypesOf(types: readonly string[] | null | undefined): string[] {
   return unique.sort();
 }
 
-/** The URL as the audit trail keeps it: without its query, which may carry a receiver's own token. */
+/**
+ * The URL as the audit trail keeps it: its origin, and a digest of the rest instead of the path and
+ * query, which may carry a receiver's own token (https://hooks.slack.com/services/T…/B…/secret).
+ * The digest still tells one URL from another.
+ */
 const auditedUrl = (url: string) => {
   const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}${parsed.search ? "?…" : ""}`;
+  const rest = `${parsed.pathname}${parsed.search}`;
+  if (rest === "/") return `${parsed.origin}/`;
+  return `${parsed.origin}/… (sha256:${createHash("sha256").update(rest).digest("hex").slice(0, 12)})`;
 };
 
 const snapshot = (endpoint: WebhookEndpoint) => ({
@@ -81,6 +88,26 @@ async function lockedEndpoint(tx: Tx, actor: Actor, endpointId: string): Promise
 
 /** What its payloads may show: the permissions of whoever (re)registered its URL, at that moment. */
 const visibilityOf = (access: ActorStanding) => [...access.standing.permissions].sort();
+
+/**
+ * What the endpoint may be sent now: its visibility, narrowed to what the member who set its URL
+ * holds now — or, when that member is no longer an active member who may read the feed, why it
+ * may be sent nothing (the worker then disables it). Read by the worker at each claim.
+ */
+export async function currentVisibility(db: Tx, endpoint: WebhookEndpoint): Promise<{ visibility: string[] } | { refusal: string }> {
+  const refusal = (why: string) => ({ refusal: `Disabled: the member who set its URL ${why}; a member who may manage webhooks can set its URL again and enable it` });
+  if (!endpoint.registeredByUserId) return refusal("is unknown");
+  let access: ActorStanding;
+  try {
+    access = await actorAccess(db, { userId: endpoint.registeredByUserId, tokenId: null, requestId: null }, endpoint.organizationId);
+  } catch (error) {
+    if (error instanceof AppError) return refusal("is no longer an active member");
+    throw error;
+  }
+  if (!organizationRules.receiveWebhooks(access.standing).allowed) return refusal("may no longer read the change feed (events:read)");
+  const held = access.standing.permissions as ReadonlySet<string>;
+  return { visibility: endpoint.visibility.filter((permission) => held.has(permission)) };
+}
 
 export interface CreateWebhookEndpointInput {
   organizationId: string;
@@ -113,6 +140,7 @@ export async function createWebhookEndpoint(db: PrismaClient, actor: Actor, sett
         eventTypes,
         visibility: visibilityOf(access),
         createdByUserId: actor.userId,
+        registeredByUserId: actor.userId,
         secret: sealed,
         deliveredRevision: revision,
       },
@@ -133,7 +161,9 @@ export interface UpdateWebhookEndpointInput {
 
 /**
  * Changes the URL, the event types (from the next event it has not settled) or the description.
- * A new URL is a new registration as far as payloads go: they show what the member who set it may see.
+ * A new URL is a new registration as far as payloads go: they show what the member who set it may
+ * see (a delivery rendered before is rendered again if it showed more), and the event it waits on
+ * is attempted now, with its failure streak forgotten.
  */
 export async function updateWebhookEndpoint(db: PrismaClient, actor: Actor, settings: WebhookSettings, input: UpdateWebhookEndpointInput): Promise<WebhookEndpoint> {
   const url = input.url != null ? await checkWebhookUrl(input.url, settings.urls) : null;
@@ -144,7 +174,7 @@ export async function updateWebhookEndpoint(db: PrismaClient, actor: Actor, sett
     const endpoint = await tx.webhookEndpoint.update({
       where: { id: before.id },
       data: {
-        ...(url ? { url: url.href, visibility: visibilityOf(access) } : {}),
+        ...(url ? { url: url.href, visibility: visibilityOf(access), registeredByUserId: actor.userId, nextAttemptAt: null, failingSince: null } : {}),
         ...(eventTypes ? { eventTypes } : {}),
         ...(description !== undefined ? { description } : {}),
       },
@@ -157,6 +187,10 @@ export async function updateWebhookEndpoint(db: PrismaClient, actor: Actor, sett
       before: snapshot(before),
       after: snapshot(endpoint),
     });
+    if (url) {
+      await tx.webhookDelivery.updateMany({ where: { endpointId: endpoint.id, status: "PENDING" }, data: { nextAttemptAt: null } });
+      await announce(tx, endpoint.organizationId);
+    }
     return endpoint;
   });
 }

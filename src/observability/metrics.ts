@@ -54,6 +54,9 @@ export interface Metrics {
 
 let processRegistry: client.Registry | null = null;
 
+/** How long one reading of the webhook queue answers scrapes. */
+const QUEUE_READ_MS = 5_000;
+
 /** prom-client's process metrics (CPU, memory, event loop, GC): one collector per process, not per app. */
 function processMetrics(): client.Registry {
   if (!processRegistry) {
@@ -225,11 +228,12 @@ export function createMetrics(db: Database): Metrics {
     attempts.inc({ outcome });
     attemptDuration.observe(seconds);
   };
-  // The queue is the database's: one statement per scrape reads both figures.
+  // The queue is the database's: one statement reads both figures, at most every QUEUE_READ_MS
+  // however often /metrics is scraped (it counts every owed event).
   let queueRead: Promise<{ depth: number; oldestOwedSeconds: number | null }> | null = null;
   const readQueue = () => {
     if (!webhooks) return null;
-    queueRead ??= webhooks.queue().finally(() => setTimeout(() => (queueRead = null), 100).unref());
+    queueRead ??= webhooks.queue().finally(() => setTimeout(() => (queueRead = null), QUEUE_READ_MS).unref());
     return queueRead;
   };
   new client.Gauge({

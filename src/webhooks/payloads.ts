@@ -4,7 +4,7 @@
 // registered with (WebhookEndpoint.visibility): private metadata and people are redacted by the
 // same rule as the API's (core/redaction.ts).
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { eventType, type EventAction } from "../core/events.js";
+import { eventType, isEventAction } from "../core/events.js";
 import { hidesActor, redactSnapshot, SEES_PEOPLE, snapshotNeeds } from "../core/redaction.js";
 import { eventCursor } from "../db/queries/event-pages.js";
 import type { MembershipEvent } from "../generated/prisma/client.js";
@@ -30,7 +30,8 @@ export const showsActor = (reader: PayloadReader, event: MembershipEvent) => !!e
 export function webhookBody(event: MembershipEvent, reader: PayloadReader, actorEmail: string | null): string {
   const organizationId = encodeGlobalID("Organization", event.organizationId);
   const occurredAt = event.occurredAt.toISOString();
-  const type = eventType(event.action as EventAction);
+  // An action this version doesn't know (written by a newer one) is still sent, with a type spelled from it.
+  const type = isEventAction(event.action) ? eventType(event.action) : event.action.toUpperCase().replace(/[^A-Z0-9]+/g, "_");
   return JSON.stringify({
     type: event.action,
     organizationId,

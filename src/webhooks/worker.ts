@@ -5,10 +5,16 @@
 // its revision, so nothing is lost when a process dies, and any number of processes share the work.
 //
 // Claims: a process takes one due endpoint at a time with a lease (UPDATE … FOR UPDATE SKIP
-// LOCKED: a row no other process holds), delivers, and records each outcome in a transaction that
-// checks it still holds the lease, renewing it. No transaction stays open across an HTTP request
-// (the embedded database has one connection). A process killed mid-attempt leaves its lease to
-// expire (WEBHOOK_TIMEOUT_MS + 5 s); the next holder repeats the attempt, with the same webhook-id.
+// LOCKED: a row no other process holds; the one claimed longest ago first) under a token of that
+// claim, delivers, and records each outcome in a transaction that checks the claim still holds an
+// unexpired lease, renewing it. No transaction stays open across an HTTP request (the embedded
+// database has one connection). A process killed mid-attempt leaves its lease to expire
+// (WEBHOOK_TIMEOUT_MS + 5 s); the next holder repeats the attempt, with the same webhook-id. A
+// claim that fails unexpectedly keeps its lease too, so the endpoint rests until it expires.
+//
+// What is sent: at each claim, the endpoint's visibility narrowed to what the member who set its
+// URL holds now (domain/webhooks.ts, currentVisibility); an endpoint whose member may no longer
+// read the feed is disabled instead. A delivery rendered with more than that is rendered again.
 import { hostname } from "node:os";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { randomBytes } from "node:crypto";
@@ -17,20 +23,21 @@ import { signatureHeader } from "../core/webhook-signatures.js";
 import type { WebhookConfig } from "../config.js";
 import type { Database } from "../db/client.js";
 import { operatorActor } from "../domain/actor.js";
+import type { Tx } from "../domain/access.js";
 import { EVENTS_CHANNEL, recordAudit } from "../domain/audit.js";
-import { WEBHOOKS_CHANNEL } from "../domain/webhooks.js";
+import { currentVisibility, WEBHOOKS_CHANNEL } from "../domain/webhooks.js";
 import type { WebhookSecretBox } from "../domain/webhook-secrets.js";
 import { resolveDeliveryAddress } from "../domain/webhook-urls.js";
 import type { MembershipEvent, WebhookDelivery, WebhookEndpoint } from "../generated/prisma/client.js";
 import type { Logger } from "../logger.js";
-import { showsActor, webhookBody } from "./payloads.js";
+import { showsActor, webhookBody, type PayloadReader } from "./payloads.js";
 import { postWebhook, type AttemptResult } from "./send.js";
 
 /** Events one claim of an endpoint delivers before giving others a turn. */
 const EVENTS_PER_CLAIM = 50;
 /** Replays (redeliverWebhook) one claim sends before the owed events. */
 const REPLAYS_PER_CLAIM = 10;
-/** The longest response excerpt the log keeps. */
+/** The longest response excerpt, error and disabled reason the log keeps. */
 const EXCERPT_CHARS = 1_024;
 /** New events arriving together wake the worker once. */
 const WAKE_DEBOUNCE_MS = 20;
@@ -62,9 +69,22 @@ interface Held {
   due: boolean;
 }
 
+/** One claim of one endpoint: the lease's token, and the organization's revision when it was taken. */
+interface Claim {
+  id: string;
+  token: string;
+  headRevision: number;
+  due: boolean;
+}
+
+type Attempted = AttemptResult & { ms: number };
+
 export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "listen">, { config, secrets, logger }: WorkerOptions): WebhookWorker {
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  let claims = 0;
   const leaseMs = config.timeoutMs + 5_000;
+  // A failure after a pause longer than any retry wait starts a new failing streak (WEBHOOK_DISABLE_AFTER counts a streak).
+  const quietGapMs = Math.max(...config.retrySchedule) + leaseMs;
   const onAttempt = new Set<(outcome: AttemptOutcome, seconds: number) => void>();
   const serving = new Set<Promise<void>>();
   let closing = false;
@@ -85,10 +105,12 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
     organizationsReadAt = Date.now();
   }
 
-  /** Takes the next due endpoint no one holds; its id and the organization's revision at that moment. */
-  async function claim(): Promise<{ id: string; headRevision: number; due: boolean } | null> {
+  /** Takes the due endpoint no one holds that was claimed longest ago, under a token of this claim. */
+  async function claim(): Promise<Claim | null> {
+    const token = `${owner}:${++claims}`;
     const rows = await db.query<{ id: string; headRevision: number; due: boolean }>(
-      `UPDATE "WebhookEndpoint" e SET "leaseOwner" = $1, "leaseExpiresAt" = (now() AT TIME ZONE 'UTC') + $2::int * interval '1 millisecond'
+      `UPDATE "WebhookEndpoint" e SET "leaseOwner" = $1, "leaseExpiresAt" = (now() AT TIME ZONE 'UTC') + $2::int * interval '1 millisecond',
+              "lastClaimedAt" = (now() AT TIME ZONE 'UTC')
        FROM (
          SELECT w."id", o."revision" AS "headRevision",
                 (o."revision" > w."deliveredRevision" AND (w."nextAttemptAt" IS NULL OR w."nextAttemptAt" <= (now() AT TIME ZONE 'UTC'))) AS "due"
@@ -96,21 +118,61 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
          WHERE w."disabledAt" IS NULL AND (w."leaseExpiresAt" IS NULL OR w."leaseExpiresAt" < (now() AT TIME ZONE 'UTC'))
            AND ((o."revision" > w."deliveredRevision" AND (w."nextAttemptAt" IS NULL OR w."nextAttemptAt" <= (now() AT TIME ZONE 'UTC')))
                 OR EXISTS (SELECT 1 FROM "WebhookDelivery" d WHERE d."endpointId" = w."id" AND d."redeliver"))
-         ORDER BY w."nextAttemptAt" NULLS FIRST, w."id"
+         ORDER BY w."lastClaimedAt" NULLS FIRST, w."id"
          LIMIT 1 FOR UPDATE OF w SKIP LOCKED
        ) claimed
        WHERE e."id" = claimed."id"
        RETURNING e."id", claimed."headRevision", claimed."due"`,
-      [owner, leaseMs],
+      [token, leaseMs],
     );
-    return rows[0] ?? null;
+    return rows[0] ? { ...rows[0], token } : null;
   }
 
-  const release = (endpointId: string) =>
-    db.query(`UPDATE "WebhookEndpoint" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "id" = $1::uuid AND "leaseOwner" = $2`, [endpointId, owner]);
+  const release = (held: Claim) =>
+    db.query(`UPDATE "WebhookEndpoint" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "id" = $1::uuid AND "leaseOwner" = $2`, [held.id, held.token]);
+
+  /**
+   * Locks the endpoint's row if the claim still holds an unexpired lease on it (else null: it ran
+   * out and someone else may have it, or the endpoint was deleted): the database's clock, and what
+   * the outcome is recorded against.
+   */
+  async function fence(tx: Tx, held: Claim) {
+    const rows = await tx.$queryRaw<{ nowMs: number; deliveredRevision: number; failingSince: Date | null; updatedAt: Date }[]>`
+      SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS "nowMs", "deliveredRevision", "failingSince", "updatedAt" FROM "WebhookEndpoint"
+      WHERE "id" = ${held.id}::uuid AND "leaseOwner" = ${held.token} AND "leaseExpiresAt" > (clock_timestamp() AT TIME ZONE 'UTC') FOR UPDATE`;
+    const row = rows[0];
+    return row ? { ...row, now: new Date(row.nowMs) } : null;
+  }
+
+  /** Disables the endpoint (audited, as the operator), if the claim still holds it. */
+  async function disable(tx: Tx, held: Claim, endpoint: WebhookEndpoint, now: Date, reason: string, details: Record<string, unknown> = {}): Promise<WebhookEndpoint> {
+    const disabledReason = reason.slice(0, EXCERPT_CHARS);
+    const updated = await tx.webhookEndpoint.update({ where: { id: held.id }, data: { disabledAt: now, disabledReason, leaseExpiresAt: new Date(now.getTime() + leaseMs) } });
+    await recordAudit(tx, operatorActor(), {
+      organizationId: endpoint.organizationId,
+      action: "webhook_endpoint.disabled",
+      targetType: "WebhookEndpoint",
+      targetId: endpoint.id,
+      after: { reason: disabledReason, ...details },
+    });
+    logger.warn({ endpointId: endpoint.id, organizationId: endpoint.organizationId, reason: disabledReason }, "webhook endpoint disabled");
+    return updated;
+  }
+
+  /**
+   * The delivery as it may be sent to a reader who may see `reader.visibility`: as stored when it
+   * showed no more than that, else rendered again with less (null when its event is gone and it
+   * can't be: then it is not sent).
+   */
+  async function sendable(delivery: WebhookDelivery, reader: PayloadReader): Promise<WebhookDelivery | null> {
+    if (delivery.visibility.every((permission) => reader.visibility.includes(permission))) return delivery;
+    const event = await db.prisma.membershipEvent.findUnique({ where: { id: delivery.eventId } });
+    if (!event) return null;
+    return db.prisma.webhookDelivery.update({ where: { id: delivery.id }, data: { payload: await bodyOf(reader, event), visibility: [...reader.visibility] } });
+  }
 
   /** The event the endpoint waits on: a delivery already begun, else the next matching event up to `head`, made a delivery. */
-  async function owed(endpoint: WebhookEndpoint, head: number): Promise<WebhookDelivery | null> {
+  async function owed(endpoint: WebhookEndpoint, head: number, reader: PayloadReader): Promise<WebhookDelivery | null> {
     const begun = await db.prisma.webhookDelivery.findFirst({
       where: { endpointId: endpoint.id, status: "PENDING", revision: { gt: endpoint.deliveredRevision } },
       orderBy: { revision: "asc" },
@@ -124,14 +186,22 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
     if (!event) return null;
     return db.prisma.webhookDelivery.upsert({
       where: { endpointId_revision: { endpointId: endpoint.id, revision: event.revision } },
-      create: { endpointId: endpoint.id, organizationId: endpoint.organizationId, eventId: event.id, revision: event.revision, action: event.action, payload: await bodyOf(endpoint, event) },
+      create: {
+        endpointId: endpoint.id,
+        organizationId: endpoint.organizationId,
+        eventId: event.id,
+        revision: event.revision,
+        action: event.action,
+        payload: await bodyOf(reader, event),
+        visibility: [...reader.visibility],
+      },
       update: {},
     });
   }
 
-  async function bodyOf(endpoint: WebhookEndpoint, event: MembershipEvent): Promise<string> {
-    const email = showsActor(endpoint, event) ? ((await db.prisma.user.findUnique({ where: { id: event.actorUserId! }, select: { email: true } }))?.email ?? null) : null;
-    return webhookBody(event, endpoint, email);
+  async function bodyOf(reader: PayloadReader, event: MembershipEvent): Promise<string> {
+    const email = showsActor(reader, event) ? ((await db.prisma.user.findUnique({ where: { id: event.actorUserId! }, select: { email: true } }))?.email ?? null) : null;
+    return webhookBody(event, reader, email);
   }
 
   /** The secrets that sign now: the current one, and the previous one within its 24 hours. */
@@ -141,7 +211,8 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
     return sealed.map((value) => secrets.open(value));
   }
 
-  async function attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery): Promise<AttemptResult & { ms: number }> {
+  async function attempt(endpoint: WebhookEndpoint, delivery: WebhookDelivery | null): Promise<Attempted> {
+    if (!delivery) return { ok: false, status: null, body: null, error: "not sent: it showed more than the endpoint may see now, and its event is no longer in the feed to render again", ms: 0 };
     const began = performance.now();
     const result = await (async (): Promise<AttemptResult> => {
       let signing: string[];
@@ -166,96 +237,107 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
   }
 
   /**
-   * Records an attempt's outcome, if this process still holds the endpoint (else null: its lease
-   * ran out and someone else has it, or it was deleted), and renews the lease.
+   * Records an attempt's outcome, if the claim still holds the endpoint (else null), and renews the
+   * lease. `unsendable`: the delivery could not be sent at all, so it is given up now.
    */
-  async function record(endpoint: WebhookEndpoint, delivery: WebhookDelivery, result: AttemptResult & { ms: number }, replay: boolean): Promise<Held | null> {
+  async function record(held: Claim, endpoint: WebhookEndpoint, delivery: WebhookDelivery, result: Attempted, replay: boolean, unsendable = false): Promise<Held | null> {
     return db.prisma.$transaction(async (tx): Promise<Held | null> => {
-      const fence = await tx.$queryRaw<{ nowMs: number }[]>`
-        SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS "nowMs" FROM "WebhookEndpoint"
-        WHERE "id" = ${endpoint.id}::uuid AND "leaseOwner" = ${owner} FOR UPDATE`;
-      if (fence.length === 0) return null;
-      const now = new Date(fence[0]!.nowMs);
-      const attempts = delivery.attempts + 1;
+      const current = await fence(tx, held);
+      if (!current) return null;
+      const { now } = current;
+      const attempts = delivery.attempts + (unsendable ? 0 : 1);
       const last = {
         attempts,
         lastAttemptAt: now,
         lastResponseStatus: result.status,
         lastResponseBody: result.body === null ? null : result.body.slice(0, EXCERPT_CHARS),
-        lastError: result.error,
+        lastError: result.error === null ? null : result.error.slice(0, EXCERPT_CHARS),
         lastDurationMs: Math.round(result.ms),
       };
       const lease = { leaseExpiresAt: new Date(now.getTime() + leaseMs) };
       if (replay) {
         await tx.webhookDelivery.update({ where: { id: delivery.id }, data: { ...last, status: result.ok ? "SUCCEEDED" : "FAILED", redeliver: false, nextAttemptAt: null } });
-        onAttempt.forEach((listener) => listener(result.ok ? "succeeded" : "failed", result.ms / 1000));
-        return heldAt(now, await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: lease }));
+        if (!unsendable) onAttempt.forEach((listener) => listener(result.ok ? "succeeded" : "failed", result.ms / 1000));
+        // A replay that got through shows the endpoint answers again: its failing streak is over.
+        return heldAt(now, await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { ...lease, ...(result.ok ? { failingSince: null } : {}) } }));
       }
+      // Settled in order: never moves back, whatever another claim recorded before this one.
+      const settled = Math.max(current.deliveredRevision, delivery.revision);
       if (result.ok) {
-        await tx.webhookDelivery.update({ where: { id: delivery.id }, data: { ...last, status: "SUCCEEDED", nextAttemptAt: null } });
+        await tx.webhookDelivery.updateMany({ where: { id: delivery.id, status: "PENDING" }, data: { ...last, status: "SUCCEEDED", nextAttemptAt: null } });
         onAttempt.forEach((listener) => listener("succeeded", result.ms / 1000));
-        return heldAt(now, await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { ...lease, deliveredRevision: delivery.revision, nextAttemptAt: null, failingSince: null } }));
+        return heldAt(now, await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { ...lease, deliveredRevision: settled, nextAttemptAt: null, failingSince: null } }));
       }
-      const current = await tx.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id }, select: { failingSince: true } });
-      const failingSince = current.failingSince ?? now;
-      const givenUp = attempts >= config.retrySchedule.length;
+      const streak = current.failingSince !== null && now.getTime() - current.updatedAt.getTime() <= quietGapMs;
+      const failingSince = streak ? current.failingSince! : now;
+      const givenUp = unsendable || attempts >= config.retrySchedule.length;
       const nextAttemptAt = givenUp ? null : new Date(now.getTime() + config.retrySchedule[attempts]!);
-      await tx.webhookDelivery.update({ where: { id: delivery.id }, data: { ...last, status: givenUp ? "FAILED" : "PENDING", nextAttemptAt } });
-      onAttempt.forEach((listener) => listener(givenUp ? "failed" : "retrying", result.ms / 1000));
-      const disable = now.getTime() - failingSince.getTime() >= config.disableAfterMs;
+      await tx.webhookDelivery.updateMany({ where: { id: delivery.id, status: "PENDING" }, data: { ...last, status: givenUp ? "FAILED" : "PENDING", nextAttemptAt } });
+      if (!unsendable) onAttempt.forEach((listener) => listener(givenUp ? "failed" : "retrying", result.ms / 1000));
       const updated = await tx.webhookEndpoint.update({
         where: { id: endpoint.id },
-        data: {
-          ...lease,
-          failingSince,
-          nextAttemptAt,
-          ...(givenUp ? { deliveredRevision: delivery.revision } : {}),
-          ...(disable
-            ? { disabledAt: now, disabledReason: `Disabled after failing since ${failingSince.toISOString()} (WEBHOOK_DISABLE_AFTER) with no successful delivery; last attempt: ${result.error}` }
-            : {}),
-        },
+        data: { ...lease, failingSince: unsendable ? current.failingSince : failingSince, nextAttemptAt, ...(givenUp ? { deliveredRevision: settled } : {}) },
       });
-      if (disable) {
-        await recordAudit(tx, operatorActor(), {
-          organizationId: endpoint.organizationId,
-          action: "webhook_endpoint.disabled",
-          targetType: "WebhookEndpoint",
-          targetId: endpoint.id,
-          after: { reason: updated.disabledReason, failingSince: failingSince.toISOString() },
-        });
-        logger.warn({ endpointId: endpoint.id, organizationId: endpoint.organizationId, failingSince }, "webhook endpoint disabled: failing for too long");
+      if (!unsendable && now.getTime() - failingSince.getTime() >= config.disableAfterMs) {
+        const reason = `Disabled after failing since ${failingSince.toISOString()} (WEBHOOK_DISABLE_AFTER) with no successful delivery; last attempt: ${result.error}`;
+        return heldAt(now, await disable(tx, held, endpoint, now, reason, { failingSince: failingSince.toISOString() }));
       }
       return heldAt(now, updated);
     });
   }
 
+  /** Disables an endpoint whose URL was set by a member who may no longer read the feed. */
+  const disableFor = (held: Claim, endpoint: WebhookEndpoint, reason: string) =>
+    db.prisma.$transaction(async (tx) => {
+      const current = await fence(tx, held);
+      if (current) await disable(tx, held, endpoint, current.now, reason, { registeredByUserId: endpoint.registeredByUserId });
+    });
+
+  /**
+   * Serves one claim and gives its lease back. A claim that fails unexpectedly keeps its lease:
+   * the endpoint rests until it expires, rather than being claimed again at once.
+   */
+  async function serve(held: Claim): Promise<void> {
+    await deliver(held);
+    await release(held).catch((error: unknown) => logger.warn({ err: error, endpointId: held.id }, "could not release a webhook endpoint's lease (it expires by itself)"));
+  }
+
   /** Delivers to one claimed endpoint: replays first, then owed events in order, while they succeed or are given up. */
-  async function serve(endpointId: string, head: number, dueAtClaim: boolean): Promise<void> {
-    try {
-      let endpoint = await db.prisma.webhookEndpoint.findUnique({ where: { id: endpointId } });
-      if (!endpoint) return;
-      const replays = await db.prisma.webhookDelivery.findMany({ where: { endpointId, redeliver: true }, orderBy: { revision: "asc" }, take: REPLAYS_PER_CLAIM });
-      for (const delivery of replays) {
-        const held = await record(endpoint, delivery, await attempt(endpoint, delivery), true);
-        if (!held) return;
-        endpoint = held.endpoint;
-      }
-      let due = dueAtClaim;
-      for (let sent = 0; due && endpoint.disabledAt === null && !closing && sent < EVENTS_PER_CLAIM; sent++) {
-        const delivery = await owed(endpoint, head);
-        if (!delivery) {
-          // Nothing (of its types) up to the revision seen at the claim: it is done with all of those.
-          if (head > endpoint.deliveredRevision) {
-            await db.query(`UPDATE "WebhookEndpoint" SET "deliveredRevision" = $1::int WHERE "id" = $2::uuid AND "leaseOwner" = $3 AND "deliveredRevision" < $1::int`, [head, endpoint.id, owner]);
-          }
-          return;
+  async function deliver(held: Claim): Promise<void> {
+    const endpointId = held.id;
+    let endpoint = await db.prisma.webhookEndpoint.findUnique({ where: { id: endpointId } });
+    if (!endpoint) return;
+    const standing = await currentVisibility(db.prisma, endpoint);
+    if ("refusal" in standing) {
+      await disableFor(held, endpoint, standing.refusal);
+      return;
+    }
+    const reader: PayloadReader = standing;
+    const replays = await db.prisma.webhookDelivery.findMany({ where: { endpointId, redeliver: true }, orderBy: { revision: "asc" }, take: REPLAYS_PER_CLAIM });
+    for (const replay of replays) {
+      const delivery = await sendable(replay, reader);
+      const outcome = await record(held, endpoint, delivery ?? replay, await attempt(endpoint, delivery), true, !delivery);
+      if (!outcome) return;
+      endpoint = outcome.endpoint;
+    }
+    let due = held.due;
+    for (let sent = 0; due && endpoint.disabledAt === null && !closing && sent < EVENTS_PER_CLAIM; sent++) {
+      const next = await owed(endpoint, held.headRevision, reader);
+      if (!next) {
+        // Nothing (of its types) up to the revision seen at the claim: it is done with all of those.
+        if (held.headRevision > endpoint.deliveredRevision) {
+          await db.query(
+            `UPDATE "WebhookEndpoint" SET "deliveredRevision" = $1::int
+             WHERE "id" = $2::uuid AND "leaseOwner" = $3 AND "leaseExpiresAt" > (clock_timestamp() AT TIME ZONE 'UTC') AND "deliveredRevision" < $1::int`,
+            [held.headRevision, endpoint.id, held.token],
+          );
         }
-        const held = await record(endpoint, delivery, await attempt(endpoint, delivery), false);
-        if (!held) return;
-        ({ endpoint, due } = held);
+        break;
       }
-    } finally {
-      await release(endpointId).catch((error: unknown) => logger.warn({ err: error, endpointId }, "could not release a webhook endpoint's lease (it expires by itself)"));
+      const delivery = await sendable(next, reader);
+      const outcome = await record(held, endpoint, delivery ?? next, await attempt(endpoint, delivery), false, !delivery);
+      if (!outcome) return;
+      ({ endpoint, due } = outcome);
     }
   }
 
@@ -273,11 +355,11 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
         while (!closing && serving.size < config.concurrency) {
           const claimed = await claim();
           if (!claimed) break;
-          const work = serve(claimed.id, claimed.headRevision, claimed.due)
+          const work = serve(claimed)
             .catch((error: unknown) => logger.error({ err: error, endpointId: claimed.id }, "webhook delivery failed unexpectedly; retried after the lease expires"))
             .finally(() => {
               serving.delete(work);
-              if (!closing) void pump();
+              if (!closing) setImmediate(() => void pump());
             });
           serving.add(work);
         }

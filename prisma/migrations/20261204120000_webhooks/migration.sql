@@ -10,6 +10,7 @@ CREATE TABLE "WebhookEndpoint" (
     "eventTypes" TEXT[],
     "visibility" TEXT[],
     "createdByUserId" UUID,
+    "registeredByUserId" UUID,
     "secret" TEXT NOT NULL,
     "previousSecret" TEXT,
     "previousSecretExpiresAt" TIMESTAMP(3),
@@ -20,6 +21,7 @@ CREATE TABLE "WebhookEndpoint" (
     "disabledReason" TEXT,
     "leaseOwner" TEXT,
     "leaseExpiresAt" TIMESTAMP(3),
+    "lastClaimedAt" TIMESTAMP(3),
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMP(3) NOT NULL,
 
@@ -35,6 +37,7 @@ CREATE TABLE "WebhookDelivery" (
     "revision" INTEGER NOT NULL,
     "action" TEXT NOT NULL,
     "payload" TEXT NOT NULL,
+    "visibility" TEXT[],
     "status" TEXT NOT NULL DEFAULT 'PENDING',
     "attempts" INTEGER NOT NULL DEFAULT 0,
     "lastAttemptAt" TIMESTAMP(3),
