@@ -368,7 +368,10 @@ const hostList = (env: Env, name: string) =>
     .split(",")
     .map((value) => value.trim())
     .filter(Boolean)
-    .map((entry) => {
+    .map((raw) => {
+      if (raw.includes("*")) throw new ConfigError(`${name}: "${raw}" — wildcards are not supported: list each host`);
+      // A bare IPv6 address (two or more colons) is a host without a port.
+      const entry = /^[0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*$/i.test(raw) ? `[${raw}]` : raw;
       const match = /^(\[[0-9a-f:.]+\]|[^:/?#@\s]+)(?::(\d{1,5}))?$/i.exec(entry);
       let host: string | null = null;
       try {
@@ -377,7 +380,7 @@ const hostList = (env: Env, name: string) =>
         host = null;
       }
       const port = match?.[2] === undefined ? null : Number(match[2]);
-      if (!host || (port !== null && (port < 1 || port > 65_535))) throw new ConfigError(`${name}: "${entry}" is not a host or host:port`);
+      if (!host || (port !== null && (port < 1 || port > 65_535))) throw new ConfigError(`${name}: "${raw}" is not a host or host:port`);
       return port === null ? host : `${host}:${port}`;
     });
 

@@ -1,7 +1,8 @@
 // Webhooks across real server processes: `kill -9` in the middle of a delivery loses nothing (the
 // restarted server repeats the attempt, same webhook-id, then goes on in order), and
 // `npm run cli -- webhooks-worker` delivers alone what servers with WEBHOOK_WORKER=false owe, while
-// /metrics shows the queue. On the embedded database (a data folder of its own, whose key the
+// /metrics shows the queue; on PostgreSQL two server instances share the work without sending an
+// attempt twice. On the embedded database (a data folder of its own, whose key the
 // server makes on first start) and on PostgreSQL.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -118,6 +119,28 @@ describe("webhooks across processes", () => {
     for (const item of list) expect(new Webhook(hook.secret).verify(item.body, item.headers)).toBeTruthy();
     if (!TEST_DATABASE_URL) expect(fs.existsSync(path.join(env.DATA_DIR!, "webhook-secret.key"))).toBe(true);
     expect(await stopServer(second)).toBe(0);
+  });
+
+  it.runIf(!!TEST_DATABASE_URL)("two server instances on one PostgreSQL share the deliveries: each attempt is sent once, in order per endpoint", async () => {
+    const env: Record<string, string> = { ...(await database()), ...WEBHOOK_ENV, WEBHOOK_CONCURRENCY: "2" };
+    const paths = ["/pair-a", "/pair-b", "/pair-c"];
+    const owners = await Promise.all(paths.map((hookPath) => organizationWithEndpoint(env, hookPath)));
+    const [a, b] = await Promise.all([start(env), start(env)]);
+    const hooks = await Promise.all(owners.map((owner, i) => owner.setUp(i % 2 === 0 ? a : b)));
+    // Every first attempt at every third event fails: retries interleave with new events.
+    for (const hookPath of paths) receiver.answer(hookPath, (request, attempt) => (attempt === 1 && request.json.revision % 3 === 0 ? 500 : 200));
+    const made = await Promise.all(hooks.map(async (hook) => {
+      const revisions: number[] = [];
+      for (let i = 0; i < 15; i++) revisions.push(await hook.change(i % 2 === 0 ? a.url : b.url));
+      return revisions;
+    }));
+    const expected = made.map((revisions) => revisions.flatMap((revision) => (revision % 3 === 0 ? [revision, revision] : [revision])));
+    for (const [i, hookPath] of paths.entries()) await until(() => receiver.at(hookPath), (items) => items.length >= expected[i]!.length, `${hookPath}'s deliveries`);
+    await sleep(1_000);
+    // Exactly the attempts the schedule calls for, in order, no more: no attempt went out from both instances.
+    for (const [i, hookPath] of paths.entries()) expect(receiver.at(hookPath).map((item) => item.json.revision)).toEqual(expected[i]);
+    expect(await stopServer(a)).toBe(0);
+    expect(await stopServer(b)).toBe(0);
   });
 
   it("npm run cli -- webhooks-worker delivers alone what servers with WEBHOOK_WORKER=false owe; /metrics shows the queue", async () => {

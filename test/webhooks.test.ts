@@ -424,6 +424,22 @@ describe("what an endpoint may be sent, as people and URLs change", () => {
     }
   });
 
+  it("a URL changed while a worker is sending a burst ends that claim: nothing more goes out at the old standing", async () => {
+    const { fx, integrator, raise, path } = await withIntegrator(["org:read", "events:read", "webhooks:manage"]);
+    const created = await t.gql(CREATE, { input: { organizationId: fx.orgGid, url: receiver.url(path("owner")) } }, fx.owner.token);
+    const endpointId = created.data.createWebhookEndpoint.webhookEndpoint.id as string;
+    receiver.answer(path("owner"), () => ({ status: 200, delayMs: 150 }));
+    for (let i = 0; i < 8; i++) await raise();
+    await until(() => receiver.at(path("owner")), (list) => list.length >= 2, "the burst under way");
+    const moved = await t.gql(UPDATE, { input: { webhookEndpointId: endpointId, url: receiver.url(path("taken")) } }, integrator.token);
+    expect(moved.errors).toBeUndefined();
+    const sentBefore = receiver.at(path("owner")).length;
+    const taken = await until(() => receiver.at(path("taken")), (list) => new Set(list.map((item) => item.json.revision)).size + sentBefore >= 8, "the rest at the new URL");
+    // At most the attempt already in flight reached the old URL after the change.
+    expect(receiver.at(path("owner")).length).toBeLessThanOrEqual(sentBefore + 1);
+    for (const item of taken) expect(item.body, `revision ${item.json.revision}`).not.toContain("salary");
+  });
+
   it("narrows to what the member who set the URL holds now; disables the endpoint, audited, once they may not read the feed", async () => {
     const { fx, role, integrator, member, raise, path } = await withIntegrator(["org:read", "events:read", "webhooks:manage", "members:read", "members:read_private"]);
     const created = await t.gql(CREATE, { input: { organizationId: fx.orgGid, url: receiver.url(path("hook")) } }, integrator.token);
@@ -445,6 +461,13 @@ describe("what an endpoint may be sent, as people and URLs change", () => {
     expect(receiver.at(path("hook"))).toHaveLength(2);
     const audit = await t.db.prisma.auditEvent.findFirst({ where: { organizationId: fx.organization.id, action: "webhook_endpoint.disabled" } });
     expect(audit).toMatchObject({ actorUserId: null, targetId: dbId(endpointId) });
+    // Enabling it as it is would send to a URL nobody who may read the feed vouches for.
+    const enable = await t.gql(ENABLE, { input: { webhookEndpointId: endpointId } }, fx.owner.token);
+    expect(codes(enable)).toEqual(["CONFLICT"]);
+    expect(enable.errors![0]!.message).toMatch(/set its URL again/);
+    await t.gql(UPDATE, { input: { webhookEndpointId: endpointId, url: receiver.url(path("hook")) } }, fx.owner.token);
+    const enabled = await t.gql(ENABLE, { input: { webhookEndpointId: endpointId } }, fx.owner.token);
+    expect(enabled.data.enableWebhookEndpoint.webhookEndpoint).toEqual({ enabled: true });
     expect(integrator.user.id).toBeTruthy();
   });
 });
@@ -574,7 +597,7 @@ describe("URL rules at every delivery", () => {
       ...["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255"],
       ...["::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:7f00:1", "0:0:0:0:0:ffff:7f00:1", "64:ff9b::a9fe:a9fe"],
       // IPv4-compatible (deprecated), 6to4 and Teredo: they reach an IPv4 address through IPv6.
-      ...["::7f00:1", "::127.0.0.1", "::a9fe:a9fe", "2002:7f00:1::1", "2002:a9fe:a9fe::", "2001:0:4136:e378:8000:63bf:3fff:fdd2"],
+      ...["::7f00:1", "::127.0.0.1", "::a9fe:a9fe", "::ffff:0:127.0.0.1", "2002:7f00:1::1", "2002:a9fe:a9fe::", "2001:0:4136:e378:8000:63bf:3fff:fdd2"],
       "not-an-ip",
     ]) {
       expect(isNonPublicAddress(address), address).toBe(true);
@@ -584,8 +607,8 @@ describe("URL rules at every delivery", () => {
   });
 
   it("allow-lists name a host (any port) or host:port, however the URL spells the host", () => {
-    const { allowHttpHosts } = loadConfig({ WEBHOOK_ALLOW_HTTP_HOSTS: "Receiver.Internal., 10.0.0.5:8080, [::1]:9000, bücher.example" }).webhooks;
-    expect(allowHttpHosts).toEqual(["receiver.internal", "10.0.0.5:8080", "[::1]:9000", "xn--bcher-kva.example"]);
+    const { allowHttpHosts } = loadConfig({ WEBHOOK_ALLOW_HTTP_HOSTS: "Receiver.Internal., 10.0.0.5:8080, [::1]:9000, bücher.example, fd00::5" }).webhooks;
+    expect(allowHttpHosts).toEqual(["receiver.internal", "10.0.0.5:8080", "[::1]:9000", "xn--bcher-kva.example", "[fd00::5]"]);
     const rules = { allowHttpHosts, allowPrivateHosts: [] };
     for (const url of ["http://receiver.internal/in", "http://RECEIVER.internal.:81/in", "http://10.0.0.5:8080/in", "http://[::1]:9000/in", "http://bücher.example/in"]) {
       expect(() => parseWebhookUrl(url, rules), url).not.toThrow();
@@ -595,6 +618,8 @@ describe("URL rules at every delivery", () => {
     }
     expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_HOSTS: "host:99999" })).toThrow(/WEBHOOK_ALLOW_PRIVATE_HOSTS: "host:99999"/);
     expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_HOSTS: "http://host/path" })).toThrow(/not a host or host:port/);
+    expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_HOSTS: "*.internal" })).toThrow(/wildcards are not supported/);
+    expect(() => parseWebhookUrl("http://[fd00::5]:7000/in", rules)).not.toThrow();
   });
 
   it("does not follow redirects, and times out slow receivers", async () => {

@@ -248,6 +248,8 @@ export async function createPGlite(dataPath?: string, template?: Blob): Promise<
 interface Subscriber {
   onMessage: (payload: string) => void;
   onGap: () => void;
+  /** Its listen() has returned: a gap is told to it by whoever reconnects (before, listen() tells it). */
+  listening: boolean;
 }
 
 /**
@@ -261,21 +263,27 @@ function postgresListener(connectionString: string, connectTimeoutMs: number): D
   /** Resolves with the channels LISTENed on `client` once it is connected. */
   let ready: Promise<Set<string>> | null = null;
   let retry: NodeJS.Timeout | undefined;
+  /** A connection was lost: whichever connects next tells every listener (what was sent meanwhile is gone). */
+  let gapOwed = false;
 
+  /** A listener's callback failing is its own affair, not the shared connection's. */
+  const safely = (callback: () => void) => {
+    try {
+      callback();
+    } catch {
+      // ignored: the listener's own error
+    }
+  };
   const lost = (which: pg.Client) => {
     if (which !== client) return;
     client = null;
     ready = null;
+    gapOwed = true;
     void which.end().catch(() => {});
     if (subscribers.size === 0) return;
     retry ??= setTimeout(() => {
       retry = undefined;
-      if (subscribers.size === 0 || client) return;
-      connect()
-        .then(() => {
-          for (const set of subscribers.values()) for (const subscriber of set) subscriber.onGap();
-        })
-        .catch(() => {});
+      if (subscribers.size > 0 && !client) connect().catch(() => {});
     }, 1_000);
     retry.unref();
   };
@@ -292,8 +300,9 @@ function postgresListener(connectionString: string, connectTimeoutMs: number): D
     next.on("error", () => lost(next));
     next.on("end", () => lost(next));
     next.on("notification", (message) => {
-      if (message.payload === undefined) return;
-      for (const subscriber of subscribers.get(message.channel) ?? []) subscriber.onMessage(message.payload);
+      const payload = message.payload;
+      if (payload === undefined) return;
+      for (const subscriber of subscribers.get(message.channel) ?? []) safely(() => subscriber.onMessage(payload));
     });
     ready = (async () => {
       try {
@@ -302,6 +311,10 @@ function postgresListener(connectionString: string, connectTimeoutMs: number): D
         for (const channel of subscribers.keys()) {
           await next.query(`LISTEN ${channel}`);
           listened.add(channel);
+        }
+        if (gapOwed) {
+          gapOwed = false;
+          for (const set of subscribers.values()) for (const subscriber of set) if (subscriber.listening) safely(subscriber.onGap);
         }
         return listened;
       } catch (error) {
@@ -314,7 +327,7 @@ function postgresListener(connectionString: string, connectTimeoutMs: number): D
 
   return async (channel, onMessage, onGap = () => {}) => {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
-    const subscriber: Subscriber = { onMessage, onGap };
+    const subscriber: Subscriber = { onMessage, onGap, listening: false };
     const set = subscribers.get(channel) ?? new Set();
     subscribers.set(channel, set.add(subscriber));
     const on = client ?? (connect(), client!);
@@ -324,12 +337,18 @@ function postgresListener(connectionString: string, connectTimeoutMs: number): D
         await on.query(`LISTEN ${channel}`);
         listened.add(channel);
       }
-      onGap();
     } catch {
-      // Not reachable now: `lost` keeps trying in the background (readers poll meanwhile).
+      // Not reachable now: `lost` keeps trying in the background (readers poll meanwhile), and
+      // calls onGap when it is listening.
       lost(on);
+      subscriber.listening = true;
+      return stop;
     }
-    return async () => {
+    subscriber.listening = true;
+    safely(onGap);
+    return stop;
+
+    async function stop() {
       if (!set.delete(subscriber) || set.size > 0) return;
       subscribers.delete(channel);
       const open = client;
@@ -340,10 +359,13 @@ function postgresListener(connectionString: string, connectTimeoutMs: number): D
         ready = null;
         await open?.end().catch(() => {});
       } else if (open && ready) {
-        (await ready.catch(() => new Set<string>())).delete(channel);
+        const listened = await ready.catch(() => new Set<string>());
+        // Someone listened on it again meanwhile: keep it.
+        if (subscribers.has(channel) || open !== client) return;
+        listened.delete(channel);
         await open.query(`UNLISTEN ${channel}`).catch(() => {});
       }
-    };
+    }
   };
 }
 

@@ -36,6 +36,7 @@ for (const [network, prefix] of [
 ] as const) NOT_PUBLIC.addSubnet(network, prefix, "ipv4");
 for (const [network, prefix] of [
   ["::", 96], // unspecified, loopback, and the deprecated IPv4-compatible ::a.b.c.d
+  ["::ffff:0:0:0", 96], // IPv4-translated ::ffff:0:a.b.c.d
   ["2001::", 32], // Teredo: tunnels to an IPv4 address it hides
   ["2002::", 16], // 6to4: tunnels to the IPv4 address it carries
   ["64:ff9b:1::", 48], // local-use NAT64

@@ -174,7 +174,11 @@ export async function updateWebhookEndpoint(db: PrismaClient, actor: Actor, sett
     const endpoint = await tx.webhookEndpoint.update({
       where: { id: before.id },
       data: {
-        ...(url ? { url: url.href, visibility: visibilityOf(access), registeredByUserId: actor.userId, nextAttemptAt: null, failingSince: null } : {}),
+        // A new URL ends any claim in progress (its next outcome is not recorded, so it sends
+        // nothing more at the old standing) and the event it waits on is attempted at once.
+        ...(url
+          ? { url: url.href, visibility: visibilityOf(access), registeredByUserId: actor.userId, nextAttemptAt: null, failingSince: null, leaseOwner: null, leaseExpiresAt: null }
+          : {}),
         ...(eventTypes ? { eventTypes } : {}),
         ...(description !== undefined ? { description } : {}),
       },
@@ -235,6 +239,9 @@ export async function enableWebhookEndpoint(db: PrismaClient, actor: Actor, endp
   return db.$transaction(async (tx) => {
     const { endpoint } = await lockedEndpoint(tx, actor, endpointId);
     if (!endpoint.disabledAt) return { endpoint, skippedEvents: 0 };
+    if ("refusal" in (await currentVisibility(tx, endpoint))) {
+      throw new AppError("CONFLICT", "Its URL was set by a member who may no longer read the change feed: set its URL again (updateWebhookEndpoint), then enable it", { field: "webhookEndpointId" });
+    }
     const [{ revision }, oldest, owed] = await Promise.all([
       tx.organization.findUniqueOrThrow({ where: { id: endpoint.organizationId }, select: { revision: true } }),
       tx.membershipEvent.findFirst({ where: { organizationId: endpoint.organizationId }, orderBy: { revision: "asc" }, select: { revision: true } }),

@@ -83,8 +83,9 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   let claims = 0;
   const leaseMs = config.timeoutMs + 5_000;
-  // A failure after a pause longer than any retry wait starts a new failing streak (WEBHOOK_DISABLE_AFTER counts a streak).
-  const quietGapMs = Math.max(...config.retrySchedule) + leaseMs;
+  // A failure after a pause well beyond any retry wait starts a new failing streak (WEBHOOK_DISABLE_AFTER counts a streak);
+  // twice the longest, so a busy queue or a clock apart by seconds does not cut a streak short.
+  const quietGapMs = 2 * Math.max(...config.retrySchedule) + leaseMs;
   const onAttempt = new Set<(outcome: AttemptOutcome, seconds: number) => void>();
   const serving = new Set<Promise<void>>();
   let closing = false;
@@ -256,7 +257,9 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
       };
       const lease = { leaseExpiresAt: new Date(now.getTime() + leaseMs) };
       if (replay) {
-        await tx.webhookDelivery.update({ where: { id: delivery.id }, data: { ...last, status: result.ok ? "SUCCEEDED" : "FAILED", redeliver: false, nextAttemptAt: null } });
+        // A replay that could not be sent leaves the delivery's own outcome as it was.
+        const status = unsendable ? delivery.status : result.ok ? "SUCCEEDED" : "FAILED";
+        await tx.webhookDelivery.update({ where: { id: delivery.id }, data: { ...last, status, redeliver: false, nextAttemptAt: null } });
         if (!unsendable) onAttempt.forEach((listener) => listener(result.ok ? "succeeded" : "failed", result.ms / 1000));
         // A replay that got through shows the endpoint answers again: its failing streak is over.
         return heldAt(now, await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { ...lease, ...(result.ok ? { failingSince: null } : {}) } }));
@@ -298,7 +301,13 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
    * the endpoint rests until it expires, rather than being claimed again at once.
    */
   async function serve(held: Claim): Promise<void> {
-    await deliver(held);
+    try {
+      await deliver(held);
+    } catch (error) {
+      // Deleted (with its organization, or by a member) while it was being served: nothing is owed any more.
+      if (!(await db.prisma.webhookEndpoint.count({ where: { id: held.id } }))) return;
+      throw error;
+    }
     await release(held).catch((error: unknown) => logger.warn({ err: error, endpointId: held.id }, "could not release a webhook endpoint's lease (it expires by itself)"));
   }
 
@@ -317,7 +326,7 @@ export function createWebhookWorker(db: Pick<Database, "prisma" | "query" | "lis
     for (const replay of replays) {
       const delivery = await sendable(replay, reader);
       const outcome = await record(held, endpoint, delivery ?? replay, await attempt(endpoint, delivery), true, !delivery);
-      if (!outcome) return;
+      if (!outcome || outcome.endpoint.disabledAt) return;
       endpoint = outcome.endpoint;
     }
     let due = held.due;
