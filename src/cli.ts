@@ -1,6 +1,7 @@
 // Operator commands: npm run cli -- <migrate|seed|create-token|grant-operator|revoke-operator|verify-email|verify-phone|backup|restore|webhooks-worker> [options]
 // Logs go to stderr; stdout carries only the command's result (the token for create-token, a JSON
 // summary for backup and restore).
+import http from "node:http";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.js";
 import { BackupError, backupEmbedded, postgresBackupAdvice, restoreEmbedded } from "./db/backup.js";
@@ -15,7 +16,8 @@ import { setOperator, verifyEmailByOperator, verifyPhoneByOperator } from "./dom
 import { createLogger } from "./logger.js";
 import { useEmbeddedWebhookKey } from "./domain/webhook-secrets.js";
 import { webhookSettings } from "./domain/webhooks.js";
-import { createWebhookWorker } from "./webhooks/worker.js";
+import { createMetrics, metricsServer } from "./observability/metrics.js";
+import { createWebhookWorker, webhookQueue } from "./webhooks/worker.js";
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -33,7 +35,8 @@ Commands:
   backup --out FILE [--force]            write a snapshot of the embedded database to FILE (a .tar.gz);
                                          --force replaces an existing FILE
   webhooks-worker                        deliver webhooks from this process alone (until SIGTERM or SIGINT);
-                                         run servers with WEBHOOK_WORKER=false to leave delivery to it
+                                         run servers with WEBHOOK_WORKER=false to leave delivery to it;
+                                         with METRICS_PORT it serves its own /metrics there
   restore --from FILE [--force]          replace the embedded database with a backup; --force replaces
                                          an existing database, which is kept as pgdata.before-restore-<time>.
                                          Migrations the backup lacks are applied on the next start
@@ -187,12 +190,24 @@ async function run(argv: string[]): Promise<void> {
         const worker = createWebhookWorker(db, { config: config.webhooks, secrets: webhookSettings(config.webhooks).secrets, logger });
         worker.start();
         log("delivering webhooks; stop with SIGTERM or Ctrl-C", { concurrency: config.webhooks.concurrency });
+        // With METRICS_PORT: this worker's attempts and the shared queue, at GET /metrics on that port.
+        const metrics = config.metrics.enabled && config.metrics.port !== null ? createMetrics(db) : null;
+        let listener: http.Server | null = null;
+        if (metrics) {
+          metrics.observeWebhooks({ onAttempt: worker.stats.onAttempt, queue: () => webhookQueue(db) });
+          listener = metricsServer(metrics);
+          await new Promise<void>((resolve, reject) => listener!.once("error", reject).listen(config.metrics.port!, config.metrics.host, resolve));
+          const address = listener.address();
+          log("metrics served at /metrics", { metricsPort: typeof address === "object" && address ? address.port : config.metrics.port });
+        }
         const signal = await new Promise<string>((resolve) => {
           process.once("SIGTERM", () => resolve("SIGTERM"));
           process.once("SIGINT", () => resolve("SIGINT"));
         });
         log("stopping: finishing the attempts in flight", { signal });
         await worker.close();
+        listener?.close();
+        metrics?.close();
       });
       return;
     }

@@ -143,7 +143,7 @@ describe("webhooks across processes", () => {
     expect(await stopServer(b)).toBe(0);
   });
 
-  it("npm run cli -- webhooks-worker delivers alone what servers with WEBHOOK_WORKER=false owe; /metrics shows the queue", async () => {
+  it("npm run cli -- webhooks-worker delivers alone what servers with WEBHOOK_WORKER=false owe; /metrics shows the queue, and the worker's own its attempts", async () => {
     const env: Record<string, string> = { ...(await database()), ...WEBHOOK_ENV };
     const owner = await organizationWithEndpoint(env, "/cli");
     const server = await start({ ...env, WEBHOOK_WORKER: "false" });
@@ -156,7 +156,7 @@ describe("webhooks across processes", () => {
     expect(Number(/^webhook_oldest_owed_event_age_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0.5);
     // The embedded database is one process's: the server stops before the worker opens it.
     if (!TEST_DATABASE_URL) expect(await stopServer(server)).toBe(0);
-    const workerEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "info", ...env };
+    const workerEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "info", ...env, METRICS_PORT: "0", METRICS_HOST: "127.0.0.1" };
     delete workerEnv.VITEST;
     const worker = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "webhooks-worker"], {
       cwd: ROOT,
@@ -175,6 +175,12 @@ describe("webhooks across processes", () => {
       await until(() => receiver.at("/cli"), (list) => list.length === 4, "a delivery of an event committed while the worker runs");
     }
     expect(receiver.at("/cli").map((item) => item.json.revision)).toEqual(revisions);
+    // Its own /metrics (METRICS_PORT): what this worker sent.
+    const metricsPort = Number(/"metricsPort":(\d+)/.exec(output)?.[1]);
+    expect(metricsPort, output).toBeGreaterThan(0);
+    const own = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(own).toMatch(new RegExp(`^webhook_deliveries_total\\{outcome="succeeded"\\} ${revisions.length}$`, "m"));
+    expect(own).toMatch(/^webhook_queue_depth 0$/m);
     worker.kill("SIGTERM");
     expect(await exited, output).toBe(0);
     expect(output).toMatch(/delivering webhooks/);
