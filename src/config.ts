@@ -43,6 +43,8 @@ export interface Config {
    * (exact when requests don't overlap). For the benchmark and debugging; off by default.
    */
   sqlStatementsHeader: boolean;
+  /** REST_PROFILES: the REST compatibility profiles served under /compat/<name> (null: all of them). */
+  restProfiles: string[] | null;
   /** TRACE_SQL=1: print every SQL statement to stderr, cut at TRACE_SQL_WIDTH characters; null: off. */
   traceSql: { width: number } | null;
   /** Sign-in with JWTs from an identity provider; null when not configured. */
@@ -319,6 +321,7 @@ export function loadConfig(env: Env = process.env): Config {
     subscriptionBuffer: intVar(env, "SUBSCRIPTION_BUFFER", 1_000, 1, 1_000_000),
     introspection: introspectionVar(env, production),
     sqlStatementsHeader: boolVar(env, "SQL_STATEMENTS_HEADER", false),
+    restProfiles: restProfilesVar(env),
     traceSql: boolVar(env, "TRACE_SQL", false) ? { width: intVar(env, "TRACE_SQL_WIDTH", 400, 40, 100_000) } : null,
     jwt: jwtConfig(env),
     rateLimits: rateLimitConfig(env),
@@ -346,6 +349,14 @@ export function loadConfig(env: Env = process.env): Config {
     tracing: tracingConfig(env),
     webhooks: webhookConfig(env),
   };
+}
+
+/** REST_PROFILES: unset or "all" for every profile, "none" for none, else names (checked against the profiles at start). */
+function restProfilesVar(env: Env): string[] | null {
+  const raw = env.REST_PROFILES?.trim().toLowerCase();
+  if (!raw || raw === "all") return null;
+  if (raw === "none") return [];
+  return raw.split(",").map((name) => name.trim()).filter(Boolean);
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -1,4 +1,4 @@
-// The HTTP application: GraphQL (and GraphiQL) at /graphql, /healthz and /readyz. Exported
+// The HTTP application: GraphQL (and GraphiQL) at /graphql, REST compatibility at /compat/<profile>, /healthz and /readyz. Exported
 // without a listening socket so tests drive it through yoga.fetch; main.ts listens. This file is
 // wiring: each plugin lives in a file named after what it does, and the list below is the order
 // a request meets them (README, Architecture).
@@ -22,6 +22,8 @@ import { createRateLimiter, sensitiveFieldLimits } from "./graphql/rate-limit.js
 import { requestContext } from "./graphql/request-context.js";
 import { sharedStreamResults } from "./graphql/stream-results.js";
 import { trustedDocuments } from "./graphql/trusted-documents.js";
+import { restDocuments, restRoutes } from "./rest/handler.js";
+import { enabledProfiles } from "./rest/profiles.js";
 import { getSchema } from "./graphql/schema.js";
 import { corsOptions, varyOnOrigin } from "./http/cors.js";
 import { failFastWhileUnavailable, healthRoutes, logHealthChange } from "./http/health.js";
@@ -68,7 +70,9 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
   const live = { db, hub: eventHub, maxPerUser: config.subscriptionsPerUser, buffer: config.subscriptionBuffer, logger };
   metrics?.observeSubscriptions(eventHub.stats);
   metrics?.observeWebhooks({ onAttempt: webhookWorker?.stats.onAttempt ?? null, queue: () => webhookQueue(db) });
-  return createYoga<Record<string, unknown>, Context>({
+  const profiles = enabledProfiles(config.restProfiles);
+  let yoga: App | null = null;
+  yoga = createYoga<Record<string, unknown>, Context>({
     cors: corsOptions(config.corsOrigins),
     // Batched requests (a JSON array of operations) only when GRAPHQL_MAX_BATCH allows them.
     batching: config.limits.maxBatch > 0 ? { limit: config.limits.maxBatch } : false,
@@ -102,8 +106,12 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
       tracingPlugin(),
       requestIds(),
       requestIdOnInternalErrors(logger),
-      ...trustedDocuments(config.trustedDocuments),
+      ...trustedDocuments(config.trustedDocuments, restDocuments(profiles)),
       healthRoutes(db, health, isShuttingDown),
+      // REST compatibility (/compat/<profile>/…): each route runs its documents through this same instance at /graphql.
+      ...(profiles.length > 0
+        ? [restRoutes({ profiles, fetch: () => (request, serverContext) => Promise.resolve(yoga!.fetch(request, serverContext)), maxBodyBytes: config.limits.maxBodyBytes, byDocumentId: config.trustedDocuments.mode !== "off", logger })]
+        : []),
       failFastWhileUnavailable(health),
       { onDispose: () => health.close() },
       { onDispose: () => eventHub.close() },
@@ -128,4 +136,5 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
     ],
     context: requestContext({ config, db, authenticate, limiter, logger, plainPaths, live, onDatabaseUnavailable: (cause) => health.reportUnavailable(cause) }),
   });
+  return yoga;
 }

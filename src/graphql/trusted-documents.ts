@@ -50,12 +50,13 @@ function documentId(params: GraphQLParams): string | null {
   return typeof hash === "string" ? hash : null;
 }
 
-export function trustedDocuments(config: TrustedDocumentsConfig): Plugin[] {
+/** `builtIn`: documents the server itself sends (the REST routes'), trusted beside the manifest's. */
+export function trustedDocuments(config: TrustedDocumentsConfig, builtIn: ReadonlyMap<string, string> = new Map()): Plugin[] {
   if (config.mode === "off") return [];
   const manifest = loadManifest(config.file!);
   return [
     usePersistedOperations({
-      getPersistedOperation: (key) => manifest.get(key) ?? null,
+      getPersistedOperation: (key) => manifest.get(key) ?? builtIn.get(key) ?? null,
       allowArbitraryOperations: config.mode === "allow",
       extractPersistedOperationId: documentId,
       customErrors: {

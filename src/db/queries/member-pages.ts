@@ -21,6 +21,8 @@ export interface MemberFilterInput {
   locationIds?: readonly string[] | null;
   status?: "ACTIVE" | "SUSPENDED" | "PENDING" | null;
   search?: string | null;
+  /** Accepted memberships of these users only (not PENDING: those are known by their address). */
+  userIds?: readonly string[] | null;
 }
 
 export interface MemberPageArgs {
@@ -105,6 +107,7 @@ function filterSql(filter: MemberFilterInput | null | undefined, params: Params)
     );
   }
   if (filter.status) conditions.push(`m.status = ${params.add(filter.status)}::"MemberStatus"`);
+  if (filter.userIds) conditions.push(`m."userId" = ANY(${params.add(filter.userIds)}::uuid[]) AND NOT ${PENDING}`);
   const search = filter.search?.trim();
   if (search) {
     const pattern = params.add(`%${escapeLike(search)}%`);

@@ -39,6 +39,11 @@ export const MemberFilter = builder.inputType("MemberFilter", {
     locationIds: t.globalIDList({ for: prismaObjectRef("Location"), required: false, description: "Only members assigned to one of these locations" }),
     status: t.field({ type: MemberStatusEnum, required: false }),
     search: t.string({ required: false, description: "Case-insensitive match on email, first or last name" }),
+    userIds: t.globalIDList({
+      for: prismaObjectRef("User"),
+      required: false,
+      description: "Only the accepted memberships of these users (a pending member is known by the address it was added with until they accept)",
+    }),
   }),
 });
 
@@ -48,10 +53,12 @@ function memberFilter(filter: {
   locationIds?: readonly { id: string }[] | null;
   status?: "ACTIVE" | "SUSPENDED" | "PENDING" | null;
   search?: string | null;
+  userIds?: readonly { id: string }[] | null;
 } | null | undefined): MemberFilterInput | null {
   if (!filter) return null;
   if (filter.roleIds && filter.roleIds.length > 100) throw invalid("filter.roleIds", "filter.roleIds takes at most 100 IDs");
   if (filter.locationIds && filter.locationIds.length > 100) throw invalid("filter.locationIds", "filter.locationIds takes at most 100 IDs");
+  if (filter.userIds && filter.userIds.length > 100) throw invalid("filter.userIds", "filter.userIds takes at most 100 IDs");
   const search = filter.search?.trim();
   if (search && search.length > 200) throw invalid("filter.search", "filter.search must be at most 200 characters");
   return {
@@ -59,6 +66,7 @@ function memberFilter(filter: {
     locationIds: filter.locationIds ? filter.locationIds.map((location) => location.id) : null,
     status: filter.status ?? null,
     search: search || null,
+    userIds: filter.userIds ? filter.userIds.map((user) => user.id) : null,
   };
 }
 

@@ -1,0 +1,338 @@
+// The Piper profile (/compat/piper): every route's happy path and error statuses, ids of another
+// organization (404, the same answer as an unknown id), escalation refused as over GraphQL, input
+// refused before anything runs, every response validated against the profile's OpenAPI schemas
+// (ajv) and the OpenAPI document itself by an OpenAPI 3.1 validator, and the reference pages' curl
+// examples run with curl as the pages give them, only the host, token and ids changed.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SYSTEM_ROLES } from "../src/core/permissions.js";
+import { createApp } from "../src/server.js";
+import { loadConfig } from "../src/config.js";
+import { createLogger } from "../src/logger.js";
+import { createTestApp, orgWithPeople, userWithToken, type OrgFixture, type TestApp } from "./helpers.js";
+
+const run = promisify(execFile);
+const OWNER_ROLE = SYSTEM_ROLES.owner.id;
+const ADMIN_ROLE = SYSTEM_ROLES.admin.id;
+const MEMBER_ROLE = SYSTEM_ROLES.member.id;
+
+let t: TestApp;
+let acme: OrgFixture;
+let other: OrgFixture;
+let openapi: Record<string, any>;
+let ajv: Ajv2020;
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+async function call(app: { fetch: TestApp["app"]["fetch"] }, method: string, route: string, token: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const response = await app.fetch(`http://localhost/compat/piper${route}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+    ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
+}
+const piper = (method: string, route: string, token: string | null, body?: unknown, headers?: Record<string, string>) => call(t.app, method, route, token, body, headers);
+
+/** The body matches the schema the OpenAPI document gives for this operation and status. */
+function conforms(answer: Answer, route: string, method: string) {
+  const operation = openapi.paths[route][method.toLowerCase()];
+  const response = operation.responses[String(answer.status)];
+  expect(response, `${method} ${route} documents ${answer.status}`).toBeDefined();
+  const resolved = response.$ref ? openapi.components.responses[response.$ref.split("/").pop()] : response;
+  const schema = resolved.content?.["application/json"]?.schema;
+  if (!schema) return expect(answer.body).toBeNull();
+  const validate = ajv.compile({ $ref: `piper-openapi${schema.$ref}` });
+  expect(validate(answer.body), JSON.stringify(validate.errors)).toBe(true);
+}
+
+const memberPath = (org: OrgFixture, userId: string) => `/v1/organizations/${org.organization.id}/members/${userId}`;
+const MEMBERS = "/v1/organizations/{org_id}/members";
+const MEMBER = "/v1/organizations/{org_id}/members/{user_id}";
+
+beforeAll(async () => {
+  t = await createTestApp({ RATE_LIMITS: "false" });
+  acme = await orgWithPeople(t.db, "piper-acme");
+  other = await orgWithPeople(t.db, "piper-other");
+  const answer = await piper("GET", "/openapi.json", null);
+  openapi = answer.body;
+  ajv = new Ajv2020({ strict: false });
+  addFormats.default(ajv);
+  ajv.addSchema(openapi, "piper-openapi");
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe("the OpenAPI document", () => {
+  it("is valid OpenAPI 3.1, needs no authentication to read, and lists every route", async () => {
+    const result = await new Validator().validate(openapi as Parameters<Validator["validate"]>[0]);
+    expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(openapi.openapi).toBe("3.1.0");
+    expect(Object.keys(openapi.paths).sort()).toEqual([MEMBERS, MEMBER]);
+    expect(Object.keys(openapi.paths[MEMBER]).sort()).toEqual(["delete", "get", "patch"]);
+    // The reference pages' field lists, exactly.
+    const fields = (name: string) => Object.keys(openapi.components.schemas[name].properties);
+    expect(fields("OrganizationMemberRead")).toEqual(["id", "user_id", "organization_id", "role_id", "created_at", "role", "user", "organization"]);
+    expect(fields("RoleInfo")).toEqual(["id", "name", "is_system"]);
+    expect(fields("UserRead")).toEqual(["email", "first_name", "last_name", "id", "is_active", "timezone", "created_at", "updated_at", "status", "invited_at"]);
+    expect(fields("OrganizationRead")).toEqual(["name", "id", "business_information", "timezone", "created_by_user_id", "owner_user_id", "created_at", "updated_at"]);
+  });
+});
+
+describe("members", () => {
+  it("POST adds a member by email (201, pending until they accept); GET finds them by the user id it showed", async () => {
+    const added = await piper("POST", `/v1/organizations/${acme.organization.id}/members`, acme.owner.token, { email: "new.person@piper.example", role_id: MEMBER_ROLE });
+    expect(added.status).toBe(201);
+    conforms(added, MEMBERS, "POST");
+    expect(added.body).toMatchObject({ organization_id: acme.organization.id, role_id: MEMBER_ROLE, role: { id: MEMBER_ROLE, is_system: true }, user: { email: "new.person@piper.example", is_active: false } });
+    expect(added.body.organization).toMatchObject({ id: acme.organization.id, name: acme.organization.name, owner_user_id: acme.owner.user.id });
+    const got = await piper("GET", memberPath(acme, added.body.user_id), acme.admin.token);
+    expect(got.status).toBe(200);
+    conforms(got, MEMBER, "GET");
+    expect(got.body).toEqual(added.body);
+    expect(got.headers.get("etag")).toMatch(/^"\d+"$/);
+  });
+
+  it("an Idempotency-Key retry gets the first answer; the same address again without one is 409", async () => {
+    const body = { email: "once@piper.example", role_id: MEMBER_ROLE };
+    const first = await piper("POST", `/v1/organizations/${acme.organization.id}/members`, acme.owner.token, body, { "idempotency-key": "add-once-1" });
+    const retry = await piper("POST", `/v1/organizations/${acme.organization.id}/members`, acme.owner.token, body, { "idempotency-key": "add-once-1" });
+    expect([first.status, retry.status]).toEqual([201, 201]);
+    expect(retry.body).toEqual(first.body);
+    const again = await piper("POST", `/v1/organizations/${acme.organization.id}/members`, acme.owner.token, body);
+    expect(again.status).toBe(409);
+    conforms(again, MEMBERS, "POST");
+    expect(again.body.error.code).toBe("CONFLICT");
+  });
+
+  it("GET lists the members a page at a time, oldest first, every one once", async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: Answer = await piper("GET", `/v1/organizations/${acme.organization.id}/members?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, acme.member.token);
+      expect(page.status).toBe(200);
+      conforms(page, MEMBERS, "GET");
+      expect(page.body.data.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.data.map((member: { id: string }) => member.id));
+      cursor = page.body.next_cursor;
+      expect(page.body.has_more).toBe(cursor !== null);
+      pages++;
+    } while (cursor && pages < 20);
+    const count = await t.db.prisma.member.count({ where: { organizationId: acme.organization.id } });
+    expect(new Set(seen).size).toBe(count);
+    expect(seen).toHaveLength(count);
+    const bad = await piper("GET", `/v1/organizations/${acme.organization.id}/members?limit=500`, acme.member.token);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: "BAD_USER_INPUT", field: "limit" });
+    const unknown = await piper("GET", `/v1/organizations/${acme.organization.id}/members?page=2`, acme.member.token);
+    expect(unknown.body.error).toMatchObject({ code: "BAD_USER_INPUT", field: "page" });
+  });
+
+  it("PATCH changes the role (200) and honours If-Match: a stale ETag is 412 and changes nothing", async () => {
+    const url = memberPath(acme, acme.member.user.id);
+    const before = await piper("GET", url, acme.admin.token);
+    const stale = `"${Number(JSON.parse(before.headers.get("etag")!)) - 1}"`;
+    const refused = await piper("PATCH", url, acme.admin.token, { role_id: ADMIN_ROLE }, { "if-match": stale });
+    expect(refused.status).toBe(412);
+    conforms(refused, MEMBER, "PATCH");
+    expect(refused.body.error.code).toBe("STALE_VERSION");
+    const changed = await piper("PATCH", url, acme.owner.token, { role_id: ADMIN_ROLE }, { "if-match": before.headers.get("etag")! });
+    expect(changed.status).toBe(200);
+    conforms(changed, MEMBER, "PATCH");
+    expect(changed.body).toMatchObject({ user_id: acme.member.user.id, role_id: ADMIN_ROLE, role: { id: ADMIN_ROLE, name: expect.any(String) } });
+    const back = await piper("PATCH", url, acme.owner.token, { role_id: MEMBER_ROLE });
+    expect(back.body.role_id).toBe(MEMBER_ROLE);
+    expect(await t.db.prisma.auditEvent.count({ where: { organizationId: acme.organization.id, action: "member.role_changed" } })).toBe(2);
+  });
+
+  it("refuses what GraphQL refuses: no token 401, a plain member 403, an admin granting owner 403, the last owner 409", async () => {
+    const url = memberPath(acme, acme.admin.user.id);
+    const anonymous = await piper("PATCH", url, null, { role_id: MEMBER_ROLE });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toBe("Bearer");
+    conforms(anonymous, MEMBER, "PATCH");
+    const member = await piper("PATCH", url, acme.member.token, { role_id: MEMBER_ROLE });
+    expect(member.status).toBe(403);
+    expect(member.body.error.code).toBe("FORBIDDEN");
+    const escalation = await piper("PATCH", memberPath(acme, acme.member.user.id), acme.admin.token, { role_id: OWNER_ROLE });
+    expect(escalation.status).toBe(403);
+    const lastOwner = await piper("DELETE", memberPath(acme, acme.owner.user.id), acme.owner.token);
+    expect(lastOwner.status).toBe(409);
+    conforms(lastOwner, MEMBER, "DELETE");
+    expect(lastOwner.body.error.code).toBe("LAST_OWNER");
+    const roles = await t.db.prisma.member.findMany({ where: { organizationId: acme.organization.id, userId: { in: [acme.admin.user.id, acme.member.user.id, acme.owner.user.id] } }, select: { roleId: true } });
+    expect(roles.map((row) => row.roleId).sort()).toEqual([OWNER_ROLE, ADMIN_ROLE, MEMBER_ROLE].sort());
+  });
+
+  it("another organization's ids are 404, with the same answer as ids that don't exist", async () => {
+    const unknown = "01930000-0000-7000-8000-000000000000";
+    const answers = await Promise.all([
+      piper("GET", memberPath(acme, acme.member.user.id), other.owner.token),
+      piper("GET", memberPath(acme, unknown), other.owner.token),
+      piper("GET", `/v1/organizations/${unknown}/members/${acme.member.user.id}`, other.owner.token),
+      piper("PATCH", memberPath(acme, acme.member.user.id), other.owner.token, { role_id: MEMBER_ROLE }),
+      piper("DELETE", memberPath(acme, acme.member.user.id), other.owner.token),
+      piper("GET", `/v1/organizations/${acme.organization.id}/members`, other.owner.token),
+      // Their own organization, someone else's member: not found there either.
+      piper("GET", memberPath(other, acme.member.user.id), other.owner.token),
+    ]);
+    for (const answer of answers) {
+      expect(answer.status).toBe(404);
+      expect(answer.body.error.code).toBe("NOT_FOUND");
+    }
+    expect(new Set(answers.slice(0, 5).map((answer) => answer.body.error.message)).size).toBeLessThanOrEqual(2);
+    expect(await t.db.prisma.member.count({ where: { organizationId: acme.organization.id, userId: acme.member.user.id } })).toBe(1);
+  });
+
+  it("DELETE removes the member (204); they are 404 after", async () => {
+    const person = await userWithToken(t.db, "leaving@piper.example");
+    await t.db.prisma.member.create({ data: { organizationId: acme.organization.id, userId: person.user.id, roleId: MEMBER_ROLE } });
+    const removed = await piper("DELETE", memberPath(acme, person.user.id), acme.admin.token);
+    expect(removed.status).toBe(204);
+    expect(removed.body).toBeNull();
+    expect((await piper("GET", memberPath(acme, person.user.id), acme.admin.token)).status).toBe(404);
+  });
+});
+
+describe("input", () => {
+  const url = () => memberPath(acme, acme.member.user.id);
+  it("refuses unknown fields, wrong types, missing fields, malformed JSON, other media types, big bodies and bad ids before anything runs", async () => {
+    const before = await t.db.prisma.auditEvent.count();
+    const cases: [Answer, number, string, string | null][] = [
+      [await piper("PATCH", url(), acme.owner.token, { role_id: MEMBER_ROLE, admin: true }), 400, "BAD_USER_INPUT", "admin"],
+      [await piper("PATCH", url(), acme.owner.token, { role_id: 7 }), 400, "BAD_USER_INPUT", "role_id"],
+      [await piper("PATCH", url(), acme.owner.token, { role_id: "not-a-uuid" }), 400, "BAD_USER_INPUT", "role_id"],
+      [await piper("PATCH", url(), acme.owner.token, {}), 400, "BAD_USER_INPUT", "role_id"],
+      [await piper("PATCH", url(), acme.owner.token, "[1, 2"), 400, "BAD_REQUEST", null],
+      [await piper("PATCH", url(), acme.owner.token, ["role_id"]), 400, "BAD_USER_INPUT", null],
+      [await piper("PATCH", url(), acme.owner.token, JSON.stringify({ role_id: MEMBER_ROLE }), { "content-type": "text/plain" }), 415, "UNSUPPORTED_MEDIA_TYPE", null],
+      [await piper("PATCH", url(), acme.owner.token, { role_id: MEMBER_ROLE, pad: "x".repeat(t.config.limits.maxBodyBytes) }), 413, "PAYLOAD_TOO_LARGE", null],
+      [await piper("PATCH", `/v1/organizations/not-a-uuid/members/${acme.member.user.id}`, acme.owner.token, { role_id: MEMBER_ROLE }), 400, "BAD_USER_INPUT", "org_id"],
+      [await piper("PATCH", url(), acme.owner.token, { role_id: MEMBER_ROLE }, { "if-match": "yesterday" }), 400, "BAD_USER_INPUT", "If-Match"],
+      [await piper("POST", `/v1/organizations/${acme.organization.id}/members`, acme.owner.token, { email: "not an address", role_id: MEMBER_ROLE }), 400, "BAD_USER_INPUT", "email"],
+      [await piper("POST", `/v1/organizations/${acme.organization.id}/members`, acme.owner.token, { email: "x@piper.example", role_id: "01930000-0000-7000-8000-000000000009" }), 404, "NOT_FOUND", null],
+    ];
+    for (const [answer, status, code, field] of cases) {
+      expect(answer.status, JSON.stringify(answer.body)).toBe(status);
+      expect(answer.body.error).toMatchObject({ code, ...(field !== null ? { field } : {}) });
+      expect(JSON.stringify(answer.body)).not.toMatch(/at .*\.ts:\d+/);
+    }
+    expect(await t.db.prisma.auditEvent.count()).toBe(before);
+  });
+
+  it("an unknown path is 404 ROUTE_NOT_FOUND, a known one with another method 405 with Allow", async () => {
+    const unknown = await piper("GET", "/v1/organizations", acme.owner.token);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe("ROUTE_NOT_FOUND");
+    const method = await piper("PUT", url(), acme.owner.token, { role_id: MEMBER_ROLE });
+    expect(method.status).toBe(405);
+    expect(method.headers.get("allow")).toBe("GET, PATCH, DELETE");
+  });
+});
+
+describe("the same service behind it", () => {
+  it("rate limits apply: over RATE_LIMIT_SENSITIVE_WRITES is 429 with Retry-After", async () => {
+    const limited = await createTestApp({ RATE_LIMIT_SENSITIVE_WRITES: "2" });
+    try {
+      const fx = await orgWithPeople(limited.db, "piper-limited");
+      const add = (n: number) => call(limited.app, "POST", `/v1/organizations/${fx.organization.id}/members`, fx.owner.token, { email: `p${n}@piper.example`, role_id: MEMBER_ROLE });
+      const answers = [await add(1), await add(2), await add(3)];
+      expect(answers.map((answer) => answer.status)).toEqual([201, 201, 429]);
+      expect(answers[2]!.body.error.code).toBe("RATE_LIMITED");
+      expect(Number(answers[2]!.headers.get("retry-after"))).toBeGreaterThan(0);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("TRUSTED_DOCUMENTS=require: the routes run (their documents are trusted), arbitrary GraphQL does not", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "piper-trusted-"));
+    const manifest = path.join(dir, "manifest.json");
+    fs.writeFileSync(manifest, "{}");
+    const app = createApp({ config: loadConfig({ LOG_LEVEL: "silent", RATE_LIMITS: "false", TRUSTED_DOCUMENTS: "require", TRUSTED_DOCUMENTS_FILE: manifest }), db: t.db, logger: createLogger("silent", "stderr") });
+    try {
+      const answer = await call(app, "GET", memberPath(acme, acme.member.user.id), acme.owner.token);
+      expect(answer.status).toBe(200);
+      const graphql = await app.fetch("http://localhost/graphql", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${acme.owner.token}` }, body: JSON.stringify({ query: "{ viewer { id } }" }) });
+      expect(JSON.stringify(await graphql.json())).toContain("PERSISTED_QUERY_ONLY");
+    } finally {
+      await app.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("REST_PROFILES chooses the profiles; an unknown name stops the start", async () => {
+    const app = createApp({ config: loadConfig({ LOG_LEVEL: "silent", REST_PROFILES: "none" }), db: t.db, logger: createLogger("silent", "stderr") });
+    try {
+      expect((await app.fetch("http://localhost/compat/piper/openapi.json")).status).toBe(404);
+    } finally {
+      await app.dispose();
+    }
+    expect(() => createApp({ config: loadConfig({ LOG_LEVEL: "silent", REST_PROFILES: "piper,stripe" }), db: t.db, logger: createLogger("silent", "stderr") })).toThrow(/REST_PROFILES: "stripe"/);
+  });
+});
+
+describe("the reference pages' curl examples", () => {
+  // As the pages give them (../shared/replaced-apis/000_… and 001_…); only the host, the token and the ids change.
+  const PATCH_EXAMPLE = `curl --request PATCH \\
+--url https://api.letpiper.com/v1/organizations/{org_id}/members/{user_id} \\
+--header 'Authorization: Bearer <token>' \\
+--header 'Content-Type: application/json' \\
+--data '
+{
+"role_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+}
+'`;
+  const POST_EXAMPLE = `curl --request POST \\
+  --url https://api.letpiper.com/v1/organizations/{org_id}/members \\
+  --header 'Authorization: Bearer <token>' \\
+  --header 'Content-Type: application/json' \\
+  --data '
+{
+  "email": "<string>",
+  "role_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+}
+'`;
+  let server: http.Server;
+  let base: string;
+  beforeAll(async () => {
+    server = http.createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/compat/piper`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const curl = async (example: string, values: Record<string, string>) => {
+    let command = example.replace("https://api.letpiper.com", base).replace("<token>", acme.owner.token);
+    for (const [placeholder, value] of Object.entries(values)) command = command.replaceAll(placeholder, value);
+    const { stdout } = await run("bash", ["-c", `${command} --silent --show-error --write-out '\\n%{http_code}'`]);
+    const lines = stdout.trimEnd().split("\n");
+    return { status: Number(lines.pop()), body: JSON.parse(lines.join("\n")) };
+  };
+
+  it("POST and PATCH work as written", async () => {
+    const added = await curl(POST_EXAMPLE, { "{org_id}": acme.organization.id, "<string>": "curl.person@piper.example", "3c90c3cc-0d44-4b50-8888-8dd25736052a": MEMBER_ROLE });
+    expect(added.status).toBe(201);
+    expect(added.body.user.email).toBe("curl.person@piper.example");
+    const patched = await curl(PATCH_EXAMPLE, { "{org_id}": acme.organization.id, "{user_id}": acme.member.user.id, "3c90c3cc-0d44-4b50-8888-8dd25736052a": MEMBER_ROLE });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ user_id: acme.member.user.id, role_id: MEMBER_ROLE });
+  });
+});
