@@ -3,24 +3,17 @@
 // refused before anything runs, every response validated against the profile's OpenAPI schemas
 // (ajv) and the OpenAPI document itself by an OpenAPI 3.1 validator, and the reference pages' curl
 // examples run with curl as the pages give them, only the host, token and ids changed.
-import { execFile } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
-import { Validator } from "@seriousme/openapi-schema-validator";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import { createApp } from "../src/server.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
+import { curl, listening, restClient, type Answer } from "./fixtures/rest.js";
 import { createTestApp, orgWithPeople, userWithToken, type OrgFixture, type TestApp } from "./helpers.js";
 
-const run = promisify(execFile);
 const OWNER_ROLE = SYSTEM_ROLES.owner.id;
 const ADMIN_ROLE = SYSTEM_ROLES.admin.id;
 const MEMBER_ROLE = SYSTEM_ROLES.member.id;
@@ -28,37 +21,10 @@ const MEMBER_ROLE = SYSTEM_ROLES.member.id;
 let t: TestApp;
 let acme: OrgFixture;
 let other: OrgFixture;
-let openapi: Record<string, any>;
-let ajv: Ajv2020;
+let client: Awaited<ReturnType<typeof restClient>>;
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any;
-}
-
-async function call(app: { fetch: TestApp["app"]["fetch"] }, method: string, route: string, token: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await app.fetch(`http://localhost/compat/piper${route}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
-    ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
-}
-const piper = (method: string, route: string, token: string | null, body?: unknown, headers?: Record<string, string>) => call(t.app, method, route, token, body, headers);
-
-/** The body matches the schema the OpenAPI document gives for this operation and status. */
-function conforms(answer: Answer, route: string, method: string) {
-  const operation = openapi.paths[route][method.toLowerCase()];
-  const response = operation.responses[String(answer.status)];
-  expect(response, `${method} ${route} documents ${answer.status}`).toBeDefined();
-  const resolved = response.$ref ? openapi.components.responses[response.$ref.split("/").pop()] : response;
-  const schema = resolved.content?.["application/json"]?.schema;
-  if (!schema) return expect(answer.body).toBeNull();
-  const validate = ajv.compile({ $ref: `piper-openapi${schema.$ref}` });
-  expect(validate(answer.body), JSON.stringify(validate.errors)).toBe(true);
-}
+const piper = (method: string, route: string, token: string | null, body?: unknown, headers?: Record<string, string>) => client.call(method, route, token, body, headers);
+const conforms = (answer: Answer, route: string, method: string) => client.conforms(answer, route, method);
 
 const memberPath = (org: OrgFixture, userId: string) => `/v1/organizations/${org.organization.id}/members/${userId}`;
 const MEMBERS = "/v1/organizations/{org_id}/members";
@@ -68,11 +34,7 @@ beforeAll(async () => {
   t = await createTestApp({ RATE_LIMITS: "false" });
   acme = await orgWithPeople(t.db, "piper-acme");
   other = await orgWithPeople(t.db, "piper-other");
-  const answer = await piper("GET", "/openapi.json", null);
-  openapi = answer.body;
-  ajv = new Ajv2020({ strict: false });
-  addFormats.default(ajv);
-  ajv.addSchema(openapi, "piper-openapi");
+  client = await restClient(t.app, "piper");
 });
 afterAll(async () => {
   await t?.close();
@@ -80,14 +42,12 @@ afterAll(async () => {
 
 describe("the OpenAPI document", () => {
   it("is valid OpenAPI 3.1, needs no authentication to read, and lists every route", async () => {
-    const result = await new Validator().validate(openapi as Parameters<Validator["validate"]>[0]);
-    expect(result.errors ?? [], JSON.stringify(result.errors)).toEqual([]);
-    expect(result.valid).toBe(true);
+    const { openapi, fields } = client;
+    expect(await client.validDocument()).toEqual([]);
     expect(openapi.openapi).toBe("3.1.0");
     expect(Object.keys(openapi.paths).sort()).toEqual([MEMBERS, MEMBER]);
     expect(Object.keys(openapi.paths[MEMBER]).sort()).toEqual(["delete", "get", "patch"]);
     // The reference pages' field lists, exactly.
-    const fields = (name: string) => Object.keys(openapi.components.schemas[name].properties);
     expect(fields("OrganizationMemberRead")).toEqual(["id", "user_id", "organization_id", "role_id", "created_at", "role", "user", "organization"]);
     expect(fields("RoleInfo")).toEqual(["id", "name", "is_system"]);
     expect(fields("UserRead")).toEqual(["email", "first_name", "last_name", "id", "is_active", "timezone", "created_at", "updated_at", "status", "invited_at"]);
@@ -252,7 +212,8 @@ describe("the same service behind it", () => {
     const limited = await createTestApp({ RATE_LIMIT_SENSITIVE_WRITES: "2" });
     try {
       const fx = await orgWithPeople(limited.db, "piper-limited");
-      const add = (n: number) => call(limited.app, "POST", `/v1/organizations/${fx.organization.id}/members`, fx.owner.token, { email: `p${n}@piper.example`, role_id: MEMBER_ROLE });
+      const limitedClient = await restClient(limited.app, "piper");
+      const add = (n: number) => limitedClient.call("POST", `/v1/organizations/${fx.organization.id}/members`, fx.owner.token, { email: `p${n}@piper.example`, role_id: MEMBER_ROLE });
       const answers = [await add(1), await add(2), await add(3)];
       expect(answers.map((answer) => answer.status)).toEqual([201, 201, 429]);
       expect(answers[2]!.body.error.code).toBe("RATE_LIMITED");
@@ -268,7 +229,7 @@ describe("the same service behind it", () => {
     fs.writeFileSync(manifest, "{}");
     const app = createApp({ config: loadConfig({ LOG_LEVEL: "silent", RATE_LIMITS: "false", TRUSTED_DOCUMENTS: "require", TRUSTED_DOCUMENTS_FILE: manifest }), db: t.db, logger: createLogger("silent", "stderr") });
     try {
-      const answer = await call(app, "GET", memberPath(acme, acme.member.user.id), acme.owner.token);
+      const answer = await (await restClient(app, "piper")).call("GET", memberPath(acme, acme.member.user.id), acme.owner.token);
       expect(answer.status).toBe(200);
       const graphql = await app.fetch("http://localhost/graphql", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${acme.owner.token}` }, body: JSON.stringify({ query: "{ viewer { id } }" }) });
       expect(JSON.stringify(await graphql.json())).toContain("PERSISTED_QUERY_ONLY");
@@ -310,28 +271,18 @@ describe("the reference pages' curl examples", () => {
   "role_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 }
 '`;
-  let server: http.Server;
-  let base: string;
+  let server: Awaited<ReturnType<typeof listening>>;
   beforeAll(async () => {
-    server = http.createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/compat/piper`;
+    server = await listening(t.app);
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-  const curl = async (example: string, values: Record<string, string>) => {
-    let command = example.replace("https://api.letpiper.com", base).replace("<token>", acme.owner.token);
-    for (const [placeholder, value] of Object.entries(values)) command = command.replaceAll(placeholder, value);
-    const { stdout } = await run("bash", ["-c", `${command} --silent --show-error --write-out '\\n%{http_code}'`]);
-    const lines = stdout.trimEnd().split("\n");
-    return { status: Number(lines.pop()), body: JSON.parse(lines.join("\n")) };
-  };
+  afterAll(() => server.close());
+  const values = () => ({ "https://api.letpiper.com": `${server.url}/compat/piper`, "<token>": acme.owner.token, "3c90c3cc-0d44-4b50-8888-8dd25736052a": MEMBER_ROLE });
 
   it("POST and PATCH work as written", async () => {
-    const added = await curl(POST_EXAMPLE, { "{org_id}": acme.organization.id, "<string>": "curl.person@piper.example", "3c90c3cc-0d44-4b50-8888-8dd25736052a": MEMBER_ROLE });
+    const added = await curl(POST_EXAMPLE, { ...values(), "{org_id}": acme.organization.id, "<string>": "curl.person@piper.example" });
     expect(added.status).toBe(201);
     expect(added.body.user.email).toBe("curl.person@piper.example");
-    const patched = await curl(PATCH_EXAMPLE, { "{org_id}": acme.organization.id, "{user_id}": acme.member.user.id, "3c90c3cc-0d44-4b50-8888-8dd25736052a": MEMBER_ROLE });
+    const patched = await curl(PATCH_EXAMPLE, { ...values(), "{org_id}": acme.organization.id, "{user_id}": acme.member.user.id });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ user_id: acme.member.user.id, role_id: MEMBER_ROLE });
   });

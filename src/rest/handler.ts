@@ -114,7 +114,7 @@ export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger
         pattern,
         names,
         params: ajv.compile(local(object(route.params, Object.keys(route.params)))),
-        query: ajv.compile(local(object(route.query ?? {}, []))),
+        query: ajv.compile(local(object(route.query ?? {}, route.requiredQuery ?? []))),
         body: route.body ? ajv.compile(local(route.body)) : null,
       };
     });

@@ -49,7 +49,13 @@ export function openApiDocument(profile: Profile): Record<string, unknown> {
       ...(route.description ? { description: route.description } : {}),
       parameters: [
         ...Object.entries(route.params).map(([name, { description, ...schema }]) => ({ name, in: "path", required: true, ...(description ? { description } : {}), schema })),
-        ...Object.entries(route.query ?? {}).map(([name, { description, ...schema }]) => ({ name, in: "query", required: false, ...(description ? { description } : {}), schema })),
+        ...Object.entries(route.query ?? {}).map(([name, { description, ...schema }]) => ({
+          name,
+          in: "query",
+          required: route.requiredQuery?.includes(name) ?? false,
+          ...(description ? { description } : {}),
+          schema,
+        })),
         ...Object.entries(route.headers ?? {}).map(([name, { description, schema }]) => ({ name, in: "header", required: false, description, schema })),
       ],
       ...(route.body ? { requestBody: { required: true, content: { "application/json": { schema: route.body } } } } : {}),

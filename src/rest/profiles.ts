@@ -1,9 +1,11 @@
 // The REST compatibility profiles (README, "REST compatibility"), each served under /compat/<name>.
 import { ConfigError } from "../config.js";
 import { piper } from "./profiles/piper.js";
+import { pxyz } from "./profiles/pxyz.js";
+import { wacht } from "./profiles/wacht.js";
 import type { Profile } from "./route.js";
 
-const PROFILES: readonly Profile[] = [piper];
+const PROFILES: readonly Profile[] = [piper, wacht, pxyz];
 
 /** The profiles REST_PROFILES turns on (config.restProfiles; null: all), or a ConfigError naming an unknown one. */
 export function enabledProfiles(names: readonly string[] | null): Profile[] {

@@ -47,8 +47,9 @@ export interface Route {
   description?: string;
   /** Each path parameter's schema. */
   params: Record<string, Schema & { description?: string }>;
-  /** Query parameters (all optional), each a string or integer schema. */
+  /** Query parameters, each a string or integer schema; optional unless named in requiredQuery. */
   query?: Record<string, Schema & { description?: string }>;
+  requiredQuery?: string[];
   /** The JSON body's schema (an object; unknown fields are refused). */
   body?: Schema;
   /** Headers the route reads, for the OpenAPI document (Idempotency-Key, If-Match). */

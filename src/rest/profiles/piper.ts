@@ -3,19 +3,12 @@
 // UUIDs, a member addressed by its **user's** id. Served at /compat/piper.
 import { RestError, graphqlDocument, rawId, ref, timestamp, uuid, type Json, type Profile, type Route, type Run, type Schema } from "../route.js";
 import { encodeGlobalID } from "@pothos/plugin-relay";
+import { cursorPage, expectedVersion, IF_MATCH, object, PAGE_QUERY, type Page } from "./shared.js";
 
 const nullableString: Schema = { type: ["string", "null"] };
 const dateTime: Schema = { type: "string", format: "date-time" };
 const nullableDateTime: Schema = { type: ["string", "null"], format: "date-time" };
 const nullableUuid: Schema = { type: ["string", "null"], format: "uuid" };
-
-const object = (properties: Record<string, Schema>, description: string): Schema => ({
-  type: "object",
-  description,
-  required: Object.keys(properties),
-  additionalProperties: false,
-  properties,
-});
 
 const schemas: Record<string, Schema> = {
   RoleInfo: object({ id: uuid, name: { type: "string" }, is_system: { type: "boolean" } }, "Basic role information for member responses."),
@@ -169,17 +162,6 @@ async function findMember(run: Run, path: Record<string, string>): Promise<Graph
   throw new RestError(404, "NOT_FOUND", "Member not found");
 }
 
-/** If-Match: "<version>" (from a GET's ETag) as the mutation's expectedVersion. */
-function expectedVersion(headers: Headers): { expectedVersion?: number } {
-  const value = headers.get("if-match");
-  if (value === null || value.trim() === "*") return {};
-  const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(value);
-  if (!match) throw new RestError(400, "BAD_USER_INPUT", 'If-Match must be an ETag this API sent (e.g. "3")', "If-Match");
-  return { expectedVersion: Number(match[1]) };
-}
-
-const IF_MATCH = { "If-Match": { description: "The ETag of a GET: the change is refused with 412 (STALE_VERSION) if the member changed since", schema: { type: "string" } } };
-
 const routes: Route[] = [
   {
     method: "GET",
@@ -188,10 +170,7 @@ const routes: Route[] = [
     summary: "List Organization Members",
     description: "The organization's members, oldest membership first, `limit` at a time (default 50, at most 100). Requires members:read permission.",
     params: orgParam,
-    query: {
-      limit: { type: "integer", minimum: 1, maximum: 100, description: "Members per page (default 50)" },
-      cursor: { type: "string", maxLength: 500, description: "The `next_cursor` of the previous page" },
-    },
+    query: PAGE_QUERY,
     status: 200,
     response: ref("OrganizationMemberList"),
     errors: [400, 403, 404],
@@ -199,8 +178,7 @@ const routes: Route[] = [
     async handle({ path, query }, run) {
       const data = await run(LIST, { organizationId: organizationId(path), first: query.limit ?? 50, after: query.cursor ?? null });
       if (!data.organization) throw new RestError(404, "NOT_FOUND", "Organization not found");
-      const { pageInfo, edges } = data.organization.members;
-      return { body: { data: edges.map((edge: { node: GraphQLMember }) => memberRead(edge.node)), has_more: pageInfo.hasNextPage, next_cursor: pageInfo.hasNextPage ? pageInfo.endCursor : null } };
+      return { body: cursorPage(data.organization.members as Page<GraphQLMember>, memberRead) };
     },
   },
   {
