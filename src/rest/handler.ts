@@ -141,7 +141,9 @@ export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger
       const field = typeof error?.extensions?.field === "string" ? error.extensions.field.replace(/^input\./, "") : null;
       const retryAfter = error?.extensions?.retryAfterSeconds ?? response.headers.get("retry-after");
       const message = status === 500 ? "Internal server error" : (error?.message ?? "The request failed");
-      throw new RestError(status, status === 500 ? "INTERNAL_SERVER_ERROR" : code, message, field === null ? null : (route.fields?.[field] ?? field), {
+      // The input field as this API spells it: the whole path if the route names it, else each segment (locations.0.roleIds → locations.0.role).
+      const spelled = field === null ? null : (route.fields?.[field] ?? field.split(".").map((segment) => route.fields?.[segment] ?? segment).join("."));
+      throw new RestError(status, status === 500 ? "INTERNAL_SERVER_ERROR" : code, message, spelled, {
         ...(retryAfter !== null && retryAfter !== undefined ? { "retry-after": String(retryAfter) } : {}),
         ...(code === "UNAUTHENTICATED" ? { "www-authenticate": "Bearer" } : {}),
       });

@@ -3,7 +3,7 @@
 // UUIDs, a member addressed by its **user's** id. Served at /compat/piper.
 import { RestError, graphqlDocument, rawId, ref, timestamp, uuid, type Json, type Profile, type Route, type Run, type Schema } from "../route.js";
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import { cursorPage, expectedVersion, IF_MATCH, object, PAGE_QUERY, type Page } from "./shared.js";
+import { changeRoleRoute, cursorPage, object, PAGE_QUERY, removeMemberRoute, type Page } from "./shared.js";
 
 const nullableString: Schema = { type: ["string", "null"] };
 const dateTime: Schema = { type: "string", format: "date-time" };
@@ -96,9 +96,6 @@ const UPDATE_ROLE = graphqlDocument(`mutation PiperUpdateMemberRole($input: Upda
   updateMemberRole(input: $input) { member { ...PiperMember } }
 }${MEMBER_FIELDS}`);
 
-const REMOVE = graphqlDocument(`mutation PiperRemoveMember($input: RemoveMemberInput!) {
-  removeMember(input: $input) { removedMemberId }
-}`);
 
 type GraphQLMember = {
   id: string;
@@ -225,52 +222,30 @@ const routes: Route[] = [
       return answer(await findMember(run, path));
     },
   },
-  {
+  changeRoleRoute<GraphQLMember>({
     method: "PATCH",
     path: "/v1/organizations/{org_id}/members/{user_id}",
     operationId: "updateOrganizationMember",
     summary: "Update Organization Member",
     description: "Update a member’s role in the organization. Requires members:update permission; a role above your own, or the owner role, is refused as over GraphQL.",
+    bodyDescription: "Schema for updating a member's role.",
     params: memberParams,
-    body: {
-      type: "object",
-      description: "Schema for updating a member's role.",
-      required: ["role_id"],
-      additionalProperties: false,
-      properties: { role_id: uuid },
-    },
-    headers: IF_MATCH,
-    status: 200,
+    roleField: "role_id",
+    document: UPDATE_ROLE,
     response: ref("OrganizationMemberRead"),
-    fields: { roleId: "role_id", expectedVersion: "If-Match" },
-    errors: [400, 403, 404, 409, 412],
-    documents: [FIND, UPDATE_ROLE],
-    async handle({ path, body, headers }, run) {
-      const version = expectedVersion(headers);
-      const found = await findMember(run, path);
-      const data = await run(UPDATE_ROLE, { input: { memberId: found.id, roleId: encodeGlobalID("Role", String(body.role_id)), ...version } });
-      return answer(data.updateMemberRole.member as GraphQLMember);
-    },
-  },
-  {
-    method: "DELETE",
+    serialize: memberRead,
+    finds: [FIND],
+    findMember,
+  }),
+  removeMemberRoute({
     path: "/v1/organizations/{org_id}/members/{user_id}",
     operationId: "removeOrganizationMember",
     summary: "Remove Organization Member",
     description: "Removes the member. Requires members:delete permission; the last owner can't be removed (409 LAST_OWNER).",
     params: memberParams,
-    headers: IF_MATCH,
-    status: 204,
-    fields: { expectedVersion: "If-Match" },
-    errors: [400, 403, 404, 409, 412],
-    documents: [FIND, REMOVE],
-    async handle({ path, headers }, run) {
-      const version = expectedVersion(headers);
-      const found = await findMember(run, path);
-      await run(REMOVE, { input: { memberId: found.id, ...version } });
-      return { body: null };
-    },
-  },
+    finds: [FIND],
+    findMember,
+  }),
 ];
 
 export const piper: Profile = {

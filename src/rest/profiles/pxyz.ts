@@ -4,7 +4,7 @@
 // /compat/pxyz.
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { RestError, graphqlDocument, rawId, ref, timestamp, uuid, type Json, type Profile, type Route, type Run, type Schema } from "../route.js";
-import { expectedVersion, IF_MATCH, object, PAGE_QUERY, type Page } from "./shared.js";
+import { expectedVersion, IF_MATCH, object, PAGE_QUERY, removeMemberRoute, type Page } from "./shared.js";
 
 const string: Schema = { type: "string" };
 const nullableString: Schema = { type: ["string", "null"] };
@@ -76,7 +76,6 @@ const UPDATE_ROLE = graphqlDocument(`mutation PxyzUpdateMembershipRole($input: U
 
 const UPDATE = graphqlDocument(`mutation PxyzUpdateMembership($input: UpdateMemberInput!, $private: Boolean!) { updateMember(input: $input) { member { ...PxyzMember } } }${MEMBER_FIELDS}`);
 
-const REMOVE = graphqlDocument(`mutation PxyzDeleteMembership($input: RemoveMemberInput!) { removeMember(input: $input) { removedMemberId } }`);
 
 type Stamp = string | null;
 type GraphQLMember = {
@@ -200,25 +199,15 @@ const routes: Route[] = [
       return answer(data.updateMember.member as GraphQLMember);
     },
   },
-  {
-    method: "DELETE",
+  removeMemberRoute({
     path: "/api/v0/auth/organization-members/{id}",
     operationId: "deleteOrganizationMembership",
     summary: "Delete an organizationMembership",
     description: "Needs members:delete; the last owner can't be removed (409 LAST_OWNER).",
     params: idParam,
-    headers: IF_MATCH,
-    status: 204,
-    fields: { expectedVersion: "If-Match" },
-    errors: [400, 403, 404, 409, 412],
-    documents: [FIND, REMOVE],
-    async handle({ path, headers }, run) {
-      const version = expectedVersion(headers);
-      const found = await findMember(run, path.id!);
-      await run(REMOVE, { input: { memberId: found.id, ...version } });
-      return { body: null };
-    },
-  },
+    finds: [FIND],
+    findMember: (run, path) => findMember(run, path.id!),
+  }),
 ];
 
 export const pxyz: Profile = {

@@ -1,5 +1,7 @@
-// What several profiles share: object schemas, cursor pages, If-Match as expectedVersion.
-import { RestError, type Json, type Schema } from "../route.js";
+// What several profiles share: object schemas, cursor pages, If-Match as expectedVersion, and the
+// routes that change a member's role and remove a member, which differ only in how the member is found.
+import { encodeGlobalID } from "@pothos/plugin-relay";
+import { RestError, graphqlDocument, uuid, type Document, type Json, type Route, type Run, type Schema } from "../route.js";
 
 /** An object schema whose every property is required and no other is allowed (answers always carry each field, null when there's no value). */
 export const object = (properties: Record<string, Schema>, description: string): Schema => ({
@@ -38,3 +40,66 @@ export function expectedVersion(headers: Headers): { expectedVersion?: number } 
   if (!match) throw new RestError(400, "BAD_USER_INPUT", 'If-Match must be an ETag this API sent (e.g. "3")', "If-Match");
   return { expectedVersion: Number(match[1]) };
 }
+
+/** How a profile finds the member a route names (404 when it is not one the caller may see there). */
+type FindMember = (run: Run, path: Record<string, string>) => Promise<{ id: string }>;
+
+interface MemberRouteSpec {
+  path: string;
+  operationId: string;
+  summary: string;
+  description: string;
+  params: Route["params"];
+  /** The documents findMember runs. */
+  finds: Document[];
+  findMember: FindMember;
+}
+
+const REMOVE_MEMBER = graphqlDocument(`mutation RestRemoveMember($input: RemoveMemberInput!) { removeMember(input: $input) { removedMemberId } }`);
+
+/** DELETE of a member: 204, as removeMember (the last owner: 409 LAST_OWNER), If-Match as expectedVersion. */
+export const removeMemberRoute = (spec: MemberRouteSpec): Route => ({
+  method: "DELETE",
+  path: spec.path,
+  operationId: spec.operationId,
+  summary: spec.summary,
+  description: spec.description,
+  params: spec.params,
+  headers: IF_MATCH,
+  status: 204,
+  fields: { expectedVersion: "If-Match" },
+  errors: [400, 403, 404, 409, 412],
+  documents: [...spec.finds, REMOVE_MEMBER],
+  async handle({ path, headers }, run) {
+    const version = expectedVersion(headers);
+    const found = await spec.findMember(run, path);
+    await run(REMOVE_MEMBER, { input: { memberId: found.id, ...version } });
+    return { body: null };
+  },
+});
+
+/** PATCH of a member's role ({ <roleField>: uuid }), as updateMemberRole: the document's `updateMemberRole.member` answered by `serialize`. */
+export const changeRoleRoute = <T extends { version: number }>(
+  spec: MemberRouteSpec & { method: "PATCH" | "PUT"; roleField: string; document: Document; response: Schema; serialize: (member: T) => Json; bodyDescription?: string },
+): Route => ({
+  method: spec.method,
+  path: spec.path,
+  operationId: spec.operationId,
+  summary: spec.summary,
+  description: spec.description,
+  params: spec.params,
+  body: { type: "object", ...(spec.bodyDescription ? { description: spec.bodyDescription } : {}), required: [spec.roleField], additionalProperties: false, properties: { [spec.roleField]: uuid } },
+  headers: IF_MATCH,
+  status: 200,
+  response: spec.response,
+  fields: { roleId: spec.roleField, expectedVersion: "If-Match" },
+  errors: [400, 403, 404, 409, 412],
+  documents: [...spec.finds, spec.document],
+  async handle({ path, body, headers }, run) {
+    const version = expectedVersion(headers);
+    const found = await spec.findMember(run, path);
+    const data = await run(spec.document, { input: { memberId: found.id, roleId: encodeGlobalID("Role", String(body[spec.roleField])), ...version } });
+    const member = data.updateMemberRole.member as T;
+    return { body: spec.serialize(member), headers: { etag: `"${member.version}"` } };
+  },
+});

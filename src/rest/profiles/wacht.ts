@@ -4,7 +4,7 @@
 // /compat/wacht.
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { RestError, graphqlDocument, rawId, ref, timestamp, uuid, type Json, type Profile, type Route, type Run, type Schema } from "../route.js";
-import { cursorPage, expectedVersion, IF_MATCH, object, PAGE_QUERY, type Page } from "./shared.js";
+import { changeRoleRoute, cursorPage, object, PAGE_QUERY, removeMemberRoute, type Page } from "./shared.js";
 
 const string: Schema = { type: "string" };
 const nullableString: Schema = { type: ["string", "null"] };
@@ -66,7 +66,6 @@ const FIND = graphqlDocument(`query WachtFindMember($memberId: ID!) { node(id: $
 
 const UPDATE_ROLE = graphqlDocument(`mutation WachtUpdateMemberRole($input: UpdateMemberRoleInput!) { updateMemberRole(input: $input) { member { ...WachtMember } } }${MEMBER_FIELDS}`);
 
-const REMOVE = graphqlDocument(`mutation WachtRemoveMember($input: RemoveMemberInput!) { removeMember(input: $input) { removedMemberId } }`);
 
 type Stamp = string | null;
 type GraphQLMember = {
@@ -158,46 +157,29 @@ const routes: Route[] = [
     documents: [FIND],
     handle: async ({ path }, run) => answer(await findMember(run, path)),
   },
-  {
+  changeRoleRoute<GraphQLMember>({
     method: "PATCH",
     path: "/organizations/{organization_id}/members/{membership_id}",
     operationId: "updateOrganizationMember",
     summary: "Update a member’s role in an organization",
     description: "Member updated successfully. Needs members:update; a role above your own, or the owner role, is refused as over GraphQL.",
     params: memberParams,
-    body: { type: "object", required: ["role_id"], additionalProperties: false, properties: { role_id: uuid } },
-    headers: IF_MATCH,
-    status: 200,
+    roleField: "role_id",
+    document: UPDATE_ROLE,
     response: ref("OrganizationMember"),
-    fields: { roleId: "role_id", expectedVersion: "If-Match" },
-    errors: [400, 403, 404, 409, 412],
-    documents: [FIND, UPDATE_ROLE],
-    async handle({ path, body, headers }, run) {
-      const version = expectedVersion(headers);
-      const found = await findMember(run, path);
-      const data = await run(UPDATE_ROLE, { input: { memberId: found.id, roleId: encodeGlobalID("Role", String(body.role_id)), ...version } });
-      return answer(data.updateMemberRole.member as GraphQLMember);
-    },
-  },
-  {
-    method: "DELETE",
+    serialize: membership,
+    finds: [FIND],
+    findMember,
+  }),
+  removeMemberRoute({
     path: "/organizations/{organization_id}/members/{membership_id}",
     operationId: "removeOrganizationMember",
     summary: "Remove a member from an organization",
     description: "Needs members:delete; the last owner can't be removed (409 LAST_OWNER).",
     params: memberParams,
-    headers: IF_MATCH,
-    status: 204,
-    fields: { expectedVersion: "If-Match" },
-    errors: [400, 403, 404, 409, 412],
-    documents: [FIND, REMOVE],
-    async handle({ path, headers }, run) {
-      const version = expectedVersion(headers);
-      const found = await findMember(run, path);
-      await run(REMOVE, { input: { memberId: found.id, ...version } });
-      return { body: null };
-    },
-  },
+    finds: [FIND],
+    findMember,
+  }),
 ];
 
 export const wacht: Profile = {
