@@ -57,6 +57,8 @@ const round1 = (value: number) => Math.round(value * 10) / 10;
 /** The issue's goals. */
 const GOAL = {
   vsBaseline: 0.5,
+  /** r1 (w2 through the Piper REST profile) against w2's req/s. */
+  r1VsW2: 0.8,
   q0Statements: 1,
   q3BigOverSmall: 3,
   idleRssMb: 200,
@@ -134,7 +136,15 @@ interface Scenario {
   baseline: boolean;
   /** PostGraphile's document for the same shape, when --peer runs it. */
   peer?: keyof typeof PEER;
+  /** A REST route instead of the GraphQL document (r1): check() then gets the JSON body. */
+  rest?: () => RestCall;
   check: (data: any) => void;
+}
+
+interface RestCall {
+  method: string;
+  path: string;
+  body: unknown;
 }
 
 interface Row {
@@ -171,17 +181,33 @@ async function post(url: string, token: string, query: string, variables: Record
   return { status: response.status, text, body: JSON.parse(text), bytes: Buffer.byteLength(text), statements: Number(response.headers.get("x-sql-statements") ?? NaN) };
 }
 
-async function load(url: string, token: string, query: string, variables: () => Record<string, unknown>, seconds: number) {
+/** A REST route, once (r1's check): as post() answers. */
+async function postRest(url: string, token: string, call: RestCall) {
+  const response = await fetch(`${url}${call.path}`, {
+    method: call.method,
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify(call.body),
+  });
+  const text = await response.text();
+  return { status: response.status, text, body: JSON.parse(text), bytes: Buffer.byteLength(text), statements: Number(response.headers.get("x-sql-statements") ?? NaN) };
+}
+
+async function load(url: string, token: string, query: string, variables: () => Record<string, unknown>, seconds: number, rest?: () => RestCall) {
+  const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
   const result = await autocannon({
-    url: `${url}/graphql`,
+    url: rest ? url : `${url}/graphql`,
     connections,
     duration: seconds,
     requests: [
-      {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-        setupRequest: (request) => ({ ...request, body: JSON.stringify({ query, variables: variables() }) }),
-      },
+      rest
+        ? {
+            headers,
+            setupRequest: (request) => {
+              const call = rest();
+              return { ...request, method: call.method as "PATCH", path: call.path, body: JSON.stringify(call.body) };
+            },
+          }
+        : { method: "POST", headers, setupRequest: (request) => ({ ...request, body: JSON.stringify({ query, variables: variables() }) }) },
     ],
   });
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts };
@@ -208,10 +234,10 @@ async function settle(pids: number[]): Promise<void> {
 }
 
 /** A 2 s warm-up (or `duration`, when shorter), then the measured run, each from an idle start. */
-async function measure(url: string, token: string, query: string, variables: () => Record<string, unknown>, pids: number[]) {
-  await load(url, token, query, variables, Math.min(2, duration));
+async function measure(url: string, token: string, query: string, variables: () => Record<string, unknown>, pids: number[], rest?: () => RestCall) {
+  await load(url, token, query, variables, Math.min(2, duration), rest);
   await settle(pids);
-  const result = await load(url, token, query, variables, duration);
+  const result = await load(url, token, query, variables, duration, rest);
   await settle(pids);
   return result;
 }
@@ -287,9 +313,12 @@ async function runScale(scale: Scale, peerInstall: PeerInstall | null): Promise<
     const runId = randomBytes(3).toString("hex");
     // w2 flips members of org-3 between the member and admin roles (never owners, never the viewer).
     const flipTargets = await (async () => {
-      const { body } = await post(server.url, token, `query { organization(slug: "org-3") { members(first: 40) { edges { node { id role { key } } } } } }`, {});
-      return (body.data.organization.members.edges as any[]).map((edge) => edge.node).filter((node) => node.role.key !== "owner");
+      const { body } = await post(server.url, token, `query { organization(slug: "org-3") { id members(first: 40) { edges { node { id user { id } role { key } } } } } }`, {});
+      const org3 = Buffer.from(body.data.organization.id, "base64").toString().split(":")[1]!;
+      return (body.data.organization.members.edges as any[]).map((edge) => ({ ...edge.node, org3 })).filter((node) => node.role.key !== "owner");
     })();
+    const rawUserId = (target: { user: { id: string } }) => Buffer.from(target.user.id, "base64").toString().split(":")[1]!;
+    let r = 0;
     const member = flipTargets[0];
     const scenarios: Scenario[] = [
       { name: "q0", query: Q0, variables: () => ({}), baseline: true, peer: "q0", check: (d) => expect(d.__typename === "Query", "q0: __typename") },
@@ -327,6 +356,18 @@ async function runScale(scale: Scale, peerInstall: PeerInstall | null): Promise<
         baseline: true,
         check: (d) => expect(typeof d.updateMemberRole.member.role.key === "string", "w2: role changed"),
       },
+      {
+        // w2 through the Piper REST profile: the same change, addressed by the member's user id.
+        name: "r1",
+        query: "",
+        variables: () => ({}),
+        baseline: false,
+        rest: () => {
+          const target = flipTargets[++r % flipTargets.length];
+          return { method: "PATCH", path: `/compat/piper/v1/organizations/${target.org3}/members/${rawUserId(target)}`, body: { role_id: r % 2 ? SYSTEM_ROLES.admin.id : SYSTEM_ROLES.member.id } };
+        },
+        check: (body) => expect(typeof body.role_id === "string" && typeof body.role.name === "string", "r1: role changed"),
+      },
     ];
 
     // Check every scenario once, one request at a time and before any load, so the statement
@@ -335,9 +376,9 @@ async function runScale(scale: Scale, peerInstall: PeerInstall | null): Promise<
     const pids = [server.child.pid!, ...(baseline ? [baseline.child.pid!] : []), ...(peer ? [peer.pid] : [])];
     for (const scenario of scenarios) {
       const variables = scenario.variables();
-      const checked = await post(server.url, token, scenario.query, variables);
+      const checked = scenario.rest ? await postRest(server.url, token, scenario.rest()) : await post(server.url, token, scenario.query, variables);
       if (checked.status !== 200 || checked.body.errors) throw new Error(`${scenario.name} failed its check: ${checked.text.slice(0, 500)}`);
-      scenario.check(checked.body.data);
+      scenario.check(scenario.rest ? checked.body : checked.body.data);
       if (scenario.baseline && baseline) {
         if (scenario.name === "w1") {
           // A second add of the same address is a CONFLICT: the baseline adds another one.
@@ -381,7 +422,7 @@ async function runScale(scale: Scale, peerInstall: PeerInstall | null): Promise<
         if (scenario.name === "q2") memory.peerAfterQ2Mb = rssMb(peer.pid);
       }
       log(`${scale} ${scenario.name}: loading for ${duration} s`);
-      const result = await measure(server.url, token, scenario.query, scenario.variables, pids);
+      const result = await measure(server.url, token, scenario.query, scenario.variables, pids, scenario.rest);
       rows.push({
         name: scenario.name,
         scale,
@@ -489,6 +530,11 @@ function evaluateTargets(rows: Row[], memory: Record<string, ScaleMemory>, start
       });
     }
     if (q0) targets.push({ target: `q0 ≤ ${GOAL.q0Statements} SQL statement per request`, scale, measured: String(q0.statements), met: q0.statements <= GOAL.q0Statements });
+    const r1 = find(scale, "r1");
+    const w2 = find(scale, "w2");
+    if (r1 && w2) {
+      targets.push({ target: `r1 (REST) ≥ ${percent(GOAL.r1VsW2)} of w2's req/s`, scale, measured: `${percent(r1.rps / w2.rps)} (${r1.rps.toFixed(1)} vs ${w2.rps.toFixed(1)})`, met: r1.rps / w2.rps >= GOAL.r1VsW2 });
+    }
     const budget = Object.entries(STATEMENT_BUDGET).map(([name, most]) => ({ name, most, row: find(scale, name)! }));
     if (budget.every((b) => b.row)) targets.push({
       target: `SQL statements: ${budget.map((b) => `${b.name} ≤ ${b.most}`).join(", ")}`,

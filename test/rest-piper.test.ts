@@ -55,6 +55,26 @@ describe("the OpenAPI document", () => {
   });
 });
 
+describe("the reference page", () => {
+  it("serves Swagger UI from the package's own files, no CDN and no inline script, over the profile's document", async () => {
+    const page = await t.app.fetch("http://localhost/compat/piper/docs");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await page.text();
+    const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]!);
+    expect(sources).toEqual(["/compat/_reference/swagger-ui.css", "/compat/_reference/swagger-ui-bundle.js", "/compat/piper/docs/init.js"]);
+    expect(html).not.toMatch(/<script>(?!<)/);
+    for (const source of sources) {
+      const asset = await t.app.fetch(`http://localhost${source}`);
+      expect(asset.status, source).toBe(200);
+      expect(asset.headers.get("content-type"), source).toMatch(source.endsWith(".css") ? /^text\/css/ : /^text\/javascript/);
+      expect((await asset.arrayBuffer()).byteLength, source).toBeGreaterThan(source.endsWith("init.js") ? 50 : 10_000);
+    }
+    expect(await (await t.app.fetch("http://localhost/compat/piper/docs/init.js")).text()).toContain('"/compat/piper/openapi.json"');
+    expect((await t.app.fetch("http://localhost/compat/_reference/package.json")).status).toBe(404);
+  });
+});
+
 describe("members", () => {
   it("POST adds a member by email (201, pending until they accept); GET finds them by the user id it showed", async () => {
     const added = await piper("POST", `/v1/organizations/${acme.organization.id}/members`, acme.owner.token, { email: "new.person@piper.example", role_id: MEMBER_ROLE });

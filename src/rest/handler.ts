@@ -4,11 +4,12 @@
 // documents run through the same Yoga instance, with the caller's headers, as a request to
 // /graphql would: authentication, rules, rate limits, limits, audit, metrics, tracing and logs
 // all apply unchanged. GraphQL errors become HTTP statuses and { error: { code, message, field } }.
-// /compat/<profile>/openapi.json is the profile's OpenAPI 3.1 document.
+// /compat/<profile>/openapi.json is the profile's OpenAPI 3.1 document, /compat/<profile>/docs its reference page.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import type { Plugin } from "graphql-yoga";
 import { openApiDocument } from "./openapi.js";
+import { ASSET_PATH, referenceAsset, referencePage, referenceScript } from "./reference-page.js";
 import type { Logger } from "../logger.js";
 import { RestError, type Document, type Json, type Profile, type Route, type Run, type Schema } from "./route.js";
 
@@ -122,17 +123,24 @@ export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger
   }
 
   /** Runs one document through Yoga at /graphql with the caller's headers. */
-  const runner = (request: Request, serverContext: Record<string, unknown>, route: Route, requestId: { value: string | null }): Run => async (document: Document, variables) => {
+  /** What the route's GraphQL requests tell the REST answer: their request id, and their SQL statements (SQL_STATEMENTS_HEADER). */
+  interface Passed {
+    value: string | null;
+    statements: number | null;
+  }
+  const runner = (request: Request, serverContext: Record<string, unknown>, route: Route, passed: Passed): Run => async (document: Document, variables) => {
     if (!route.documents.includes(document)) throw new Error(`${route.operationId} runs a document it does not declare`);
     const headers = new Headers({ "content-type": "application/json", accept: "application/json" });
     for (const name of HEADERS_PASSED_ON) {
       const value = request.headers.get(name);
       if (value !== null) headers.set(name, value);
     }
-    if (requestId.value) headers.set("x-request-id", requestId.value);
+    if (passed.value) headers.set("x-request-id", passed.value);
     const body = byDocumentId ? { documentId: `sha256:${document.id}`, variables } : { query: document.source, variables };
     const response = await fetch()(new Request(new URL("/graphql", request.url), { method: "POST", headers, body: JSON.stringify(body) }), serverContext);
-    requestId.value ??= response.headers.get("x-request-id");
+    passed.value ??= response.headers.get("x-request-id");
+    const statements = response.headers.get("x-sql-statements");
+    if (statements !== null) passed.statements = (passed.statements ?? 0) + Number(statements);
     const result = (await response.json().catch(() => null)) as { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, any> }[] } | null;
     const error = result?.errors?.[0];
     if (error || !result?.data) {
@@ -153,21 +161,27 @@ export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger
 
   return {
     async onRequest({ request, url, serverContext, endResponse }) {
+      if (url.pathname.startsWith(ASSET_PATH) && request.method === "GET") {
+        const asset = referenceAsset(url.pathname.slice(ASSET_PATH.length));
+        if (asset) return endResponse(asset);
+      }
       const match = /^\/compat\/([\w-]+)(\/.*)?$/.exec(url.pathname);
       if (!match) return;
       const entry = compiled.get(match[1]!);
       if (!entry) return;
       const rest = match[2] ?? "/";
-      const requestId = { value: request.headers.get("x-request-id") };
-      if (rest === "/openapi.json" && request.method === "GET") {
-        return endResponse(new Response(entry.openapi, { status: 200, headers: { "content-type": "application/json; charset=utf-8" } }));
+      const passed: Passed = { value: request.headers.get("x-request-id"), statements: null };
+      if (request.method === "GET") {
+        if (rest === "/openapi.json") return endResponse(new Response(entry.openapi, { status: 200, headers: { "content-type": "application/json; charset=utf-8" } }));
+        if (rest === "/docs") return endResponse(referencePage(entry.profile));
+        if (rest === "/docs/init.js") return endResponse(referenceScript(entry.profile));
       }
       const candidates = entry.routes.map((compiledRoute) => ({ compiledRoute, found: compiledRoute.pattern.exec(rest) })).filter(({ found }) => found);
       const chosen = candidates.find(({ compiledRoute }) => compiledRoute.route.method === request.method);
       if (!chosen) {
-        if (candidates.length === 0) return endResponse(errorResponse(new RestError(404, "ROUTE_NOT_FOUND", `No route ${request.method} ${url.pathname} (see /compat/${entry.profile.name}/openapi.json)`), requestId.value));
+        if (candidates.length === 0) return endResponse(errorResponse(new RestError(404, "ROUTE_NOT_FOUND", `No route ${request.method} ${url.pathname} (see /compat/${entry.profile.name}/openapi.json)`), passed.value));
         const allow = [...new Set(candidates.map(({ compiledRoute }) => compiledRoute.route.method))].join(", ");
-        return endResponse(errorResponse(new RestError(405, "METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${url.pathname}; allowed: ${allow}`, null, { allow }), requestId.value));
+        return endResponse(errorResponse(new RestError(405, "METHOD_NOT_ALLOWED", `${request.method} is not allowed on ${url.pathname}; allowed: ${allow}`, null, { allow }), passed.value));
       }
       const { compiledRoute, found } = chosen;
       const { route } = compiledRoute;
@@ -187,13 +201,17 @@ export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger
           if (!compiledRoute.body(parsed)) throw violation("body", compiledRoute.body.errors);
           body = parsed as Record<string, unknown>;
         }
-        const result = await route.handle({ path, query, body, headers: request.headers }, runner(request, serverContext, route, requestId));
-        const headers = { ...(result?.headers ?? {}), ...(requestId.value ? { "x-request-id": requestId.value } : {}) };
+        const result = await route.handle({ path, query, body, headers: request.headers }, runner(request, serverContext, route, passed));
+        const headers = {
+          ...(result?.headers ?? {}),
+          ...(passed.value ? { "x-request-id": passed.value } : {}),
+          ...(passed.statements !== null ? { "x-sql-statements": String(passed.statements) } : {}),
+        };
         return endResponse(json(route.status === 204 ? null : result.body, route.status, headers));
       } catch (error) {
-        if (error instanceof RestError) return endResponse(errorResponse(error, requestId.value));
-        logger.error({ err: error, route: route.operationId, requestId: requestId.value }, "a REST route failed unexpectedly");
-        return endResponse(errorResponse(new RestError(500, "INTERNAL_SERVER_ERROR", "Internal server error"), requestId.value));
+        if (error instanceof RestError) return endResponse(errorResponse(error, passed.value));
+        logger.error({ err: error, route: route.operationId, requestId: passed.value }, "a REST route failed unexpectedly");
+        return endResponse(errorResponse(new RestError(500, "INTERNAL_SERVER_ERROR", "Internal server error"), passed.value));
       }
     },
   };

@@ -80,12 +80,15 @@ const LIST = graphqlDocument(`query PiperListMembers($organizationId: ID!, $firs
   }
 }${MEMBER_FIELDS}`);
 
-const FIND = graphqlDocument(`query PiperFindMember($organizationId: ID!, $userId: ID!, $memberId: ID!) {
+// $full: the member as the routes answer it (GET), or only its id (before a change, whose answer
+// the mutation gives). $pending: also look for a pending member by the id this API showed for
+// it — asked only when no accepted member was found, so that the usual case costs one lookup.
+const FIND = graphqlDocument(`query PiperFindMember($organizationId: ID!, $userId: ID!, $memberId: ID!, $full: Boolean!, $pending: Boolean!) {
   organization(id: $organizationId) {
     id
-    members(filter: { userIds: [$userId] }, first: 1) { edges { node { ...PiperMember } } }
+    members(filter: { userIds: [$userId] }, first: 1) { edges { node { id ...PiperMember @include(if: $full) } } }
   }
-  pending: node(id: $memberId) { ... on Member { status ...PiperMember } }
+  pending: node(id: $memberId) @include(if: $pending) { ... on Member { id status organization { id } user { id } ...PiperMember @include(if: $full) } }
 }${MEMBER_FIELDS}`);
 
 const ADD = graphqlDocument(`mutation PiperAddMember($input: AddMemberInput!) {
@@ -149,15 +152,20 @@ const answer = (member: GraphQLMember) => ({ body: memberRead(member), headers: 
 const organizationId = (path: Record<string, string>) => encodeGlobalID("Organization", path.org_id!);
 
 /** The member of the organization whose user id this is: an accepted member, or one pending (known by the id this API showed for it). */
-async function findMember(run: Run, path: Record<string, string>): Promise<GraphQLMember> {
-  const data = await run(FIND, { organizationId: organizationId(path), userId: encodeGlobalID("User", path.user_id!), memberId: encodeGlobalID("Member", path.user_id!) });
+async function lookUp(run: Run, path: Record<string, string>, full: boolean): Promise<GraphQLMember> {
+  const variables = { organizationId: organizationId(path), userId: encodeGlobalID("User", path.user_id!), memberId: encodeGlobalID("Member", path.user_id!), full };
+  const data = await run(FIND, { ...variables, pending: false });
   if (!data.organization) throw new RestError(404, "NOT_FOUND", "Organization not found");
   const accepted = data.organization.members.edges[0]?.node as GraphQLMember | undefined;
   if (accepted) return accepted;
-  const pending = data.pending as GraphQLMember | null;
+  const pending = (await run(FIND, { ...variables, pending: true })).pending as GraphQLMember | null;
   if (pending?.status === "PENDING" && pending.organization.id === data.organization.id && rawId(pending.user.id) === rawId(pending.id)) return pending;
   throw new RestError(404, "NOT_FOUND", "Member not found");
 }
+/** The member a route names, as answered (GET). */
+const findMember = (run: Run, path: Record<string, string>) => lookUp(run, path, true);
+/** Only its id, before a change. */
+const findMemberId = (run: Run, path: Record<string, string>) => lookUp(run, path, false);
 
 const routes: Route[] = [
   {
@@ -235,7 +243,7 @@ const routes: Route[] = [
     response: ref("OrganizationMemberRead"),
     serialize: memberRead,
     finds: [FIND],
-    findMember,
+    findMember: findMemberId,
   }),
   removeMemberRoute({
     path: "/v1/organizations/{org_id}/members/{user_id}",
@@ -244,7 +252,7 @@ const routes: Route[] = [
     description: "Removes the member. Requires members:delete permission; the last owner can't be removed (409 LAST_OWNER).",
     params: memberParams,
     finds: [FIND],
-    findMember,
+    findMember: findMemberId,
   }),
 ];
 

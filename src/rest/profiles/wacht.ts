@@ -62,7 +62,10 @@ const LIST = graphqlDocument(`query WachtListMembers($organizationId: ID!, $firs
   }
 }${MEMBER_FIELDS}`);
 
-const FIND = graphqlDocument(`query WachtFindMember($memberId: ID!) { node(id: $memberId) { ... on Member { ...WachtMember } } }${MEMBER_FIELDS}`);
+// $full: the membership as the routes answer it (GET), or only what a change needs to check first.
+const FIND = graphqlDocument(`query WachtFindMember($memberId: ID!, $full: Boolean!) {
+  node(id: $memberId) { ... on Member { id organization { id } ...WachtMember @include(if: $full) } }
+}${MEMBER_FIELDS}`);
 
 const UPDATE_ROLE = graphqlDocument(`mutation WachtUpdateMemberRole($input: UpdateMemberRoleInput!) { updateMemberRole(input: $input) { member { ...WachtMember } } }${MEMBER_FIELDS}`);
 
@@ -118,12 +121,14 @@ const orgParam = { organization_id: { ...uuid, description: "The organization's 
 const memberParams = { ...orgParam, membership_id: { ...uuid, description: "The membership's id" } };
 
 /** The membership, if it is one of this organization's (another organization's answers as one that doesn't exist). */
-async function findMember(run: Run, path: Record<string, string>): Promise<GraphQLMember> {
-  const data = await run(FIND, { memberId: encodeGlobalID("Member", path.membership_id!) });
+async function lookUp(run: Run, path: Record<string, string>, full: boolean): Promise<GraphQLMember> {
+  const data = await run(FIND, { memberId: encodeGlobalID("Member", path.membership_id!), full });
   const member = data.node as GraphQLMember | null;
   if (!member?.organization || rawId(member.organization.id) !== path.organization_id) throw new RestError(404, "NOT_FOUND", "Member not found");
   return member;
 }
+const findMember = (run: Run, path: Record<string, string>) => lookUp(run, path, true);
+const findMemberId = (run: Run, path: Record<string, string>) => lookUp(run, path, false);
 
 const routes: Route[] = [
   {
@@ -169,7 +174,7 @@ const routes: Route[] = [
     response: ref("OrganizationMember"),
     serialize: membership,
     finds: [FIND],
-    findMember,
+    findMember: findMemberId,
   }),
   removeMemberRoute({
     path: "/organizations/{organization_id}/members/{membership_id}",
@@ -178,7 +183,7 @@ const routes: Route[] = [
     description: "Needs members:delete; the last owner can't be removed (409 LAST_OWNER).",
     params: memberParams,
     finds: [FIND],
-    findMember,
+    findMember: findMemberId,
   }),
 ];
 
