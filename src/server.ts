@@ -71,6 +71,8 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
   metrics?.observeSubscriptions(eventHub.stats);
   metrics?.observeWebhooks({ onAttempt: webhookWorker?.stats.onAttempt ?? null, queue: () => webhookQueue(db) });
   const profiles = enabledProfiles(config.restProfiles);
+  // The GraphQL requests the REST routes make: only on these are the routes' documents trusted.
+  const restRequests = new WeakSet<Request>();
   let yoga: App | null = null;
   yoga = createYoga<Record<string, unknown>, Context>({
     cors: corsOptions(config.corsOrigins),
@@ -106,11 +108,11 @@ export function createApp({ config, db: database, logger, isShuttingDown = () =>
       tracingPlugin(),
       requestIds(),
       requestIdOnInternalErrors(logger),
-      ...trustedDocuments(config.trustedDocuments, restDocuments(profiles)),
+      ...trustedDocuments(config.trustedDocuments, { documents: restDocuments(profiles), sentBy: (request) => restRequests.has(request) }),
       healthRoutes(db, health, isShuttingDown),
       // REST compatibility (/compat/<profile>/…): each route runs its documents through this same instance at /graphql.
       ...(profiles.length > 0
-        ? [restRoutes({ profiles, fetch: () => (request, serverContext) => Promise.resolve(yoga!.fetch(request, serverContext)), maxBodyBytes: config.limits.maxBodyBytes, byDocumentId: config.trustedDocuments.mode !== "off", logger })]
+        ? [restRoutes({ profiles, fetch: () => (request, serverContext) => Promise.resolve(yoga!.fetch(request, serverContext)), maxBodyBytes: config.limits.maxBodyBytes, byDocumentId: config.trustedDocuments.mode !== "off", logger, sent: (request) => restRequests.add(request) })]
         : []),
       failFastWhileUnavailable(health),
       { onDispose: () => health.close() },

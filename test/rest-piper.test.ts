@@ -11,6 +11,8 @@ import { SYSTEM_ROLES } from "../src/core/permissions.js";
 import { createApp } from "../src/server.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
+import { restDocuments } from "../src/rest/handler.js";
+import { enabledProfiles } from "../src/rest/profiles.js";
 import { curl, listening, restClient, type Answer } from "./fixtures/rest.js";
 import { createTestApp, orgWithPeople, userWithToken, type OrgFixture, type TestApp } from "./helpers.js";
 
@@ -87,6 +89,8 @@ describe("members", () => {
     conforms(got, MEMBER, "GET");
     expect(got.body).toEqual(added.body);
     expect(got.headers.get("etag")).toMatch(/^"\d+"$/);
+    // One request id for the REST answer and the GraphQL requests behind it (the log lines share it).
+    expect(got.headers.get("x-request-id")).toMatch(/^[\w-]{8,}$/);
   });
 
   it("an Idempotency-Key retry gets the first answer; the same address again without one is 409", async () => {
@@ -217,6 +221,35 @@ describe("input", () => {
     expect(await t.db.prisma.auditEvent.count()).toBe(before);
   });
 
+  it("refuses a chunked body past MAX_BODY_BYTES while reading it, a body nested too deep, and a malformed path escape, with 4xx", async () => {
+    const max = t.config.limits.maxBodyBytes;
+    let sent = 0;
+    const chunk = new TextEncoder().encode(" ".repeat(64 * 1024));
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > max * 20) return controller.close();
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    const response = await t.app.fetch(`http://localhost/compat/piper${url()}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${acme.owner.token}`, "content-type": "application/json" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    // It stopped reading soon after the limit, not at the end of the stream.
+    expect(sent).toBeLessThan(max * 4);
+    const deep = await piper("PATCH", url(), acme.owner.token, `{"role_id": "${MEMBER_ROLE}", "x": ${"[".repeat(5_000)}${"]".repeat(5_000)}}`);
+    expect(deep.status).toBe(400);
+    expect(deep.body.error.message).toMatch(/nests deeper/);
+    const escape = await piper("GET", `/v1/organizations/${acme.organization.id}/members/%E0%A4%A`, acme.owner.token);
+    expect(escape.status).toBe(400);
+    expect(escape.body.error).toMatchObject({ code: "BAD_USER_INPUT", field: "user_id" });
+    expect((await t.app.fetch("http://localhost/compat/_reference/constructor")).status).toBe(404);
+  });
+
   it("an unknown path is 404 ROUTE_NOT_FOUND, a known one with another method 405 with Allow", async () => {
     const unknown = await piper("GET", "/v1/organizations", acme.owner.token);
     expect(unknown.status).toBe(404);
@@ -253,6 +286,10 @@ describe("the same service behind it", () => {
       expect(answer.status).toBe(200);
       const graphql = await app.fetch("http://localhost/graphql", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${acme.owner.token}` }, body: JSON.stringify({ query: "{ viewer { id } }" }) });
       expect(JSON.stringify(await graphql.json())).toContain("PERSISTED_QUERY_ONLY");
+      // The routes' own documents are trusted on the requests the routes make, not on a caller's.
+      const documentId = [...restDocuments(enabledProfiles(null)).keys()][0];
+      const borrowed = await app.fetch("http://localhost/graphql", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${acme.owner.token}` }, body: JSON.stringify({ documentId, variables: {} }) });
+      expect(JSON.stringify(await borrowed.json())).toContain("PERSISTED_QUERY_NOT_FOUND");
     } finally {
       await app.dispose();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -93,8 +93,18 @@ describe("the pxyz profile", () => {
       expect(answer.status).toBe(404);
       expect(answer.body.error.code).toBe("NOT_FOUND");
     }
-    const escalation = await pxyz("PUT", one(acme.member.memberId), acme.admin.token, { roleId: OWNER_ROLE });
+    const before = await t.db.prisma.member.findUniqueOrThrow({ where: { id: acme.member.memberId } });
+    // A refused role change stops the metadata after it: nothing changes.
+    const escalation = await pxyz("PUT", one(acme.member.memberId), acme.admin.token, { roleId: OWNER_ROLE, publicMeta: { sneaky: true } });
     expect(escalation.status).toBe(403);
+    const after = await t.db.prisma.member.findUniqueOrThrow({ where: { id: acme.member.memberId } });
+    expect([after.roleId, after.publicMetadata, after.version]).toEqual([before.roleId, before.publicMetadata, before.version]);
+    // A PUT that changes nothing writes nothing: no new version, no audit row.
+    const audits = await t.db.prisma.auditEvent.count({ where: { organizationId: acme.organization.id } });
+    const same = await pxyz("PUT", one(acme.member.memberId), acme.owner.token, { roleId: before.roleId.toUpperCase() });
+    expect(same.status).toBe(200);
+    expect(same.headers.get("etag")).toBe(`"${before.version}"`);
+    expect(await t.db.prisma.auditEvent.count({ where: { organizationId: acme.organization.id } })).toBe(audits);
     const notObject = await pxyz("PUT", one(acme.member.memberId), acme.owner.token, { publicMeta: "<any>" });
     expect(notObject.body.error).toMatchObject({ code: "BAD_USER_INPUT", field: "publicMeta" });
     const unknown = await pxyz("PUT", one(acme.member.memberId), acme.owner.token, { tenantId: "t" });

@@ -71,6 +71,8 @@ describe("the Wacht profile", () => {
     expect(list.body.has_more).toBe(true);
     const one = await wacht("GET", memberPath(acme, acme.admin.memberId), acme.member.token);
     expect(one.status).toBe(200);
+    // UUIDs in any case, as Piper takes them.
+    expect((await wacht("GET", `/organizations/${acme.organization.id.toUpperCase()}/members/${acme.admin.memberId.toUpperCase()}`, acme.member.token)).status).toBe(200);
     conforms(one, MEMBER, "GET");
     const person = await userWithToken(t.db, "leaving@wacht.example");
     const member = await t.db.prisma.member.create({ data: { organizationId: acme.organization.id, userId: person.user.id, roleId: MEMBER_ROLE } });

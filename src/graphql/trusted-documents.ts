@@ -50,13 +50,18 @@ function documentId(params: GraphQLParams): string | null {
   return typeof hash === "string" ? hash : null;
 }
 
-/** `builtIn`: documents the server itself sends (the REST routes'), trusted beside the manifest's. */
-export function trustedDocuments(config: TrustedDocumentsConfig, builtIn: ReadonlyMap<string, string> = new Map()): Plugin[] {
+/** Documents the server itself sends (the REST routes'): trusted beside the manifest's, only on the requests it makes itself. */
+export interface BuiltInDocuments {
+  documents: ReadonlyMap<string, string>;
+  sentBy: (request: Request) => boolean;
+}
+
+export function trustedDocuments(config: TrustedDocumentsConfig, builtIn?: BuiltInDocuments): Plugin[] {
   if (config.mode === "off") return [];
   const manifest = loadManifest(config.file!);
   return [
     usePersistedOperations({
-      getPersistedOperation: (key) => manifest.get(key) ?? builtIn.get(key) ?? null,
+      getPersistedOperation: (key, request) => manifest.get(key) ?? (builtIn?.sentBy(request) ? builtIn.documents.get(key) : undefined) ?? null,
       allowArbitraryOperations: config.mode === "allow",
       extractPersistedOperationId: documentId,
       customErrors: {

@@ -12,8 +12,9 @@ export function corsOptions(origins: string[]) {
     return {
       origin: [origin],
       credentials: !allowAny,
-      methods: ["GET", "POST", "OPTIONS"],
-      exposedHeaders: ["x-request-id", "retry-after"],
+      // PATCH, PUT and DELETE for the REST routes, whose ETag a client sends back in If-Match.
+      methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      exposedHeaders: ["x-request-id", "retry-after", "etag"],
       maxAge: 600,
     };
   };

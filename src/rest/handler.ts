@@ -24,6 +24,8 @@ export interface RestOptions {
   /** Send documentId (trusted documents on) or the document itself (off). */
   byDocumentId: boolean;
   logger: Logger;
+  /** Told of each GraphQL request a route makes (their documents are trusted on those alone). */
+  sent?: (request: Request) => void;
 }
 
 /** Every document the profiles run, by its SHA-256: trusted documents the server always knows. */
@@ -83,15 +85,54 @@ function violation(where: "path" | "query" | "body", errors: ErrorObject[] | nul
   return new RestError(400, "BAD_USER_INPUT", `${field ?? `the ${where}`} ${error.message ?? "is not valid"}`, field);
 }
 
-/** The JSON body: an object, at most maxBytes, sent as application/json. */
+/** How deep a body's arrays and objects may nest (the GraphQL API takes metadata 10 deep; this only keeps parsing and walking bounded). */
+const MAX_BODY_DEPTH = 64;
+
+/** The bytes of the body, refused with 413 once past maxBytes however it is sent (a chunked body has no Content-Length). */
+async function bodyText(request: Request, maxBytes: number): Promise<string> {
+  const tooLarge = () => new RestError(413, "PAYLOAD_TOO_LARGE", `The body is over ${maxBytes} bytes (MAX_BODY_BYTES)`);
+  if (Number(request.headers.get("content-length") ?? "0") > maxBytes) throw tooLarge();
+  const reader = request.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Whether a JSON text nests arrays and objects deeper than `most` (counted outside strings, without parsing). */
+function nestsDeeper(text: string, most: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[") {
+      if (++depth > most) return true;
+    } else if (c === "}" || c === "]") depth--;
+  }
+  return false;
+}
+
+/** The JSON body: at most maxBytes, sent as application/json, nested at most MAX_BODY_DEPTH deep. */
 async function readBody(request: Request, maxBytes: number): Promise<unknown> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw new RestError(413, "PAYLOAD_TOO_LARGE", `The body is over ${maxBytes} bytes (MAX_BODY_BYTES)`);
-  const text = await request.text();
-  if (Buffer.byteLength(text) > maxBytes) throw new RestError(413, "PAYLOAD_TOO_LARGE", `The body is over ${maxBytes} bytes (MAX_BODY_BYTES)`);
+  const text = await bodyText(request, maxBytes);
   if (text.trim() === "") return undefined;
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw new RestError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json");
+  if (nestsDeeper(text, MAX_BODY_DEPTH)) throw new RestError(400, "BAD_USER_INPUT", `The body nests deeper than ${MAX_BODY_DEPTH} levels`);
   try {
     return JSON.parse(text);
   } catch {
@@ -99,7 +140,7 @@ async function readBody(request: Request, maxBytes: number): Promise<unknown> {
   }
 }
 
-export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger }: RestOptions): Plugin {
+export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger, sent = () => {} }: RestOptions): Plugin {
   const ajv = new Ajv2020({ allErrors: false, strict: false, coerceTypes: false });
   addFormats.default(ajv);
   const compiled = new Map<string, { profile: Profile; routes: CompiledRoute[]; openapi: string }>();
@@ -137,7 +178,9 @@ export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger
     }
     if (passed.value) headers.set("x-request-id", passed.value);
     const body = byDocumentId ? { documentId: `sha256:${document.id}`, variables } : { query: document.source, variables };
-    const response = await fetch()(new Request(new URL("/graphql", request.url), { method: "POST", headers, body: JSON.stringify(body) }), serverContext);
+    const inner = new Request(new URL("/graphql", request.url), { method: "POST", headers, body: JSON.stringify(body) });
+    sent(inner);
+    const response = await fetch()(inner, serverContext);
     passed.value ??= response.headers.get("x-request-id");
     const statements = response.headers.get("x-sql-statements");
     if (statements !== null) passed.statements = (passed.statements ?? 0) + Number(statements);
@@ -145,7 +188,11 @@ export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger
     const error = result?.errors?.[0];
     if (error || !result?.data) {
       const code = String(error?.extensions?.code ?? "INTERNAL_SERVER_ERROR");
-      const status = STATUS_OF[code] ?? (response.status >= 400 ? response.status : 500);
+      const status = STATUS_OF[code] ?? (response.status >= 400 && response.status < 500 ? response.status : 500);
+      if (status === 500 && code !== "INTERNAL_SERVER_ERROR") {
+        // A code the routes don't expect (a limit their own documents exceed, with the limits set low): say which, in the log.
+        logger.error({ route: route.operationId, code, requestId: passed.value }, "a REST route's GraphQL request failed with a code it has no status for");
+      }
       const field = typeof error?.extensions?.field === "string" ? error.extensions.field.replace(/^input\./, "") : null;
       const retryAfter = error?.extensions?.retryAfterSeconds ?? response.headers.get("retry-after");
       const message = status === 500 ? "Internal server error" : (error?.message ?? "The request failed");
@@ -170,7 +217,8 @@ export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger
       const entry = compiled.get(match[1]!);
       if (!entry) return;
       const rest = match[2] ?? "/";
-      const passed: Passed = { value: request.headers.get("x-request-id"), statements: null };
+      // The id the requestIds plugin gave this request (checked, or made): the inner requests carry it, so the log lines of all of them share it.
+      const passed: Passed = { value: (serverContext as { requestId?: string }).requestId ?? null, statements: null };
       if (request.method === "GET") {
         if (rest === "/openapi.json") return endResponse(new Response(entry.openapi, { status: 200, headers: { "content-type": "application/json; charset=utf-8" } }));
         if (rest === "/docs") return endResponse(referencePage(entry.profile));
@@ -186,7 +234,17 @@ export function restRoutes({ profiles, fetch, maxBodyBytes, byDocumentId, logger
       const { compiledRoute, found } = chosen;
       const { route } = compiledRoute;
       try {
-        const path = Object.fromEntries(compiledRoute.names.map((name, i) => [name, decodeURIComponent(found![i + 1]!)]));
+        const path = Object.fromEntries(
+          compiledRoute.names.map((name, i) => {
+            try {
+              const value = decodeURIComponent(found![i + 1]!);
+              // UUIDs in any case name the same row (the API's global IDs carry them lower case).
+              return [name, route.params[name]?.format === "uuid" ? value.toLowerCase() : value];
+            } catch {
+              throw new RestError(400, "BAD_USER_INPUT", `${name} is not a valid path segment`, name);
+            }
+          }),
+        );
         if (!compiledRoute.params(path)) throw violation("path", compiledRoute.params.errors);
         const query: Record<string, string | number> = {};
         for (const [name, value] of url.searchParams) {

@@ -24,8 +24,8 @@ const read = (() => {
 
 /** A shared asset (Swagger UI's script and styles), or null for any other name. */
 export function referenceAsset(name: string): Response | null {
-  const type = ASSETS[name];
-  if (!type) return null;
+  if (!Object.hasOwn(ASSETS, name)) return null;
+  const type = ASSETS[name]!;
   return new Response(new Uint8Array(read(name)), { status: 200, headers: { "content-type": type, "cache-control": "public, max-age=86400" } });
 }
 

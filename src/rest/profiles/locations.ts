@@ -163,7 +163,7 @@ const routes: Route[] = [
       same("firstName", body.firstName, user.firstName);
       same("lastName", body.lastName, user.lastName);
       if (String(body.email).toLowerCase() !== user.email.toLowerCase()) same("email", body.email, user.email);
-      same("organizationId", body.organizationId, rawId(member.organization.id));
+      same("organizationId", String(body.organizationId).toLowerCase(), rawId(member.organization.id));
       const settings = body.settings as { password?: string; profilePictureUrl?: string | null };
       if (settings.password !== undefined) throw new RestError(400, "BAD_USER_INPUT", "No password is kept here: people sign in with their identity provider or a token", "settings.password");
       const roleIdOf = new Map((member.organization.roles?.edges ?? []).map((edge) => [edge.node.key, edge.node.id]));

@@ -72,9 +72,13 @@ const LIST = graphqlDocument(`query PxyzListMemberships($organizationId: ID!, $f
 
 const FIND = graphqlDocument(`query PxyzFindMembership($memberId: ID!, $private: Boolean!) { node(id: $memberId) { ... on Member { ...PxyzMember } } }${MEMBER_FIELDS}`);
 
-const UPDATE_ROLE = graphqlDocument(`mutation PxyzUpdateMembershipRole($input: UpdateMemberRoleInput!) { updateMemberRole(input: $input) { member { version } } }`);
-
-const UPDATE = graphqlDocument(`mutation PxyzUpdateMembership($input: UpdateMemberInput!, $private: Boolean!) { updateMember(input: $input) { member { ...PxyzMember } } }${MEMBER_FIELDS}`);
+// The role and the metadata in one request: mutations run in order, and one refused stops the
+// ones after it, so a refused role change leaves the metadata as it was (and the request is
+// authenticated and rate-limited once). An input left out still needs a value of its type.
+const UPDATE = graphqlDocument(`mutation PxyzUpdateMembership($role: UpdateMemberRoleInput!, $meta: UpdateMemberInput!, $changeRole: Boolean!, $changeMeta: Boolean!, $private: Boolean!) {
+  role: updateMemberRole(input: $role) @include(if: $changeRole) { member { ...PxyzMember } }
+  meta: updateMember(input: $meta) @include(if: $changeMeta) { member { ...PxyzMember } }
+}${MEMBER_FIELDS}`);
 
 
 type Stamp = string | null;
@@ -172,7 +176,7 @@ const routes: Route[] = [
     operationId: "updateOrganizationMembership",
     summary: "Update an organizationMembership",
     description:
-      "Changes the role (members:update; a role above your own, or the owner role, is refused as over GraphQL) and replaces the public and private metadata given (private: members:read_private too). The role change and the metadata are applied one after the other: if the metadata is refused, the role change stays.",
+      "Changes the role (members:update; a role above your own, or the owner role, is refused as over GraphQL) and replaces the public and private metadata given (private: members:read_private too). The role change comes first: if it is refused, nothing changes; if the metadata is then refused, the role change stays. A PUT that changes nothing changes nothing (no new version, no event).",
     params: idParam,
     body: {
       type: "object",
@@ -184,19 +188,26 @@ const routes: Route[] = [
     response: ref("OrganizationMembership"),
     fields: { roleId: "roleId", privateMetadata: "privateMeta", publicMetadata: "publicMeta", expectedVersion: "If-Match" },
     errors: [400, 403, 404, 409, 412],
-    documents: [FIND, UPDATE_ROLE, UPDATE],
+    documents: [FIND, UPDATE],
     async handle({ path, body, headers }, run) {
-      let version = expectedVersion(headers);
+      const version = expectedVersion(headers);
       const found = await findMember(run, path.id!);
-      const withPrivate = found.organization.viewerPermissions.includes(READ_PRIVATE);
-      if (body.roleId !== undefined && rawId(found.role.id) !== body.roleId) {
-        const changed = await run(UPDATE_ROLE, { input: { memberId: found.id, roleId: encodeGlobalID("Role", String(body.roleId)), ...version } });
-        // The metadata follows the role change it made, not an older version.
-        version = version.expectedVersion === undefined ? {} : { expectedVersion: changed.updateMemberRole.member.version as number };
-      }
+      const changeRole = body.roleId !== undefined && rawId(found.role.id)!.toLowerCase() !== String(body.roleId).toLowerCase();
       const meta = { ...(body.publicMeta !== undefined ? { publicMetadata: body.publicMeta } : {}), ...(body.privateMeta !== undefined ? { privateMetadata: body.privateMeta } : {}) };
-      const data = await run(UPDATE, { input: { memberId: found.id, ...meta, ...version }, private: withPrivate });
-      return answer(data.updateMember.member as GraphQLMember);
+      const changeMeta = Object.keys(meta).length > 0;
+      if (!changeRole && !changeMeta) {
+        if (version.expectedVersion !== undefined && version.expectedVersion !== found.version) throw new RestError(412, "STALE_VERSION", "The membership changed since that version", "If-Match");
+        return answer(found);
+      }
+      const data = await run(UPDATE, {
+        // If-Match is checked by the first change the request makes.
+        role: { memberId: found.id, roleId: changeRole ? encodeGlobalID("Role", String(body.roleId)) : found.role.id, ...version },
+        meta: { memberId: found.id, ...meta, ...(changeRole ? {} : version) },
+        changeRole,
+        changeMeta,
+        private: found.organization.viewerPermissions.includes(READ_PRIVATE),
+      });
+      return answer((data.meta ?? data.role).member as GraphQLMember);
     },
   },
   removeMemberRoute({

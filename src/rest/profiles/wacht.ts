@@ -124,7 +124,7 @@ const memberParams = { ...orgParam, membership_id: { ...uuid, description: "The 
 async function lookUp(run: Run, path: Record<string, string>, full: boolean): Promise<GraphQLMember> {
   const data = await run(FIND, { memberId: encodeGlobalID("Member", path.membership_id!), full });
   const member = data.node as GraphQLMember | null;
-  if (!member?.organization || rawId(member.organization.id) !== path.organization_id) throw new RestError(404, "NOT_FOUND", "Member not found");
+  if (!member?.organization || rawId(member.organization.id) !== path.organization_id!.toLowerCase()) throw new RestError(404, "NOT_FOUND", "Member not found");
   return member;
 }
 const findMember = (run: Run, path: Record<string, string>) => lookUp(run, path, true);
